@@ -1,0 +1,66 @@
+"""The driver interface: every operation the panel asks of an engine.
+
+Implementations: ``drivers.libvirt.LibvirtDriver`` (VMs) and
+``drivers.docker.DockerDriver`` (containers). All calls are blocking and meant
+to run on the node's Celery worker; from async code wrap them in a thread.
+Every failure is raised as a ``drivers.errors.DriverError`` subclass.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, TemplateInfo
+
+
+class GuestDriver(ABC):
+    kind: GuestKind
+
+    @abstractmethod
+    def engine_info(self) -> EngineInfo:
+        """Engine name and version; raises EngineUnavailable when it does not answer."""
+
+    @abstractmethod
+    def list_guests(self) -> list[GuestInfo]:
+        """Every guest on the node, including ones created outside the panel, with usage."""
+
+    @abstractmethod
+    def get_guest(self, backend_id: str) -> GuestInfo:
+        """One guest; raises GuestNotFound."""
+
+    @abstractmethod
+    def list_templates(self) -> list[TemplateInfo]:
+        """Templates this node can create guests from."""
+
+    @abstractmethod
+    def create(self, spec: GuestSpec) -> GuestInfo:
+        """Create a stopped guest from a template. Leaves nothing behind when it fails."""
+
+    @abstractmethod
+    def delete(self, backend_id: str) -> None:
+        """Remove a stopped guest and its disks; raises InvalidGuestState if it runs."""
+
+    @abstractmethod
+    def start(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def shutdown(self, backend_id: str, timeout: float) -> None:
+        """Ask the guest to power off and wait; raises OperationTimeout, never forces."""
+
+    @abstractmethod
+    def stop(self, backend_id: str) -> None:
+        """Power off at once, like pulling the plug."""
+
+    @abstractmethod
+    def reboot(self, backend_id: str, timeout: float) -> None:
+        """Restart the guest; a guest that ignores the request is reset."""
+
+    @abstractmethod
+    def suspend(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def resume(self, backend_id: str) -> None: ...
+
+    def close(self) -> None:
+        """Release the engine connection."""
+        return None

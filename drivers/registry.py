@@ -1,0 +1,29 @@
+"""Pick the driver for a node and a guest kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import GuestDriver
+from .types import GuestKind
+
+
+@dataclass(frozen=True)
+class NodeEndpoints:
+    """How a node's engines are reached; built from the Node row by the panel."""
+
+    libvirt_uri: str
+    docker_url: str
+    storage_dir: str
+    template_dir: str
+
+
+def driver_for(endpoints: NodeEndpoints, kind: GuestKind | str) -> GuestDriver:
+    kind = GuestKind(kind)
+    if kind is GuestKind.VM:
+        from .libvirt import LibvirtDriver
+
+        return LibvirtDriver(endpoints.libvirt_uri, endpoints.storage_dir, endpoints.template_dir)
+    from .docker import DockerDriver
+
+    return DockerDriver(endpoints.docker_url)

@@ -1,0 +1,73 @@
+"""Plain values exchanged between drivers and the panel."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class GuestKind(enum.StrEnum):
+    VM = "vm"
+    CT = "ct"
+
+
+class PowerState(enum.StrEnum):
+    """Our own power states; each driver maps its engine's states onto these."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class GuestUsage:
+    """Counters read at one instant; rates (CPU %) come from two readings."""
+
+    cpu_time_ns: int = 0
+    memory_used: int = 0  # bytes
+    disk_used: int | None = None  # bytes, None where the engine cannot tell cheaply
+    uptime: int = 0  # seconds since the guest started, 0 when not running
+
+
+@dataclass(frozen=True)
+class GuestInfo:
+    """What an engine knows of one guest."""
+
+    backend_id: str  # libvirt domain UUID or Docker container id
+    name: str
+    state: PowerState
+    vcpus: float
+    memory_mib: int  # configured maximum; 0 means no limit
+    disk_bytes: int = 0  # configured disk size, 0 when unknown
+    vmid: int | None = None  # set when the panel created the guest
+    template: str = ""
+    usage: GuestUsage = field(default_factory=GuestUsage)
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    name: str
+    kind: GuestKind
+    description: str = ""
+    min_memory_mib: int = 4
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """A request to create a guest; validated by the panel before it gets here."""
+
+    vmid: int
+    name: str
+    template: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int = 0
+    accelerator: str = "kvm"  # VMs only: libvirt domain type, 'kvm' or 'qemu'
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str  # 'docker' or 'libvirt'
+    version: str
+    uri: str
