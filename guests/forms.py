@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django import forms
+
+from nodes.models import Node
+from nodes.validators import validate_guest_name
+
+from .choices import VMID_MAX, VMID_MIN, GuestKind
+from .models import Guest, GuestTemplate
+
+MAX_VCPUS = 128
+MAX_DISK_GIB = 4096
+DEFAULT_MEMORY_MIB = {GuestKind.VM: 256, GuestKind.CT: 128}
+
+
+class GuestCreateForm(forms.Form):
+    """Create a VM or a container from one of a node's templates."""
+
+    node = forms.ModelChoiceField(queryset=Node.objects.all(), to_field_name="name")
+    template = forms.CharField(max_length=128)
+    name = forms.CharField(max_length=63, validators=[validate_guest_name])
+    vmid = forms.IntegerField(
+        label="VMID", required=False, min_value=VMID_MIN, max_value=VMID_MAX,
+        help_text="Leave empty for the next free id.",
+    )
+    vcpus = forms.IntegerField(label="vCPUs", min_value=1, max_value=MAX_VCPUS, initial=1)
+    memory_mib = forms.IntegerField(label="Memory (MiB)", min_value=4)
+    disk_gib = forms.IntegerField(label="Disk (GiB)", min_value=1, max_value=MAX_DISK_GIB, initial=2)
+    onboot = forms.BooleanField(label="Start at boot", required=False)
+    startup_order = forms.IntegerField(label="Startup order", required=False, min_value=0)
+    start = forms.BooleanField(label="Start after created", required=False)
+
+    def __init__(self, *args: object, kind: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = GuestKind(kind)
+        self.fields["memory_mib"].initial = DEFAULT_MEMORY_MIB[self.kind]
+        if self.kind is GuestKind.CT:
+            del self.fields["disk_gib"]  # a container's root file system lives on the engine's storage
+        templates = GuestTemplate.objects.filter(kind=self.kind).order_by("name")
+        names = sorted({t.name for t in templates})
+        self.fields["template"].widget = forms.Select(choices=[(n, n) for n in names])
+        if len(names) == 1:
+            self.fields["template"].initial = names[0]
+        if Node.objects.count() == 1:
+            self.fields["node"].initial = Node.objects.get().name
+
+    def clean(self) -> dict:
+        data = super().clean()
+        node: Node | None = data.get("node")
+        if node is None:
+            return data
+        template_name = data.get("template")
+        template = GuestTemplate.objects.filter(node=node, kind=self.kind, name=template_name).first()
+        if template_name and template is None:
+            self.add_error("template", f"template '{template_name}' does not exist on node {node.name}")
+        memory = data.get("memory_mib")
+        if memory is not None:
+            if template is not None and memory < template.min_memory_mib:
+                self.add_error("memory_mib", f"template '{template.name}' needs at least "
+                                             f"{template.min_memory_mib} MiB")
+            if node.memory_total and memory * 1024 * 1024 > node.memory_total:
+                self.add_error("memory_mib", f"node {node.name} has only "
+                                             f"{node.memory_total // 1024 // 1024} MiB of memory")
+        vcpus = data.get("vcpus")
+        if vcpus is not None and node.cpus and vcpus > node.cpus:
+            self.add_error("vcpus", f"node {node.name} has only {node.cpus} CPUs")
+        name = data.get("name")
+        if name and Guest.objects.filter(node=node, kind=self.kind, name=name).exists():
+            self.add_error("name", f"a {self.kind.label.lower()} named '{name}' already exists on {node.name}")
+        vmid = data.get("vmid")
+        if vmid and Guest.objects.filter(vmid=vmid).exists():
+            self.add_error("vmid", f"VMID {vmid} is already in use")
+        return data

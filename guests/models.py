@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from .choices import STATE_BADGES, VMID_MAX, VMID_MIN, GuestKind, GuestState
+
+
+class Guest(models.Model):
+    """A VM or container, known by a cluster-unique numeric id like Proxmox's VMID."""
+
+    vmid = models.PositiveIntegerField(
+        "VMID", unique=True, validators=[MinValueValidator(VMID_MIN), MaxValueValidator(VMID_MAX)]
+    )
+    kind = models.CharField(max_length=2, choices=GuestKind.choices)
+    node = models.ForeignKey("nodes.Node", on_delete=models.PROTECT, related_name="guests")
+    # libvirt domain UUID or Docker container id; empty until the create task made the guest.
+    backend_id = models.CharField(max_length=128, blank=True)
+    name = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=GuestState.choices, default=GuestState.UNKNOWN)
+    template = models.CharField(max_length=128, blank=True)
+
+    vcpus = models.FloatField(default=0)  # 0: no limit (containers)
+    memory_mib = models.PositiveIntegerField(default=0)  # 0: no limit (containers)
+    disk_bytes = models.BigIntegerField(default=0)
+
+    # Usage, written by the node's worker at each poll.
+    cpu_usage = models.FloatField(default=0)  # 0..1 of the guest's vCPUs
+    cpu_time_ns = models.BigIntegerField(default=0)  # the last counter read, for the next rate
+    memory_used = models.BigIntegerField(default=0)
+    disk_used = models.BigIntegerField(null=True, blank=True)
+    uptime = models.BigIntegerField(default=0)
+    usage_at = models.DateTimeField(null=True, blank=True)
+
+    onboot = models.BooleanField(default=False)
+    startup_order = models.PositiveIntegerField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="guests"
+    )
+    pool = models.ForeignKey(
+        "access.Pool", null=True, blank=True, on_delete=models.SET_NULL, related_name="guests"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["vmid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["node", "kind", "backend_id"],
+                condition=~models.Q(backend_id=""),
+                name="guest_unique_backend_object",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind.upper()} {self.vmid} ({self.name})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("guest_detail", args=[self.vmid])
+
+    @property
+    def state_badge(self) -> str:
+        return STATE_BADGES.get(self.state, "muted")
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mib * 1024 * 1024
+
+
+class GuestTemplate(models.Model):
+    """A template a node can create guests from; the node's worker keeps this list current."""
+
+    node = models.ForeignKey("nodes.Node", on_delete=models.CASCADE, related_name="templates")
+    kind = models.CharField(max_length=2, choices=GuestKind.choices)
+    name = models.CharField(max_length=128)
+    description = models.CharField(max_length=255, blank=True)
+    min_memory_mib = models.PositiveIntegerField(default=4)
+
+    class Meta:
+        ordering = ["node", "kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["node", "kind", "name"], name="template_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

@@ -1,0 +1,121 @@
+"""What a node's worker does for each guest task type."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from drivers.base import GuestDriver
+from drivers.errors import OperationTimeout
+from drivers.types import GuestSpec
+from tasks.registry import register
+from tasks.worker import TaskContext
+
+from .inventory import refresh_guest
+from .models import Guest
+
+
+def _target(context: TaskContext) -> tuple[Guest, GuestDriver]:
+    guest = context.guest
+    if guest is None:
+        raise LookupError(f"task {context.task.upid} has no guest")
+    return guest, context.driver(guest.kind)
+
+
+def _refresh(context: TaskContext, guest: Guest, driver: GuestDriver) -> None:
+    refresh_guest(guest, driver.get_guest(guest.backend_id), context.node.cpus)
+
+
+@register("start", "Start")
+def start(context: TaskContext) -> str:
+    guest, driver = _target(context)
+    context.log(f"starting {guest}")
+    try:
+        driver.start(guest.backend_id)
+    finally:
+        _refresh(context, guest, driver)
+    return "OK"
+
+
+@register("shutdown", "Shutdown")
+def shutdown(context: TaskContext) -> str:
+    guest, driver = _target(context)
+    timeout = float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
+    context.log(f"shutting down {guest} (timeout {timeout:g} s)")
+    try:
+        driver.shutdown(guest.backend_id, timeout)
+    except OperationTimeout as exc:
+        if not context.params.get("force_stop"):
+            raise
+        context.log(f"{exc.message}; stopping it")
+        driver.stop(guest.backend_id)
+    finally:
+        _refresh(context, guest, driver)
+    return "OK"
+
+
+def _power(verb: str, label: str, call: str):
+    @register(verb, label)
+    def run(context: TaskContext) -> str:
+        guest, driver = _target(context)
+        context.log(f"{label.lower()} {guest}")
+        try:
+            method = getattr(driver, call)
+            if call == "reboot":
+                method(guest.backend_id, float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT)))
+            else:
+                method(guest.backend_id)
+        finally:
+            _refresh(context, guest, driver)
+        return "OK"
+
+    return run
+
+
+stop = _power("stop", "Stop", "stop")
+reboot = _power("reboot", "Reboot", "reboot")
+suspend = _power("suspend", "Pause", "suspend")
+resume = _power("resume", "Resume", "resume")
+
+
+@register("create", "Create")
+def create(context: TaskContext) -> str:
+    guest = context.guest
+    if guest is None:
+        raise LookupError(f"task {context.task.upid} has no guest")
+    driver = context.driver(guest.kind)
+    params = context.params
+    spec = GuestSpec(
+        vmid=guest.vmid,
+        name=guest.name,
+        template=params["template"],
+        vcpus=int(params["vcpus"]),
+        memory_mib=int(params["memory_mib"]),
+        disk_gib=int(params.get("disk_gib") or 0),
+        accelerator=context.node.accelerator,
+    )
+    context.log(f"creating {guest} from template {spec.template}: {spec.vcpus} vCPU, {spec.memory_mib} MiB"
+                + (f", {spec.disk_gib} GiB disk" if spec.disk_gib else ""))
+    try:
+        info = driver.create(spec)
+    except Exception:
+        # The driver left nothing behind; drop the placeholder row too.
+        guest.delete()
+        raise
+    guest.backend_id = info.backend_id
+    guest.save(update_fields=["backend_id"])
+    refresh_guest(guest, info, context.node.cpus)
+    context.log(f"created {guest.get_kind_display().lower()} {info.name} ({info.backend_id[:12]})")
+    if params.get("start"):
+        context.log(f"starting {guest}")
+        driver.start(guest.backend_id)
+        _refresh(context, guest, driver)
+    return "OK"
+
+
+@register("delete", "Destroy")
+def delete(context: TaskContext) -> str:
+    guest, driver = _target(context)
+    context.log(f"destroying {guest}")
+    driver.delete(guest.backend_id)
+    guest.delete()
+    return "OK"

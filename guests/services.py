@@ -1,0 +1,98 @@
+"""Guest actions as the web process asks for them: check, then hand a task to the node's worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from access import permissions
+from nodes.choices import NodeStatus
+from nodes.models import Node
+from panel.errors import Conflict, Forbidden, NodeUnavailable
+from tasks.models import Task
+from tasks.services import submit
+
+from .choices import ALLOWED_STATES, GuestAction, GuestKind, GuestState
+from .inventory import next_vmid
+from .models import Guest
+
+ENGINE_OF_KIND = {GuestKind.VM: "libvirt", GuestKind.CT: "docker"}
+
+
+def check_node_ready(node: Node, kind: str) -> None:
+    """Refuse at once, with a reason, what the node cannot do now."""
+    if node.status != NodeStatus.ONLINE:
+        raise NodeUnavailable(f"node {node.name} is {node.status}: its worker has not reported recently")
+    engine = ENGINE_OF_KIND[GuestKind(kind)]
+    if not node.engine_ok(engine):
+        reason = node.engine_error(engine) or "it has not been reached yet"
+        raise NodeUnavailable(f"the {engine} engine of node {node.name} is unavailable: {reason}")
+
+
+def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: object) -> Task:
+    action = GuestAction(action)
+    if not permissions.can_act_on_guest(user, guest, action):
+        raise Forbidden(f"you may not {action.label.lower()} {guest}")
+    if guest.state not in ALLOWED_STATES[action]:
+        raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
+    check_node_ready(guest.node, guest.kind)
+    return submit(guest.node, action.value, user, guest=guest, params=params)
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    node: Node
+    kind: str
+    name: str
+    template: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int = 0
+    vmid: int | None = None
+    onboot: bool = False
+    startup_order: int | None = None
+    start: bool = False
+
+
+def request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
+    """Reserve the VMID with a placeholder row and queue the create task, in one transaction."""
+    if not permissions.can_create_guests(user):
+        raise Forbidden("you may not create guests")
+    check_node_ready(request.node, request.kind)
+    for _attempt in range(5):
+        vmid = request.vmid or next_vmid()
+        try:
+            with transaction.atomic():
+                guest = Guest.objects.create(
+                    vmid=vmid,
+                    kind=request.kind,
+                    node=request.node,
+                    name=request.name,
+                    state=GuestState.CREATING,
+                    template=request.template,
+                    vcpus=request.vcpus,
+                    memory_mib=request.memory_mib,
+                    disk_bytes=request.disk_gib * 1024**3,
+                    onboot=request.onboot,
+                    startup_order=request.startup_order,
+                    owner=user,
+                )
+                return submit(
+                    request.node,
+                    "create",
+                    user,
+                    guest=guest,
+                    params={
+                        "template": request.template,
+                        "vcpus": request.vcpus,
+                        "memory_mib": request.memory_mib,
+                        "disk_gib": request.disk_gib,
+                        "start": request.start,
+                    },
+                )
+        except IntegrityError:
+            if request.vmid:
+                raise Conflict(f"VMID {request.vmid} is already in use") from None
+    raise Conflict("could not allocate a free VMID; try again")

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("create/<str:kind>/", views.GuestCreateView.as_view(), name="guest_create"),
+    path("<int:vmid>/", views.GuestDetailView.as_view(), name="guest_detail"),
+    path("<int:vmid>/<str:action>/", views.GuestActionView.as_view(), name="guest_action"),
+]

@@ -1,0 +1,118 @@
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from access import permissions
+from panel.errors import PanelError
+from panel.views import PanelPageMixin
+
+from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, GuestAction, GuestKind
+from .forms import GuestCreateForm
+from .models import Guest
+from .services import CreateRequest, request_action, request_create
+
+
+def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
+    queryset = permissions.visible_guests(request.user, Guest.objects.select_related("node"))
+    return get_object_or_404(queryset, vmid=vmid)
+
+
+class GuestDetailView(PanelPageMixin, TemplateView):
+    template_name = "guests/guest_detail.html"
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        guest = visible_guest_or_404(self.request, kwargs["vmid"])
+        actions = [
+            action
+            for action in GuestAction
+            if guest.state in ALLOWED_STATES[action]
+            and permissions.can_act_on_guest(self.request.user, guest, action)
+        ]
+        return super().get_context_data(
+            guest=guest,
+            actions=actions,
+            destructive=DESTRUCTIVE_ACTIONS,
+            tasks=permissions.visible_tasks(self.request.user, guest.tasks.select_related("user"))[:15],
+            **kwargs,
+        )
+
+
+class GuestActionView(PanelPageMixin, View):
+    """POST runs an action; destructive ones show a confirmation page on GET first."""
+
+    def get(self, request: HttpRequest, vmid: int, action: str) -> HttpResponse:
+        guest = visible_guest_or_404(request, vmid)
+        action = self._action(action)
+        return render(request, "guests/guest_confirm.html", {"guest": guest, "action": action})
+
+    def post(self, request: HttpRequest, vmid: int, action: str) -> HttpResponse:
+        guest = visible_guest_or_404(request, vmid)
+        action = self._action(action)
+        if action in DESTRUCTIVE_ACTIONS and request.POST.get("confirm") != str(guest.vmid):
+            messages.error(request, f"type the VMID {guest.vmid} to confirm: {action.label.lower()} {guest}")
+            return render(request, "guests/guest_confirm.html", {"guest": guest, "action": action}, status=400)
+        params = {}
+        if action is GuestAction.SHUTDOWN and request.POST.get("force_stop"):
+            params["force_stop"] = True
+        try:
+            task = request_action(request.user, guest, action, **params)
+        except PanelError as exc:
+            messages.error(request, exc.message)
+            return redirect(guest)
+        messages.success(request, f"{action.label} of {guest} queued as task {task.upid}")
+        return redirect(task)
+
+    @staticmethod
+    def _action(name: str) -> GuestAction:
+        try:
+            return GuestAction(name)
+        except ValueError:
+            raise Http404(f"no action {name!r}") from None
+
+
+class GuestCreateView(PanelPageMixin, FormView):
+    template_name = "guests/guest_form.html"
+    form_class = GuestCreateForm
+
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if kwargs["kind"] not in GuestKind.values:
+            raise Http404("no such guest kind")
+        self.kind = GuestKind(kwargs["kind"])
+        if request.user.is_authenticated and not permissions.can_create_guests(request.user):
+            messages.error(request, "you may not create guests")
+            return redirect("datacenter")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "kind": self.kind}
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        return super().get_context_data(kind=self.kind, **kwargs)
+
+    def form_invalid(self, form: GuestCreateForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+    def form_valid(self, form: GuestCreateForm) -> HttpResponse:
+        data = form.cleaned_data
+        create = CreateRequest(
+            node=data["node"],
+            kind=self.kind,
+            name=data["name"],
+            template=data["template"],
+            vcpus=data["vcpus"],
+            memory_mib=data["memory_mib"],
+            disk_gib=data.get("disk_gib") or 0,
+            vmid=data.get("vmid"),
+            onboot=data["onboot"],
+            startup_order=data.get("startup_order"),
+            start=data["start"],
+        )
+        try:
+            task = request_create(self.request.user, create)
+        except PanelError as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        messages.success(self.request, f"creation of {self.kind.label.lower()} {create.name} queued")
+        return redirect(task)

@@ -1,0 +1,40 @@
+"""Figures of the host a node worker runs on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass(frozen=True)
+class HostFigures:
+    cpus: int
+    cpu_usage: float  # 0..1, since the previous call in this process
+    load_average: float
+    memory_total: int
+    memory_used: int
+    disk_total: int
+    disk_used: int
+    uptime: int
+    kernel: str
+
+
+def host_figures(storage_dir: str) -> HostFigures:
+    memory = psutil.virtual_memory()
+    path = storage_dir if os.path.exists(storage_dir) else "/"
+    disk = psutil.disk_usage(path)
+    return HostFigures(
+        cpus=psutil.cpu_count() or 1,
+        cpu_usage=psutil.cpu_percent(interval=None) / 100,
+        load_average=os.getloadavg()[0],
+        memory_total=memory.total,
+        memory_used=memory.total - memory.available,
+        disk_total=disk.total,
+        disk_used=disk.used,
+        uptime=int(time.time() - psutil.boot_time()),
+        kernel=f"{platform.system()} {platform.release()}",
+    )

@@ -1,0 +1,28 @@
+"""Run this node's Celery worker: it consumes only the queue node.<PANEL_NODE_NAME>."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from panel.celery import app, node_queue
+
+
+class Command(BaseCommand):
+    help = "Start the Celery worker of this node (queue node.<PANEL_NODE_NAME>)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--concurrency", type=int, default=4)
+        parser.add_argument("--loglevel", default="INFO")
+
+    def handle(self, *args: object, **options: object) -> None:
+        name = settings.PANEL_NODE_NAME
+        app.worker_main(
+            [
+                "worker",
+                f"--queues={node_queue(name)}",
+                f"--hostname={name}@%h",
+                f"--concurrency={options['concurrency']}",
+                f"--loglevel={options['loglevel']}",
+                "--without-mingle",
+                "--without-gossip",
+            ]
+        )

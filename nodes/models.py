@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from drivers.registry import NodeEndpoints
+from panel.celery import node_queue
+
+from .choices import Accelerator, NodeStatus
+from .validators import validate_dns_label
+
+
+class Node(models.Model):
+    """A virtualization host: one Docker engine, one libvirt connection, one Celery worker."""
+
+    name = models.CharField(max_length=63, unique=True, validators=[validate_dns_label])
+    address = models.CharField(max_length=255, blank=True)
+    libvirt_uri = models.CharField("libvirt URI", max_length=255, default="qemu:///system")
+    docker_url = models.CharField("Docker URL", max_length=255, default="unix:///var/run/docker.sock")
+    accelerator = models.CharField(max_length=8, choices=Accelerator.choices, default=Accelerator.KVM)
+    storage_dir = models.CharField(max_length=255, default="/var/lib/panel/images")
+    template_dir = models.CharField(max_length=255, default="/var/lib/panel/templates")
+
+    # Written by the node's own worker at every poll.
+    last_seen = models.DateTimeField(null=True, blank=True)
+    cpus = models.PositiveIntegerField(default=0)
+    cpu_usage = models.FloatField(default=0)  # 0..1 of all cores
+    load_average = models.FloatField(default=0)
+    memory_total = models.BigIntegerField(default=0)
+    memory_used = models.BigIntegerField(default=0)
+    disk_total = models.BigIntegerField(default=0)  # the file system holding storage_dir
+    disk_used = models.BigIntegerField(default=0)
+    uptime = models.BigIntegerField(default=0)
+    kernel = models.CharField(max_length=255, blank=True)
+    # {"docker": {"ok": bool, "version": str, "error": str}, "libvirt": {...}}
+    engines = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("node_detail", args=[self.name])
+
+    @property
+    def queue(self) -> str:
+        return node_queue(self.name)
+
+    @property
+    def endpoints(self) -> NodeEndpoints:
+        return NodeEndpoints(
+            libvirt_uri=self.libvirt_uri,
+            docker_url=self.docker_url,
+            storage_dir=self.storage_dir,
+            template_dir=self.template_dir,
+        )
+
+    @property
+    def status(self) -> str:
+        """Online while its worker reports; derived on read so that no sweeper is needed."""
+        if self.last_seen is None:
+            return NodeStatus.UNKNOWN
+        limit = timedelta(seconds=settings.PANEL_NODE_OFFLINE_AFTER)
+        return NodeStatus.ONLINE if timezone.now() - self.last_seen <= limit else NodeStatus.OFFLINE
+
+    def engine_ok(self, engine: str) -> bool:
+        return bool(self.engines.get(engine, {}).get("ok"))
+
+    def engine_error(self, engine: str) -> str:
+        return self.engines.get(engine, {}).get("error", "")

@@ -1,0 +1,67 @@
+"""One poll of a node by its own worker: heartbeat, figures, templates and guest inventory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from drivers.errors import DriverError
+from drivers.registry import driver_for
+from drivers.types import GuestKind
+
+from .collector import host_figures
+from .models import Node
+
+logger = logging.getLogger(__name__)
+
+
+def poll_node(node_name: str) -> None:
+    if node_name != settings.PANEL_NODE_NAME:
+        logger.error("poll for node %s reached the worker of %s", node_name, settings.PANEL_NODE_NAME)
+        return
+    node = Node.objects.get(name=node_name)
+    for field, value in asdict(host_figures(node.storage_dir)).items():
+        setattr(node, field, value)
+    engines = {}
+    for kind in GuestKind:
+        engines[_engine_name(kind)] = _poll_engine(node, kind)
+    node.engines = engines
+    node.last_seen = timezone.now()
+    node.save()
+
+
+def _engine_name(kind: GuestKind) -> str:
+    return "libvirt" if kind is GuestKind.VM else "docker"
+
+
+def _poll_engine(node: Node, kind: GuestKind) -> dict:
+    from guests.choices import GuestState
+    from guests.inventory import sync_guests
+    from guests.models import Guest, GuestTemplate
+
+    driver = driver_for(node.endpoints, kind)
+    try:
+        engine = driver.engine_info()
+        templates = driver.list_templates()
+        guests = driver.list_guests()
+    except DriverError as exc:
+        # Keep the guests' rows: a node whose engine is down has not lost its guests.
+        Guest.objects.filter(node=node, kind=kind).update(state=GuestState.UNKNOWN, cpu_usage=0)
+        return {"ok": False, "error": exc.message}
+    finally:
+        driver.close()
+    with transaction.atomic():
+        GuestTemplate.objects.filter(node=node, kind=kind).exclude(name__in=[t.name for t in templates]).delete()
+        for template in templates:
+            GuestTemplate.objects.update_or_create(
+                node=node,
+                kind=kind,
+                name=template.name,
+                defaults={"description": template.description, "min_memory_mib": template.min_memory_mib},
+            )
+        sync_guests(node, kind.value, guests)
+    return {"ok": True, "version": engine.version, "uri": engine.uri, "error": ""}

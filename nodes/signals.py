@@ -1,0 +1,38 @@
+"""Each node gets a periodic poll on its own queue, kept in django-celery-beat's tables."""
+
+import json
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from .models import Node
+
+POLL_TASK = "nodes.poll_node"
+
+
+def poll_task_name(node: Node) -> str:
+    return f"poll node {node.name}"
+
+
+@receiver(post_save, sender=Node)
+def schedule_node_poll(sender: type[Node], instance: Node, **kwargs: object) -> None:
+    interval = settings.PANEL_POLL_INTERVAL
+    schedule, _ = IntervalSchedule.objects.get_or_create(every=interval, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(
+        name=poll_task_name(instance),
+        defaults={
+            "task": POLL_TASK,
+            "interval": schedule,
+            "args": json.dumps([instance.name]),
+            "queue": instance.queue,
+            # A poll that waited longer than one interval is useless: a newer one is queued.
+            "expire_seconds": interval,
+        },
+    )
+
+
+@receiver(post_delete, sender=Node)
+def unschedule_node_poll(sender: type[Node], instance: Node, **kwargs: object) -> None:
+    PeriodicTask.objects.filter(name=poll_task_name(instance)).delete()

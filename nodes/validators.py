@@ -1,0 +1,27 @@
+import re
+
+from django.core.exceptions import ValidationError
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+# A guest name: a host name of dot-separated labels, like Proxmox's, which Docker and libvirt both accept.
+DNS_NAME = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", re.IGNORECASE)
+
+
+def validate_dns_label(value: str) -> None:
+    if not DNS_LABEL.match(value):
+        raise ValidationError(
+            "'%(value)s' is not a valid name: use letters, digits and '-', starting and ending with a "
+            "letter or digit, at most 63 characters",
+            params={"value": value},
+            code="invalid_name",
+        )
+
+
+def validate_guest_name(value: str) -> None:
+    if not DNS_NAME.match(value):
+        raise ValidationError(
+            "'%(value)s' is not a valid guest name: use a host name (letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit, at most 63 characters)",
+            params={"value": value},
+            code="invalid_name",
+        )

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from .choices import ACTIVE_STATUSES, STATUS_BADGES, TaskStatus
+
+
+class Task(models.Model):
+    """One unit of work run by a node's worker, from submission to its outcome."""
+
+    upid = models.CharField("UPID", max_length=255, unique=True)
+    node = models.ForeignKey("nodes.Node", on_delete=models.CASCADE, related_name="tasks")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    type = models.CharField(max_length=32)
+    guest = models.ForeignKey(
+        "guests.Guest", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    vmid = models.PositiveIntegerField(null=True, blank=True)  # kept when the guest is deleted
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
+    exit_message = models.TextField(blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One mutating task at a time per guest, enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["guest"],
+                condition=models.Q(status__in=ACTIVE_STATUSES, guest__isnull=False),
+                name="task_one_active_per_guest",
+            )
+        ]
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["node", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.upid
+
+    def get_absolute_url(self) -> str:
+        return reverse("task_detail", args=[self.upid])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def status_badge(self) -> str:
+        return STATUS_BADGES.get(self.status, "muted")
+
+    @property
+    def target(self) -> str:
+        return str(self.vmid) if self.vmid else self.node.name
+
+
+class TaskLogLine(models.Model):
+    """A numbered line of a task's log, as the worker wrote it."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="log_lines")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["task", "number"]
+        constraints = [models.UniqueConstraint(fields=["task", "number"], name="task_log_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.text}"

@@ -1,0 +1,43 @@
+"""Task types: each registers the function a node's worker runs for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .worker import TaskContext
+
+Operation = Callable[["TaskContext"], str | None]
+
+
+@dataclass(frozen=True)
+class TaskType:
+    name: str
+    run: Operation
+    label: str
+
+
+_types: dict[str, TaskType] = {}
+
+
+def register(name: str, label: str) -> Callable[[Operation], Operation]:
+    def decorator(run: Operation) -> Operation:
+        if name in _types:
+            raise ValueError(f"task type {name!r} registered twice")
+        _types[name] = TaskType(name, run, label)
+        return run
+
+    return decorator
+
+
+def get_task_type(name: str) -> TaskType:
+    try:
+        return _types[name]
+    except KeyError:
+        raise LookupError(f"unknown task type {name!r}") from None
+
+
+def task_types() -> dict[str, TaskType]:
+    return dict(_types)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.TaskListView.as_view(), name="task_list"),
+    path("<str:upid>/", views.TaskDetailView.as_view(), name="task_detail"),
+]
