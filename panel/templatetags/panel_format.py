@@ -1,0 +1,50 @@
+"""Formatting shared by every page: binary sizes, percentages, durations."""
+
+from django import template
+
+register = template.Library()
+
+_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+
+
+@register.filter
+def binary_size(value: int | float | None) -> str:
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in _UNITS:
+        if abs(size) < 1024 or unit == _UNITS[-1]:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
+        size /= 1024
+    return ""
+
+
+@register.filter
+def percent(value: float | None, total: float | None = None) -> str:
+    """``x|percent`` for a 0..1 fraction, ``used|percent:total`` for a ratio."""
+    if value is None:
+        return "—"
+    if total is not None:
+        if not total:
+            return "—"
+        value = value / total
+    return f"{value * 100:.1f} %"
+
+
+@register.filter
+def ratio(value: float | None, total: float | None) -> float:
+    """0..100 for a progress bar's width."""
+    if not value or not total:
+        return 0
+    return round(min(value / total, 1) * 100, 1)
+
+
+@register.filter
+def duration(seconds: int | None) -> str:
+    if not seconds:
+        return "—"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{days}d {clock}" if days else clock
