@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian packages the panel, its engines and its templates need; only what is missing.
+set -euo pipefail
+
+PACKAGES=(
+    # engines and services
+    redis-server postgresql docker.io docker-compose
+    libvirt-daemon-system qemu-system-x86 qemu-utils
+    # building libvirt-python and psycopg, the virtual environment
+    python3-venv python3-dev gcc pkg-config libvirt-dev libpq-dev
+    # guest templates: busybox for the container image and the VM's initramfs
+    busybox-static cpio gzip kmod
+    # browser tests, network namespaces for multi-node tests
+    chromium iproute2
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
