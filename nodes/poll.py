@@ -23,7 +23,10 @@ def poll_node(node_name: str) -> None:
     if node_name != settings.PANEL_NODE_NAME:
         logger.error("poll for node %s reached the worker of %s", node_name, settings.PANEL_NODE_NAME)
         return
-    node = Node.objects.get(name=node_name)
+    node = Node.objects.filter(name=node_name).first()
+    if node is None:
+        logger.warning("node %s is not registered yet: run `manage.py register_node`", node_name)
+        return
     for field, value in asdict(host_figures(node.storage_dir)).items():
         setattr(node, field, value)
     engines = {}

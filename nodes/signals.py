@@ -2,10 +2,13 @@
 
 import json
 
+from celery.signals import worker_ready
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from panel.celery import node_queue
 
 from .models import Node
 
@@ -36,3 +39,11 @@ def schedule_node_poll(sender: type[Node], instance: Node, **kwargs: object) -> 
 @receiver(post_delete, sender=Node)
 def unschedule_node_poll(sender: type[Node], instance: Node, **kwargs: object) -> None:
     PeriodicTask.objects.filter(name=poll_task_name(instance)).delete()
+
+
+@worker_ready.connect
+def poll_at_worker_start(sender: object, **kwargs: object) -> None:
+    """Report at once instead of after the first beat interval, so a new node shows up quickly."""
+    from .tasks import poll_node
+
+    poll_node.apply_async(args=[settings.PANEL_NODE_NAME], queue=node_queue(settings.PANEL_NODE_NAME))

@@ -51,7 +51,7 @@ class TaskContext:
 
 def execute(task_id: int) -> None:
     with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("node", "guest").filter(pk=task_id).first()
+        task = Task.objects.select_for_update(of=("self",)).select_related("node", "guest").filter(pk=task_id).first()
         if task is None:
             logger.warning("task %s vanished before it ran", task_id)
             return
@@ -90,7 +90,6 @@ def execute(task_id: int) -> None:
 
 
 def _finish(task: Task, status: str, message: str) -> None:
-    task.status = status
-    task.exit_message = message
-    task.ended_at = timezone.now()
-    task.save(update_fields=["status", "exit_message", "ended_at"])
+    # update(), not save(): the operation may have deleted the guest the task object still points to.
+    task.status, task.exit_message, task.ended_at = status, message, timezone.now()
+    Task.objects.filter(pk=task.pk).update(status=status, exit_message=message, ended_at=task.ended_at)
