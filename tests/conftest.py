@@ -1,0 +1,155 @@
+"""Fixtures over the real engines: Docker, libvirt, PostgreSQL, Redis and a Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import libvirt
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from nodes.poll import poll_node
+from tasks.choices import ACTIVE_STATUSES
+from tasks.models import Task
+
+from .factories import PASSWORD, AdminFactory, NodeFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+# Every guest a test creates carries this prefix, so that leftovers can be swept.
+TEST_PREFIX = "pt-"
+CT_TEMPLATE = "busybox"
+VM_TEMPLATE = "tiny-linux"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def storage_dir() -> Path:
+    path = Path(settings.PANEL_STORAGE_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url=settings.PANEL_DOCKER_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def sweep_test_guests(docker_client: docker.DockerClient) -> Iterator[None]:
+    """Remove what a crashed earlier run or a failed test left on the engines."""
+
+    def sweep() -> None:
+        for container in docker_client.containers.list(all=True):
+            if container.name.startswith(TEST_PREFIX):
+                container.remove(force=True)
+        connection = libvirt.open(settings.PANEL_LIBVIRT_URI)
+        try:
+            for domain in connection.listAllDomains():
+                if domain.name().startswith(TEST_PREFIX):
+                    if domain.isActive():
+                        domain.destroy()
+                    domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        finally:
+            connection.close()
+        for leftover in Path(settings.PANEL_STORAGE_DIR).glob("vm-*"):
+            leftover.unlink()
+
+    sweep()
+    yield
+    sweep()
+
+
+@pytest.fixture(scope="session")
+def live_database_url(django_db_setup: None) -> str:
+    """The test database, for the server and worker processes the tests start."""
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def worker_process(live_database_url: str) -> Iterator[subprocess.Popen]:
+    """A real Celery worker consuming node.<PANEL_NODE_NAME>, on the test database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "panel.settings.test",
+        "DATABASE_URL": live_database_url,
+        "PANEL_NODE_NAME": settings.PANEL_NODE_NAME,
+    }
+    # Drop messages a killed earlier run left in the queue.
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "panel", "purge", "-f", "-Q", f"node.{settings.PANEL_NODE_NAME}"],
+        cwd=ROOT, env=env, check=False, capture_output=True,
+    )
+    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "nodeworker", "--concurrency", "2"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    _wait_for_worker(env)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def _wait_for_worker(env: dict, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "panel", "inspect", "ping", "-t", "2"],
+            cwd=ROOT, env=env, capture_output=True, text=True,
+        )
+        if "pong" in result.stdout:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the Celery worker did not answer within {timeout} s; see var/test-worker.log")
+
+
+@pytest.fixture
+def admin_user(db: None):
+    return AdminFactory(username="root")
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.login(username=admin_user.username, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def node(db: None):
+    """The local node, polled once in this process so that its figures and templates are known."""
+    node = NodeFactory()
+    poll_node(node.name)
+    node.refresh_from_db()
+    return node
+
+
+@pytest.fixture
+def live_node(transactional_db: None, worker_process: subprocess.Popen):
+    """The local node with its real worker running; data is committed so the worker sees it."""
+    node = NodeFactory()
+    poll_node(node.name)
+    node.refresh_from_db()
+    return node
+
+
+def wait_for_task(task: Task, timeout: float = 90) -> Task:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task.refresh_from_db()
+        if task.status not in ACTIVE_STATUSES:
+            return task
+        time.sleep(0.2)
+    raise AssertionError(f"task {task.upid} still {task.status} after {timeout} s; see var/test-worker.log")

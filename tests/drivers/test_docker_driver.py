@@ -1,0 +1,158 @@
+"""The Docker driver against the real engine and the local busybox template."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from drivers.docker import DockerDriver, labels
+from drivers.errors import (
+    EngineUnavailable,
+    GuestAlreadyExists,
+    GuestNotFound,
+    InvalidGuestState,
+    InvalidSpec,
+    OperationTimeout,
+    TemplateNotFound,
+)
+from drivers.types import GuestKind, GuestSpec, PowerState
+
+DOCKER_URL = "unix:///var/run/docker.sock"
+
+
+@pytest.fixture
+def driver() -> Iterator[DockerDriver]:
+    driver = DockerDriver(DOCKER_URL)
+    yield driver
+    driver.close()
+
+
+@pytest.fixture
+def name() -> str:
+    return f"pt-drv-{uuid.uuid4().hex[:8]}"
+
+
+def spec(guest_name: str, **overrides: object) -> GuestSpec:
+    values = {"vmid": 4242, "name": guest_name, "template": "busybox", "vcpus": 1, "memory_mib": 32}
+    return GuestSpec(**{**values, **overrides})
+
+
+def container_names(client: docker.DockerClient) -> set[str]:
+    return {c.name for c in client.containers.list(all=True)}
+
+
+def test_templates_include_local_busybox(driver: DockerDriver) -> None:
+    templates = {t.name: t for t in driver.list_templates()}
+    assert templates["busybox"].kind is GuestKind.CT
+
+
+def test_lifecycle(driver: DockerDriver, name: str) -> None:
+    info = driver.create(spec(name))
+    try:
+        assert info.state is PowerState.STOPPED
+        assert (info.name, info.vmid, info.template, info.memory_mib, info.vcpus) == (name, 4242, "busybox", 32, 1)
+
+        driver.start(info.backend_id)
+        running = driver.get_guest(info.backend_id)
+        assert running.state is PowerState.RUNNING
+        assert 0 < running.usage.memory_used <= 32 * 1024 * 1024
+
+        driver.suspend(info.backend_id)
+        assert driver.get_guest(info.backend_id).state is PowerState.PAUSED
+        driver.resume(info.backend_id)
+        assert driver.get_guest(info.backend_id).state is PowerState.RUNNING
+
+        driver.reboot(info.backend_id, timeout=10)
+        assert driver.get_guest(info.backend_id).state is PowerState.RUNNING
+
+        started = time.monotonic()
+        driver.shutdown(info.backend_id, timeout=10)
+        assert time.monotonic() - started < 5, "the template's init must honour SIGTERM"
+        assert driver.get_guest(info.backend_id).state is PowerState.STOPPED
+
+        driver.start(info.backend_id)
+        driver.stop(info.backend_id)
+        assert driver.get_guest(info.backend_id).state is PowerState.STOPPED
+    finally:
+        driver.delete(info.backend_id)
+    with pytest.raises(GuestNotFound):
+        driver.get_guest(info.backend_id)
+
+
+def test_list_includes_containers_made_outside_the_panel(
+    driver: DockerDriver, docker_client: docker.DockerClient, name: str
+) -> None:
+    image = docker_client.images.list(filters={"label": f"{labels.TEMPLATE}=busybox"})[0]
+    foreign = docker_client.containers.create(image.id, name=name)
+    try:
+        found = {g.backend_id: g for g in driver.list_guests()}
+        assert found[foreign.id].name == name
+        assert found[foreign.id].vmid is None
+    finally:
+        foreign.remove(force=True)
+
+
+def test_shutdown_timeout_does_not_force(driver: DockerDriver, docker_client: docker.DockerClient, name: str) -> None:
+    image = docker_client.images.list(filters={"label": f"{labels.TEMPLATE}=busybox"})[0]
+    # A PID 1 without a SIGTERM handler ignores the signal, like a hung guest.
+    stubborn = docker_client.containers.run(image.id, ["sleep", "600"], name=name, detach=True)
+    try:
+        with pytest.raises(OperationTimeout, match="did not shut down within 1 s"):
+            driver.shutdown(stubborn.id, timeout=1)
+        assert driver.get_guest(stubborn.id).state is PowerState.RUNNING
+    finally:
+        stubborn.remove(force=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"name": "-bad name!"}, InvalidSpec, "not a valid container name"),
+        ({"template": "no-such-template"}, TemplateNotFound, "template 'no-such-template' does not exist"),
+        ({"memory_mib": 2}, InvalidSpec, "memory must be at least 6 MiB"),
+        ({"vcpus": 0}, InvalidSpec, "at least 1 vCPU"),
+    ],
+)
+def test_bad_specs_leave_nothing_behind(
+    driver: DockerDriver, docker_client: docker.DockerClient, name: str, overrides: dict, error: type, message: str
+) -> None:
+    before = container_names(docker_client)
+    with pytest.raises(error, match=message):
+        driver.create(spec(name, **overrides))
+    assert container_names(docker_client) == before
+
+
+def test_duplicate_name_is_refused(driver: DockerDriver, docker_client: docker.DockerClient, name: str) -> None:
+    first = driver.create(spec(name))
+    try:
+        with pytest.raises(GuestAlreadyExists, match=f"a container named '{name}' already exists"):
+            driver.create(spec(name, vmid=4243))
+    finally:
+        driver.delete(first.backend_id)
+
+
+def test_wrong_state_actions(driver: DockerDriver, name: str) -> None:
+    info = driver.create(spec(name))
+    try:
+        with pytest.raises(InvalidGuestState, match="cannot shut down .* it is stopped"):
+            driver.shutdown(info.backend_id, timeout=1)
+        with pytest.raises(InvalidGuestState, match="cannot pause"):
+            driver.suspend(info.backend_id)
+        driver.start(info.backend_id)
+        with pytest.raises(InvalidGuestState, match="cannot start .* it is running"):
+            driver.start(info.backend_id)
+        with pytest.raises(InvalidGuestState, match="stop it before deleting it"):
+            driver.delete(info.backend_id)
+        driver.stop(info.backend_id)
+    finally:
+        driver.delete(info.backend_id)
+
+
+def test_engine_down_is_a_clear_error(tmp_path) -> None:
+    down = DockerDriver(f"unix://{tmp_path}/no-docker.sock")
+    with pytest.raises(EngineUnavailable, match="Docker engine at unix://.*no-docker.sock is not reachable"):
+        down.list_guests()

@@ -1,0 +1,58 @@
+"""factory_boy factories shared by the whole suite."""
+
+import factory
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from guests.choices import GuestKind, GuestState
+from guests.models import Guest
+from nodes.models import Node
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password(PASSWORD)
+
+
+class AdminFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"admin{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class NodeFactory(factory.django.DjangoModelFactory):
+    """A node on this machine's real engines; its worker is the test worker (PANEL_NODE_NAME)."""
+
+    class Meta:
+        model = Node
+        django_get_or_create = ("name",)
+
+    name = settings.PANEL_NODE_NAME
+    address = "127.0.0.1"
+    libvirt_uri = settings.PANEL_LIBVIRT_URI
+    docker_url = settings.PANEL_DOCKER_URL
+    accelerator = settings.PANEL_ACCELERATOR
+    storage_dir = settings.PANEL_STORAGE_DIR
+    template_dir = settings.PANEL_TEMPLATE_DIR
+
+
+class GuestFactory(factory.django.DjangoModelFactory):
+    """A row only: for pages and checks that never reach an engine."""
+
+    class Meta:
+        model = Guest
+
+    vmid = factory.Sequence(lambda n: 9000 + n)
+    kind = GuestKind.CT
+    node = factory.SubFactory(NodeFactory)
+    name = factory.Sequence(lambda n: f"row-guest-{n}")
+    backend_id = factory.Sequence(lambda n: f"fake-backend-{n}")
+    state = GuestState.STOPPED
+    vcpus = 1
+    memory_mib = 64

@@ -1,0 +1,78 @@
+"""docker-compose.yml describes a deployment whose every command exists in this project."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import yaml
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"web", "worker", "beat", "redis", "postgres"}
+
+
+def compose_config() -> dict:
+    env = {**os.environ, "DJANGO_SECRET_KEY": "compose-check"}
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )
+    return yaml.safe_load(result.stdout)
+
+
+def command_words(service: dict) -> list[str]:
+    command = service["command"]
+    words = shlex.split(command) if isinstance(command, str) else list(command)
+    if words[:2] == ["sh", "-c"]:
+        words = shlex.split(words[2].replace("&&", ";"))
+    return words
+
+
+def check_command(words: list[str]) -> None:
+    """Every program the services run is one of ours, with targets that exist."""
+    for index, word in enumerate(words):
+        if word == "manage.py":
+            assert words[index + 1] in get_commands(), f"unknown management command {words[index + 1]}"
+        elif word == "daphne":
+            target = next(w for w in words[index + 1:] if ":" in w)
+            module, attribute = target.split(":")
+            assert hasattr(importlib.import_module(module), attribute), target
+        elif word == "celery":
+            app = words[words.index("-A") + 1]
+            assert hasattr(importlib.import_module(app), "celery_app"), app
+
+
+def test_compose_file_is_valid_and_complete() -> None:
+    config = compose_config()
+    assert set(config["services"]) >= SERVICES
+    for name in ("web", "worker", "beat"):
+        service = config["services"][name]
+        assert service["build"]["context"] == str(ROOT)
+        check_command(command_words(service))
+        assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "panel.settings.production"
+    assert config["services"]["worker"]["environment"]["PANEL_NODE_NAME"]
+
+
+def test_procfile_commands_exist() -> None:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        _, command = line.split(":", 1)
+        words = [Path(w).name if w.startswith(".venv/") else w for w in shlex.split(command)]
+        assert Path(ROOT / ".venv" / "bin" / words[0]).exists() or words[0] == "python", words[0]
+        check_command(words)
+
+
+def test_production_settings_pass_deploy_checks() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.production",
+           "DJANGO_SECRET_KEY": "x" * 64 + "-production-check-key-with-enough-entropy",
+           "DATABASE_URL": "sqlite:////tmp/panel-deploy-check.sqlite3"}
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

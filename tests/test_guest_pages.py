@@ -1,0 +1,172 @@
+"""Pages and bad input: every refusal says why and leaves nothing behind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import docker
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from guests.choices import GuestKind, GuestState
+from guests.models import Guest
+from tasks.models import Task
+
+from .conftest import CT_TEMPLATE, VM_TEMPLATE
+from .factories import PASSWORD, GuestFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def create_url(kind: str) -> str:
+    return reverse("guest_create", args=[kind])
+
+
+def ct_form(node, **overrides) -> dict:
+    return {"node": node.name, "template": CT_TEMPLATE, "name": "pt-web", "vcpus": 1, "memory_mib": 64,
+            **overrides}
+
+
+def vm_form(node, **overrides) -> dict:
+    return {"node": node.name, "template": VM_TEMPLATE, "name": "pt-vm", "vcpus": 1, "memory_mib": 128,
+            "disk_gib": 1, **overrides}
+
+
+def test_pages_need_a_login(client) -> None:
+    for url in (reverse("datacenter"), reverse("task_list"), create_url("ct")):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_datacenter_shows_node_usage_and_guests(admin_client, node) -> None:
+    guest = GuestFactory(node=node, name="pt-shown", state=GuestState.RUNNING, memory_used=10 * 1024**2)
+    page = admin_client.get(reverse("datacenter")).content.decode()
+    assert node.name in page and "online" in page
+    assert f"{node.cpus} CPUs" in page
+    assert guest.name in page and "running" in page and "10.00 MiB" in page
+    assert "docker" in page and "libvirt" in page
+
+
+def test_node_page_lists_templates(admin_client, node) -> None:
+    page = admin_client.get(node.get_absolute_url()).content.decode()
+    assert CT_TEMPLATE in page and VM_TEMPLATE in page
+
+
+def test_login_page_works(client, admin_user) -> None:
+    response = client.post(reverse("login"), {"username": admin_user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get(reverse("datacenter")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "overrides", "field", "message"),
+    [
+        ("ct", {"template": "nope"}, "template", "template &#x27;nope&#x27; does not exist on node"),
+        ("vm", {"template": "nope"}, "template", "template &#x27;nope&#x27; does not exist on node"),
+        ("ct", {"name": "bad name!"}, "name", "is not a valid guest name"),
+        ("ct", {"name": "-dash"}, "name", "is not a valid guest name"),
+        ("ct", {"name": "x" * 64}, "name", "at most 63 characters"),
+        ("vm", {"name": "a;rm -rf /"}, "name", "is not a valid guest name"),
+        ("ct", {"memory_mib": 2}, "memory_mib", "greater than or equal to 4"),
+        ("vm", {"memory_mib": 16}, "memory_mib", "needs at least 64 MiB"),
+        ("ct", {"memory_mib": 10**8}, "memory_mib", "has only"),
+        ("ct", {"vcpus": 0}, "vcpus", "greater than or equal to 1"),
+        ("vm", {"vcpus": 64}, "vcpus", "has only"),
+        ("vm", {"disk_gib": 0}, "disk_gib", "greater than or equal to 1"),
+        ("vm", {"disk_gib": 100000}, "disk_gib", "less than or equal to 4096"),
+        ("ct", {"vmid": 99}, "vmid", "greater than or equal to 100"),
+        ("ct", {"vmid": "abc"}, "vmid", "Enter a whole number"),
+    ],
+)
+def test_bad_create_input_is_refused_with_a_message(
+    admin_client, node, docker_client: docker.DockerClient, kind: str, overrides: dict, field: str, message: str
+) -> None:
+    containers_before = len(docker_client.containers.list(all=True))
+    guests_before = Guest.objects.count()
+    data = (vm_form if kind == "vm" else ct_form)(node, **overrides)
+    response = admin_client.post(create_url(kind), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert field in response.context["form"].errors
+    assert Guest.objects.count() == guests_before and not Task.objects.exists()
+    assert len(docker_client.containers.list(all=True)) == containers_before
+
+
+def test_duplicate_name_and_vmid_are_refused(admin_client, node) -> None:
+    GuestFactory(node=node, vmid=150, name="pt-taken", kind=GuestKind.CT)
+    response = admin_client.post(create_url("ct"), ct_form(node, name="pt-taken", vmid=150))
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert "already exists" in errors["name"][0]
+    assert "VMID 150 is already in use" in errors["vmid"][0]
+    assert Guest.objects.filter(name="pt-taken").count() == 1 and not Task.objects.exists()
+
+
+def test_offline_node_is_refused(admin_client, node) -> None:
+    node.last_seen = timezone.now() - timedelta(hours=1)
+    node.save()
+    response = admin_client.post(create_url("ct"), ct_form(node))
+    assert response.status_code == 400
+    assert f"node {node.name} is offline" in response.content.decode()
+    assert not Guest.objects.filter(name="pt-web").exists() and not Task.objects.exists()
+
+
+def test_engine_down_is_refused(admin_client, node) -> None:
+    node.docker_url = "unix:///nonexistent/docker.sock"
+    node.save()
+    from nodes.poll import poll_node
+
+    poll_node(node.name)
+    response = admin_client.post(create_url("ct"), ct_form(node))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"the docker engine of node {node.name} is unavailable" in page
+    assert "is not reachable" in page
+    assert not Guest.objects.filter(name="pt-web").exists() and not Task.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "message"),
+    [
+        (GuestState.STOPPED, "shutdown", "cannot shutdown CT {vmid} (pt-state): it is stopped"),
+        (GuestState.STOPPED, "suspend", "cannot pause"),
+        (GuestState.RUNNING, "start", "cannot start CT {vmid} (pt-state): it is running"),
+        (GuestState.RUNNING, "resume", "cannot resume"),
+        (GuestState.CREATING, "start", "it is creating"),
+    ],
+)
+def test_action_in_wrong_state_is_refused(admin_client, node, state: str, action: str, message: str) -> None:
+    guest = GuestFactory(node=node, name="pt-state", state=state)
+    response = admin_client.post(reverse("guest_action", args=[guest.vmid, action]), follow=True)
+    assert message.format(vmid=guest.vmid) in response.content.decode()
+    assert not Task.objects.exists()
+
+
+def test_delete_needs_the_vmid_typed(admin_client, node) -> None:
+    guest = GuestFactory(node=node, name="pt-keep", state=GuestState.STOPPED)
+    url = reverse("guest_action", args=[guest.vmid, "delete"])
+    assert "Type the VMID" in admin_client.get(url).content.decode()
+    response = admin_client.post(url, {"confirm": "wrong"})
+    assert response.status_code == 400
+    assert f"type the VMID {guest.vmid} to confirm" in response.content.decode()
+    assert Guest.objects.filter(pk=guest.pk).exists() and not Task.objects.exists()
+
+
+def test_unknown_action_is_404(admin_client, node) -> None:
+    guest = GuestFactory(node=node)
+    assert admin_client.post(reverse("guest_action", args=[guest.vmid, "explode"])).status_code == 404
+
+
+def test_ordinary_user_sees_only_own_guests_and_cannot_create(client, node) -> None:
+    user = UserFactory()
+    mine = GuestFactory(node=node, name="pt-mine", owner=user)
+    GuestFactory(node=node, name="pt-theirs")
+    client.login(username=user.username, password=PASSWORD)
+    page = client.get(reverse("datacenter")).content.decode()
+    assert "pt-mine" in page and "pt-theirs" not in page
+    assert client.get(reverse("guest_detail", args=[mine.vmid + 1])).status_code == 404
+    response = client.post(create_url("ct"), ct_form(node), follow=True)
+    assert "you may not create guests" in response.content.decode()
+    assert not Guest.objects.filter(name="pt-web").exists()
