@@ -1,0 +1,276 @@
+"""Virtual machines on libvirt (QEMU), through libvirt-python.
+
+Policy lives here: what a panel VM looks like (``_guest_config``), which states allow
+which action, where its files go. The Host owns the connection and error translation,
+the Guest the domain verbs, config.py the XML.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+
+import libvirt
+
+from ..base import GuestDriver
+from ..errors import (
+    DriverError,
+    GuestAlreadyExists,
+    GuestNotFound,
+    InvalidGuestState,
+    InvalidSpec,
+    OperationTimeout,
+)
+from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
+from . import storage, templates
+from .config import (
+    GuestConfig,
+    GuestConsole,
+    GuestDisk,
+    GuestGraphics,
+    GuestInterface,
+    GuestMemballoon,
+    GuestMetadata,
+    GuestSerial,
+)
+from .guest import Guest, power_state
+from .host import Host
+
+log = logging.getLogger(__name__)
+
+# RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_MAX_NAME = 253
+MAX_DISK_GIB = 4096
+ACCELERATORS = ("kvm", "qemu")  # kvm: hardware virtualisation; qemu: TCG software emulation
+_STATS = (
+    libvirt.VIR_DOMAIN_STATS_STATE
+    | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+    | libvirt.VIR_DOMAIN_STATS_BALLOON
+    | libvirt.VIR_DOMAIN_STATS_VCPU
+    | libvirt.VIR_DOMAIN_STATS_BLOCK
+)
+_POLL = 0.2  # seconds between state checks while waiting for a guest
+
+
+def validate_name(name: str) -> None:
+    labels = name.split(".")
+    if not name or len(name) > _MAX_NAME or not all(_LABEL.match(label) for label in labels):
+        raise InvalidSpec(
+            f"'{name}' is not a valid VM name: use a host name made of letters, digits and '-' "
+            "(not at either end), 1 to 63 characters, with optional '.'-separated parts"
+        )
+
+
+class LibvirtDriver(GuestDriver):
+    kind = GuestKind.VM
+
+    def __init__(self, uri: str, storage_dir: str, template_dir: str) -> None:
+        self.uri = uri
+        self.storage_dir = os.path.abspath(storage_dir)  # libvirt resolves no relative paths
+        self.template_dir = template_dir
+        self._host = Host(uri)
+
+    def close(self) -> None:
+        self._host.close()
+
+    # -- inventory ---------------------------------------------------------------------------
+
+    def engine_info(self) -> EngineInfo:
+        return EngineInfo(name="libvirt", version=self._host.version(), uri=self.uri)
+
+    def list_guests(self) -> list[GuestInfo]:
+        infos = []
+        for guest, stats in self._host.domain_stats(_STATS):
+            try:
+                infos.append(self._info(guest, stats))
+            except GuestNotFound:
+                continue  # undefined between the stats call and ours
+        return infos
+
+    def get_guest(self, backend_id: str) -> GuestInfo:
+        guest = self._host.get_guest(backend_id)
+        ((guest, stats),) = self._host.domain_stats(_STATS, [guest])
+        return self._info(guest, stats)
+
+    def list_templates(self) -> list[TemplateInfo]:
+        return [t.info() for t in templates.list_templates(self.template_dir)]
+
+    def _info(self, guest: Guest, stats: dict) -> GuestInfo:
+        """GuestInfo from one getAllDomainStats record; the metadata costs one small call."""
+        metadata = guest.get_metadata() or GuestMetadata()
+        state = power_state(stats.get("state.state", libvirt.VIR_DOMAIN_NOSTATE))
+        max_kib, vcpus = stats.get("balloon.maximum"), stats.get("vcpu.current")
+        cpu_ns = stats.get("cpu.time", 0)
+        if max_kib is None or vcpus is None:  # drivers with partial stats (test://)
+            info = guest.info()
+            max_kib, vcpus, cpu_ns = info.max_memory_kib, info.vcpus, cpu_ns or info.cpu_time_ns
+        disks = range(stats.get("block.count", 0))
+        running = state in (PowerState.RUNNING, PowerState.PAUSED)
+        return GuestInfo(
+            backend_id=guest.uuid,
+            name=guest.name,
+            state=state,
+            vcpus=float(vcpus),
+            memory_mib=max_kib // 1024,
+            disk_bytes=sum(stats.get(f"block.{i}.capacity", 0) for i in disks),
+            vmid=metadata.vmid,
+            template=metadata.template,
+            usage=GuestUsage(
+                cpu_time_ns=cpu_ns if running else 0,
+                memory_used=_memory_used(stats) if running else 0,
+                disk_used=sum(_disk_used(stats, i) for i in disks) if disks else None,
+            ),
+        )
+
+    # -- create and delete -------------------------------------------------------------------
+
+    def _validate(self, spec: GuestSpec) -> templates.VmTemplate:
+        validate_name(spec.name)
+        if spec.vmid < 1:
+            raise InvalidSpec(f"vmid must be a positive integer, not {spec.vmid}")
+        if spec.accelerator not in ACCELERATORS:
+            raise InvalidSpec(f"accelerator must be one of {', '.join(ACCELERATORS)}, not '{spec.accelerator}'")
+        if spec.vcpus < 1:
+            raise InvalidSpec("a VM needs at least 1 vCPU")
+        if not 1 <= spec.disk_gib <= MAX_DISK_GIB:
+            raise InvalidSpec(f"disk size must be between 1 and {MAX_DISK_GIB} GiB, not {spec.disk_gib}")
+        template = templates.load_template(self.template_dir, spec.template)
+        if spec.memory_mib < template.min_memory_mib:
+            raise InvalidSpec(f"memory must be at least {template.min_memory_mib} MiB for template '{template.name}'")
+        return template
+
+    def _guest_config(self, spec: GuestSpec, template: templates.VmTemplate, disk: str) -> GuestConfig:
+        return GuestConfig(
+            virt_type=spec.accelerator,
+            name=spec.name,
+            memory_kib=spec.memory_mib * 1024,
+            vcpus=spec.vcpus,
+            arch="x86_64",
+            machine="pc",
+            kernel=template.kernel,
+            initrd=template.initrd,
+            cmdline=template.cmdline,
+            features=["acpi"],  # shutdown and reboot press the ACPI power button
+            on_poweroff="destroy",
+            on_reboot="restart",
+            on_crash="destroy",
+            devices=[
+                GuestDisk(source=disk, target="vda", bus="virtio", format="qcow2"),
+                GuestInterface(type="user", model="virtio"),
+                GuestSerial(log_file=storage.console_log_path(self.storage_dir, spec.vmid), log_append=False),
+                GuestConsole(),
+                GuestGraphics(type="vnc", listen="127.0.0.1", autoport=True),
+                GuestMemballoon(model="virtio", stats_period=10),
+            ],
+            metadata=GuestMetadata(vmid=spec.vmid, template=template.name),
+        )
+
+    def create(self, spec: GuestSpec) -> GuestInfo:
+        template = self._validate(spec)
+        for guest in self._host.list_guests():
+            if guest.name == spec.name:
+                raise GuestAlreadyExists(f"a VM named '{spec.name}' already exists on this node")
+            try:
+                metadata = guest.get_metadata()
+            except GuestNotFound:
+                continue
+            if metadata is not None and metadata.vmid == spec.vmid:
+                raise GuestAlreadyExists(f"vmid {spec.vmid} is already used by VM {guest.name} on this node")
+        disk = storage.disk_path(self.storage_dir, spec.vmid)
+        xml = self._guest_config(spec, template, disk).to_xml()
+        storage.create_qcow2(disk, spec.disk_gib)  # removes its own leftovers when it fails
+        guest = None
+        try:
+            guest = self._host.define(xml)
+            return self.get_guest(guest.uuid)
+        except BaseException:
+            if guest is not None:
+                try:
+                    guest.undefine()
+                except DriverError as exc:
+                    log.error("could not undefine half-created %s: %s", guest.label, exc)
+            storage.remove_files([disk])
+            raise
+
+    def delete(self, backend_id: str) -> None:
+        guest = self._host.get_guest(backend_id)
+        state = guest.power_state()
+        if state is not PowerState.STOPPED:
+            raise InvalidGuestState(f"{guest.label} is {state.value}: stop the VM first")
+        config = guest.get_config()
+        files = [d.source for d in config.disks if d.type == "file" and d.source]
+        files += [s.log_file for s in config.serials if s.log_file]
+        guest.undefine(nvram=config.nvram is not None)
+        # Only the panel's storage is ours to clean: a disk elsewhere may be shared or precious.
+        left = storage.remove_files([f for f in files if storage.is_under(f, self.storage_dir)])
+        if left:
+            raise DriverError(f"{guest.label} was deleted, but these files could not be removed: {', '.join(left)}")
+
+    # -- power -------------------------------------------------------------------------------
+
+    def start(self, backend_id: str) -> None:
+        guest = self._host.get_guest(backend_id)
+        state = guest.power_state()
+        if state is PowerState.PAUSED:
+            raise InvalidGuestState(f"cannot start {guest.label}: it is paused, resume it instead")
+        if guest.is_active():
+            raise InvalidGuestState(f"cannot start {guest.label}: it is already running")
+        guest.start()
+
+    def stop(self, backend_id: str) -> None:
+        guest = self._host.get_guest(backend_id)
+        if not guest.is_active():
+            raise InvalidGuestState(f"cannot stop {guest.label}: it is not running")
+        guest.destroy()
+
+    def shutdown(self, backend_id: str, timeout: float) -> None:
+        guest = self._require(backend_id, PowerState.RUNNING, "shut down")
+        guest.shutdown()
+        deadline = time.monotonic() + timeout
+        while guest.is_active():
+            if time.monotonic() >= deadline:
+                raise OperationTimeout(f"{guest.label} did not shut down within {timeout:g} s")
+            time.sleep(_POLL)
+
+    def reboot(self, backend_id: str, timeout: float) -> None:
+        guest = self._require(backend_id, PowerState.RUNNING, "reboot")
+        with self._host.reboot_events(guest) as rebooted:
+            guest.reboot()
+            if rebooted.wait(timeout):
+                return
+        log.info("%s ignored the reboot request for %g s: resetting it", guest.label, timeout)
+        guest.reset()
+
+    def suspend(self, backend_id: str) -> None:
+        self._require(backend_id, PowerState.RUNNING, "pause").pause()
+
+    def resume(self, backend_id: str) -> None:
+        self._require(backend_id, PowerState.PAUSED, "resume").resume()
+
+    def _require(self, backend_id: str, wanted: PowerState, verb: str) -> Guest:
+        guest = self._host.get_guest(backend_id)
+        state = guest.power_state()
+        if state is not wanted:
+            raise InvalidGuestState(f"cannot {verb} {guest.label}: it is {state.value}")
+        return guest
+
+
+def _memory_used(stats: dict) -> int:
+    """Bytes: what the guest reports using (virtio balloon stats), else what QEMU holds of the guest's RAM.
+
+    QEMU's RSS also counts its own overhead (with TCG, a translation cache larger than a tiny
+    guest), so it is capped at the guest's memory: the panel shows use of the VM's RAM.
+    """
+    available, unused = stats.get("balloon.available"), stats.get("balloon.unused")
+    if available is not None and unused is not None:
+        return max(available - unused, 0) * 1024
+    current = stats.get("balloon.current", 0)
+    return min(stats.get("balloon.rss", current), current) * 1024
+
+
+def _disk_used(stats: dict, index: int) -> int:
+    """Bytes the image takes on the host; ``allocation`` of a running qcow2 is its highest written offset."""
+    return stats.get(f"block.{index}.physical", stats.get(f"block.{index}.allocation", 0))

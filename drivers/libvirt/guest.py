@@ -1,0 +1,171 @@
+"""A libvirt domain with verbs named for what the panel means, raising our typed errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+import libvirt
+
+from ..types import PowerState
+from .config import PANEL_NS, GuestConfig, GuestMetadata, parse_xml
+
+if TYPE_CHECKING:
+    from .host import Host
+
+# BLOCKED is a running guest with idle vCPUs; SHUTDOWN is a guest still on its way down.
+# CRASHED (kept by on_crash=preserve) and PMSUSPENDED (guest S3 sleep) fit none of ours.
+_POWER_STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: PowerState.UNKNOWN,
+    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.STOPPED,
+    libvirt.VIR_DOMAIN_CRASHED: PowerState.UNKNOWN,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.UNKNOWN,
+}
+
+# Managed-save images and snapshot/checkpoint metadata would make a plain undefine fail.
+_UNDEFINE_FLAGS = (
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def power_state(state: int) -> PowerState:
+    return _POWER_STATES.get(state, PowerState.UNKNOWN)
+
+
+def _translated(method: Callable[Concatenate[Guest, P], R]) -> Callable[Concatenate[Guest, P], R]:
+    """Run a Guest method with libvirt errors turned into ours (by Host.translate)."""
+
+    @functools.wraps(method)
+    def wrapper(guest: Guest, *args: P.args, **kwargs: P.kwargs) -> R:
+        with guest.host.errors(guest.label):
+            return method(guest, *args, **kwargs)
+
+    return wrapper
+
+
+def _unsupported_flags(exc: libvirt.libvirtError) -> bool:
+    return exc.get_error_code() in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT)
+
+
+@dataclass(frozen=True)
+class DomainInfo:
+    state: PowerState
+    max_memory_kib: int
+    memory_kib: int
+    vcpus: int
+    cpu_time_ns: int
+
+
+class Guest:
+    def __init__(self, domain: libvirt.virDomain, host: Host) -> None:
+        self.domain = domain
+        self.host = host
+
+    def __repr__(self) -> str:
+        return f"<Guest {self.name} {self.uuid}>"
+
+    # name and UUID are cached in the virDomain object: no round trip.
+    @property
+    def uuid(self) -> str:
+        return self.domain.UUIDString()
+
+    @property
+    def name(self) -> str:
+        return self.domain.name()
+
+    @property
+    def label(self) -> str:
+        return f"VM {self.name}"
+
+    @_translated
+    def power_state(self) -> PowerState:
+        state, _reason = self.domain.state()
+        return power_state(state)
+
+    @_translated
+    def is_active(self) -> bool:
+        return bool(self.domain.isActive())
+
+    @_translated
+    def info(self) -> DomainInfo:
+        state, max_memory, memory, vcpus, cpu_time = self.domain.info()
+        return DomainInfo(power_state(state), max_memory, memory, vcpus, cpu_time)
+
+    @_translated
+    def get_config(self) -> GuestConfig:
+        return GuestConfig.parse_dom(parse_xml(self.domain.XMLDesc(0)))
+
+    @_translated
+    def get_metadata(self) -> GuestMetadata | None:
+        """Our <metadata> element, or None for a domain the panel did not create."""
+        try:
+            xml = self.domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, PANEL_NS, 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                return None
+            raise
+        return GuestMetadata.parse_dom(parse_xml(xml))
+
+    @_translated
+    def start(self) -> None:
+        self.domain.create()
+
+    @_translated
+    def shutdown(self) -> None:
+        """Press the ACPI power button; returns at once, the guest decides when to power off."""
+        try:
+            self.domain.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+        except libvirt.libvirtError as exc:
+            if not _unsupported_flags(exc):
+                raise
+            self.domain.shutdown()  # hypervisors without the flag (test://) pick their only method
+
+    @_translated
+    def reboot(self) -> None:
+        """ACPI reboot: libvirt presses the power button and restarts the guest when it powers off."""
+        try:
+            self.domain.reboot(libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
+        except libvirt.libvirtError as exc:
+            if not _unsupported_flags(exc):
+                raise
+            self.domain.reboot(0)
+
+    @_translated
+    def reset(self) -> None:
+        """Hardware reset: the guest restarts at once without being asked."""
+        self.domain.reset(0)
+
+    @_translated
+    def destroy(self) -> None:
+        """Pull the plug."""
+        self.domain.destroy()
+
+    @_translated
+    def pause(self) -> None:
+        self.domain.suspend()
+
+    @_translated
+    def resume(self) -> None:
+        self.domain.resume()
+
+    @_translated
+    def undefine(self, nvram: bool = False) -> None:
+        flags = _UNDEFINE_FLAGS | (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM if nvram else 0)
+        try:
+            self.domain.undefineFlags(flags)
+        except libvirt.libvirtError as exc:
+            if not _unsupported_flags(exc):
+                raise
+            # Drivers without checkpoints (test://) refuse the flag; the rest still matters.
+            self.domain.undefineFlags(flags & ~libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)

@@ -1,0 +1,75 @@
+"""Files of panel VMs in the node's storage directory: ``vm-<vmid>-disk-<n>.qcow2`` and console logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+
+from ..errors import DriverError, GuestAlreadyExists
+
+log = logging.getLogger(__name__)
+
+QEMU_IMG = "qemu-img"
+QEMU_IMG_TIMEOUT = 60  # seconds; creating an empty qcow2 takes milliseconds
+
+
+def disk_path(storage_dir: str, vmid: int, index: int = 0) -> str:
+    return os.path.join(storage_dir, f"vm-{vmid}-disk-{index}.qcow2")
+
+
+def console_log_path(storage_dir: str, vmid: int) -> str:
+    return os.path.join(storage_dir, f"vm-{vmid}-console.log")
+
+
+def is_under(path: str, directory: str) -> bool:
+    path, directory = os.path.realpath(path), os.path.realpath(directory)
+    return path != directory and os.path.commonpath([path, directory]) == directory
+
+
+def create_qcow2(path: str, size_gib: int) -> None:
+    """Create an empty qcow2 disk; refuses to touch an existing file."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        # Claim the name atomically first: qemu-img would silently overwrite another VM's disk.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise GuestAlreadyExists(f"disk {path} already exists: is this vmid used by another VM?") from None
+    except OSError as exc:
+        raise DriverError(f"cannot create disk {path}: {exc.strerror}") from exc
+    try:
+        _qemu_img_create(path, size_gib)
+    except BaseException:
+        remove_files([path])
+        raise
+
+
+def _qemu_img_create(path: str, size_gib: int) -> None:
+    try:
+        subprocess.run(
+            [QEMU_IMG, "create", "-q", "-f", "qcow2", path, f"{size_gib}G"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=QEMU_IMG_TIMEOUT,
+        )
+    except FileNotFoundError as exc:
+        raise DriverError(f"cannot create disk {path}: {QEMU_IMG} is not installed") from exc
+    except subprocess.CalledProcessError as exc:
+        raise DriverError(f"cannot create disk {path}: {exc.stderr.strip() or exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise DriverError(f"cannot create disk {path}: {QEMU_IMG} did not finish in {exc.timeout:g} s") from exc
+
+
+def remove_files(paths: list[str]) -> list[str]:
+    """Remove files that may or may not exist; returns those that could not be removed."""
+    left = []
+    for path in paths:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("cannot remove %s: %s", path, exc)
+            left.append(path)
+    return left
