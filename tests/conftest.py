@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import docker
 import libvirt
 import pytest
+import requests
 from django.conf import settings
 from django.db import connection
 
@@ -153,3 +155,33 @@ def wait_for_task(task: Task, timeout: float = 90) -> Task:
             return task
         time.sleep(0.2)
     raise AssertionError(f"task {task.upid} still {task.status} after {timeout} s; see var/test-worker.log")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None, live_database_url: str) -> Iterator[str]:
+    port = free_port()
+    """The panel served by a real daphne process on the test database, as `make run` serves it."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": live_database_url}
+    log = open(ROOT / "var" / "test-web.log", "a")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "panel.asgi:application"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + "/login/", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
