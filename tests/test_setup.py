@@ -1,0 +1,67 @@
+"""The set-up steps of `make run` and `make test` change nothing when run a second time."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import docker
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from nodes.models import Node
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_templates_script_is_idempotent(docker_client: docker.DockerClient) -> None:
+    vm_dir = Path(settings.PANEL_TEMPLATE_DIR) / "vm" / "tiny-linux"
+    image = docker_client.images.get("panel-templates/busybox:latest").id
+    stamps = {p.name: p.stat().st_mtime_ns for p in vm_dir.iterdir()}
+    result = subprocess.run(["bash", "scripts/setup/templates.sh"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert docker_client.images.get("panel-templates/busybox:latest").id == image
+    assert {p.name: p.stat().st_mtime_ns for p in vm_dir.iterdir()} == stamps
+
+
+def test_services_script_leaves_running_daemons_alone() -> None:
+    before = subprocess.run(["pgrep", "-x", "dockerd|libvirtd|virtlogd|redis-server"], capture_output=True,
+                            text=True).stdout.split()
+    result = subprocess.run(["bash", "scripts/setup/services.sh"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    after = subprocess.run(["pgrep", "-x", "dockerd|libvirtd|virtlogd|redis-server"], capture_output=True,
+                           text=True).stdout.split()
+    assert sorted(after) == sorted(before)
+    names = subprocess.run(["ps", "-o", "comm=", "-p", ",".join(after)], capture_output=True, text=True).stdout
+    assert set(names.split()) == {"dockerd", "libvirtd", "virtlogd", "redis-server"}
+
+
+@pytest.mark.django_db
+def test_register_node_and_ensure_admin_are_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    password_file = tmp_path / "admin-password"
+    call_command("register_node", "--name", "pt-setup", "--accelerator", "qemu")
+    call_command("ensure_admin", "--username", "pt-admin", "--password-file", str(password_file))
+    first = capsys.readouterr().out
+    node = Node.objects.get(name="pt-setup")
+    call_command("register_node", "--name", "pt-setup", "--accelerator", "qemu")
+    call_command("ensure_admin", "--username", "pt-admin", "--password-file", str(password_file))
+    second = capsys.readouterr().out
+    assert "node pt-setup registered" in first and "node pt-setup unchanged" in second
+    assert Node.objects.get(name="pt-setup").pk == node.pk and node.accelerator == "qemu"
+    password = password_file.read_text().strip()
+    assert f"login: pt-admin  password: {password}" in first and f"password: {password}" in second
+    assert password_file.stat().st_mode & 0o077 == 0
+    admin = get_user_model().objects.get(username="pt-admin")
+    assert admin.is_superuser and admin.check_password(password)
+
+
+@pytest.mark.django_db
+def test_register_node_refuses_a_bad_name() -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="is not a valid name"):
+        call_command("register_node", "--name", "bad_name!")
+    assert not Node.objects.filter(name="bad_name!").exists()
