@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from drivers.types import GuestInfo
+from drivers.types import GuestInfo, PowerState
 from nodes.models import Node
 from tasks.choices import ACTIVE_STATUSES
 from tasks.models import Task
@@ -16,7 +16,7 @@ from .choices import VMID_MIN, GuestState
 from .models import Guest
 
 USAGE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "cpu_usage", "cpu_time_ns",
-                "memory_used", "disk_used", "uptime", "usage_at"]
+                "memory_used", "disk_used", "uptime", "running_since", "usage_at"]
 
 
 def next_vmid() -> int:
@@ -39,6 +39,7 @@ def apply_info(guest: Guest, info: GuestInfo, now: datetime, host_cpus: int) -> 
         guest.cpu_usage = min((usage.cpu_time_ns - guest.cpu_time_ns) / elapsed_ns / cpus, 1.0) if elapsed_ns else 0
     else:
         guest.cpu_usage = 0.0
+    was_up = guest.state in (GuestState.RUNNING, GuestState.PAUSED)
     guest.state = info.state.value
     guest.name = info.name
     guest.vcpus = info.vcpus
@@ -47,7 +48,14 @@ def apply_info(guest: Guest, info: GuestInfo, now: datetime, host_cpus: int) -> 
     guest.cpu_time_ns = usage.cpu_time_ns
     guest.memory_used = usage.memory_used
     guest.disk_used = usage.disk_used
-    guest.uptime = usage.uptime
+    if info.state in (PowerState.RUNNING, PowerState.PAUSED):
+        if usage.uptime:
+            guest.running_since = now - timedelta(seconds=usage.uptime)
+        elif guest.running_since is None or not was_up:
+            guest.running_since = now
+    else:
+        guest.running_since = None
+    guest.uptime = int((now - guest.running_since).total_seconds()) if guest.running_since else 0
     guest.usage_at = now
 
 

@@ -32,6 +32,8 @@ class Guest(models.Model):
     memory_used = models.BigIntegerField(default=0)
     disk_used = models.BigIntegerField(null=True, blank=True)
     uptime = models.BigIntegerField(default=0)
+    # When the guest was last seen starting; gives an uptime where the engine reports none (libvirt).
+    running_since = models.DateTimeField(null=True, blank=True)
     usage_at = models.DateTimeField(null=True, blank=True)
 
     onboot = models.BooleanField(default=False)

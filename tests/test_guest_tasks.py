@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from guests.choices import GuestState
 from guests.models import Guest
+from nodes.poll import poll_node
 from tasks.choices import TaskStatus
 from tasks.models import Task
 
@@ -139,6 +140,9 @@ def test_vm_lifecycle_on_qemu(admin_client, live_node) -> None:
     disk = Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-disk-0.qcow2"
     assert disk.exists()
     wait_for_line(console, "panel-guest: ready")
+    poll_node(live_node.name)
+    guest.refresh_from_db()
+    assert guest.uptime >= 1 and guest.memory_used > 0 and guest.disk_bytes == 1024**3
     connection = libvirt.open(settings.PANEL_LIBVIRT_URI)
     try:
         domain = connection.lookupByUUIDString(guest.backend_id)
