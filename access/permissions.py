@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 if TYPE_CHECKING:
     from guests.models import Guest
@@ -47,9 +47,19 @@ def can_see_nodes(user: User) -> bool:
     return is_admin(user)
 
 
+def can_power_node(user: User, node: object) -> bool:
+    """start-all / stop-all (Proxmox: VM.PowerMgmt on every guest, Sys.PowerMgmt on the node)."""
+    return is_admin(user)
+
+
 def visible_tasks(user: User, queryset: QuerySet) -> QuerySet:
+    """Tasks the user started, and tasks on guests they may see."""
     if is_admin(user):
         return queryset
     if not user.is_authenticated:
         return queryset.none()
-    return queryset.filter(user=user)
+    return queryset.filter(Q(user=user) | Q(guest__owner=user))
+
+
+def can_cancel_task(user: User, task: object) -> bool:
+    return is_admin(user) or bool(user.is_authenticated and getattr(task, "user_id", None) == user.pk)

@@ -38,6 +38,9 @@ class Guest(models.Model):
 
     onboot = models.BooleanField(default=False)
     startup_order = models.PositiveIntegerField(null=True, blank=True)
+    # Proxmox's startup "up" (seconds to wait after starting) and "down" (shutdown timeout) of this guest.
+    startup_up = models.PositiveIntegerField(null=True, blank=True)
+    startup_down = models.PositiveIntegerField(null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="guests"
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from drivers.errors import DriverError
 from drivers.registry import driver_for
 from drivers.types import GuestKind
+from tasks.recovery import fail_tasks_of_dead_processes, fail_tasks_of_offline_nodes
 
 from .collector import host_figures
 from .models import Node
@@ -35,6 +36,9 @@ def poll_node(node_name: str) -> None:
     node.engines = engines
     node.last_seen = timezone.now()
     node.save()
+    # After the inventory, so that the guests of a lost task show their real state.
+    fail_tasks_of_dead_processes(node)
+    fail_tasks_of_offline_nodes()
 
 
 def _engine_name(kind: GuestKind) -> str:

@@ -43,7 +43,13 @@ def unschedule_node_poll(sender: type[Node], instance: Node, **kwargs: object) -
 
 @worker_ready.connect
 def poll_at_worker_start(sender: object, **kwargs: object) -> None:
-    """Report at once instead of after the first beat interval, so a new node shows up quickly."""
+    """Fail what the previous run of this worker left running, and report at once instead of after
+    the first beat interval, so a new node shows up quickly."""
+    from tasks.recovery import fail_tasks_of_restarted_worker
+
     from .tasks import poll_node
 
+    node = Node.objects.filter(name=settings.PANEL_NODE_NAME).first()
+    if node is not None:
+        fail_tasks_of_restarted_worker(node)
     poll_node.apply_async(args=[settings.PANEL_NODE_NAME], queue=node_queue(settings.PANEL_NODE_NAME))

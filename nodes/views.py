@@ -1,13 +1,17 @@
-from django.http import Http404
-from django.shortcuts import get_object_or_404
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
 from django.views.generic import TemplateView
 
 from access import permissions
 from guests.models import Guest
+from panel.errors import PanelError
 from panel.views import PanelPageMixin
 from tasks.models import Task
 
 from .models import Node
+from .services import BULK_ACTIONS, request_bulk, request_bulk_everywhere
 
 RECENT_TASKS = 15
 
@@ -44,3 +48,40 @@ class NodeDetailView(PanelPageMixin, TemplateView):
         return super().get_context_data(
             node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(), **kwargs
         )
+
+
+class NodeBulkActionView(PanelPageMixin, View):
+    """Start all / Stop all of one node (``name``) or of every node (no name); GET asks to confirm."""
+
+    def get(self, request: HttpRequest, action: str, name: str | None = None) -> HttpResponse:
+        node = self._node(name)
+        return render(request, "nodes/bulk_confirm.html",
+                      {"node": node, "action": action, "label": self._label(action)})
+
+    def post(self, request: HttpRequest, action: str, name: str | None = None) -> HttpResponse:
+        node = self._node(name)
+        label = self._label(action)
+        try:
+            if node is None:
+                tasks = request_bulk_everywhere(request.user, action)
+            else:
+                tasks = [request_bulk(request.user, node, action)]
+        except PanelError as exc:
+            messages.error(request, exc.message)
+            return redirect(node or "datacenter")
+        if not tasks:
+            messages.error(request, "no node is online")
+            return redirect("datacenter")
+        messages.success(request, f"{label} queued on {', '.join(t.node.name for t in tasks)}")
+        return redirect(tasks[0] if len(tasks) == 1 else "task_list")
+
+    def _node(self, name: str | None) -> Node | None:
+        if not permissions.can_see_nodes(self.request.user):
+            raise Http404("no such node")
+        return get_object_or_404(Node, name=name) if name else None
+
+    @staticmethod
+    def _label(action: str) -> str:
+        if action not in BULK_ACTIONS:
+            raise Http404(f"no action {action!r}")
+        return BULK_ACTIONS[action]

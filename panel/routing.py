@@ -1,3 +1,5 @@
 """Websocket routes of every app, gathered in one list."""
 
-websocket_urlpatterns: list = []
+from tasks.routing import websocket_urlpatterns as task_routes
+
+websocket_urlpatterns = [*task_routes]

@@ -24,6 +24,10 @@ class Task(models.Model):
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
     exit_message = models.TextField(blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    cancel_requested = models.BooleanField(default=False)
+    # The worker process running the task, to tell a task whose worker died from one still at work.
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -53,6 +57,11 @@ class Task(models.Model):
     @property
     def status_badge(self) -> str:
         return STATUS_BADGES.get(self.status, "muted")
+
+    @property
+    def user_name(self) -> str:
+        """Proxmox-style user id; tasks started by the system run as root@pam."""
+        return f"{self.user.get_username()}@pam" if self.user_id else "root@pam"
 
     @property
     def target(self) -> str:

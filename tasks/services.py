@@ -1,4 +1,4 @@
-"""Submitting tasks (web side). The web process only writes a row and queues a message."""
+"""Submitting and cancelling tasks (web side). The web process only writes rows and queues messages."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 
-from panel.errors import Conflict
+from access import permissions
+from panel.errors import Conflict, Forbidden
 
-from .choices import ACTIVE_STATUSES
+from . import events
+from .choices import ACTIVE_STATUSES, TaskStatus
 from .models import Task
 from .registry import get_task_type
 from .upid import new_upid
@@ -59,3 +61,22 @@ def enqueue(task: Task) -> None:
     from .tasks import run_task
 
     run_task.apply_async(args=[task.pk], queue=task.node.queue)
+    events.publish_status(task)
+
+
+def cancel(user: AbstractBaseUser, task: Task) -> Task:
+    """A queued task is cancelled at once; a running one stops at its next step (between guests)."""
+    if not permissions.can_cancel_task(user, task):
+        raise Forbidden(f"you may not cancel task {task.upid}")
+    if Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
+        status=TaskStatus.CANCELLED, cancel_requested=True, exit_message="cancelled before it started"
+    ):
+        task.refresh_from_db()
+        events.publish_status(task)
+        return task
+    if not Task.objects.filter(pk=task.pk, status=TaskStatus.RUNNING).update(cancel_requested=True):
+        raise Conflict(f"task {task.upid} has already ended")
+    # Children of a bulk task have no steps of their own to stop at: the parent stops between them.
+    Task.objects.filter(parent=task, status=TaskStatus.QUEUED).update(cancel_requested=True)
+    task.refresh_from_db()
+    return task

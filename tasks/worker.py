@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import traceback
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from drivers.base import GuestDriver
 from drivers.errors import DriverError
 from drivers.registry import driver_for
-from panel.errors import PanelError
+from panel.errors import Conflict, PanelError
 
-from .choices import TaskStatus
+from . import events
+from .choices import ACTIVE_STATUSES, TaskStatus
 from .models import Task, TaskLogLine
 from .registry import get_task_type
+from .upid import new_upid
 
 logger = logging.getLogger(__name__)
+
+
+class TaskCancelled(Exception):
+    """Raised inside an operation at a point where it noticed that someone cancelled it."""
 
 
 class TaskContext:
@@ -31,18 +40,49 @@ class TaskContext:
         self.guest = task.guest
         self.params = task.params
         self._drivers: dict[str, GuestDriver] = {}
+        self._log_lock = threading.Lock()  # bulk tasks log from several threads
         self._next_line = (task.log_lines.aggregate(n=Max("number"))["n"] or 0) + 1
 
     def log(self, text: str) -> None:
-        """Append one line to the task's log, durably."""
-        for line in str(text).splitlines() or [""]:
-            TaskLogLine.objects.create(task=self.task, number=self._next_line, at=timezone.now(), text=line)
-            self._next_line += 1
+        """Append lines to the task's log: stored first, then published to its watchers."""
+        with self._log_lock:
+            for text_line in str(text).splitlines() or [""]:
+                line = TaskLogLine.objects.create(
+                    task=self.task, number=self._next_line, at=timezone.now(), text=text_line
+                )
+                self._next_line += 1
+                events.publish_line(self.task, line)
 
     def driver(self, kind: str) -> GuestDriver:
+        """A driver of this node's engine, opened once per task (drivers are not shared across threads)."""
         if kind not in self._drivers:
             self._drivers[kind] = driver_for(self.node.endpoints, kind)
         return self._drivers[kind]
+
+    def cancelled(self) -> bool:
+        return Task.objects.filter(pk=self.task.pk, cancel_requested=True).exists()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled():
+            raise TaskCancelled("cancelled by request")
+
+    def run_child(self, type_: str, guest: object, params: dict | None = None) -> Task:
+        """Run one step of a bulk task as a child task with its own log, in the calling thread."""
+        from guests.models import Guest
+
+        assert isinstance(guest, Guest)
+        try:
+            with transaction.atomic():
+                child = Task.objects.create(
+                    upid=new_upid(self.node.name, type_, str(guest.vmid), self.task.user_name),
+                    node=self.node, user=self.task.user, type=type_, guest=guest, vmid=guest.vmid,
+                    params=params or {}, parent=self.task,
+                )
+        except IntegrityError:
+            raise Conflict(f"{guest} is busy with another task") from None
+        child = Task.objects.select_related("node", "guest", "user", "parent").get(pk=child.pk)
+        run(child)
+        return child
 
     def close(self) -> None:
         for driver in self._drivers.values():
@@ -50,46 +90,76 @@ class TaskContext:
 
 
 def execute(task_id: int) -> None:
+    """Entry point of the Celery task: claim the row, then run it."""
     with transaction.atomic():
-        task = Task.objects.select_for_update(of=("self",)).select_related("node", "guest").filter(pk=task_id).first()
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .select_related("node", "guest", "user", "parent")
+            .filter(pk=task_id)
+            .first()
+        )
         if task is None:
             logger.warning("task %s vanished before it ran", task_id)
             return
         if task.status == TaskStatus.RUNNING:
             # Redelivered after its worker died (acks_late): its effect is unknown, so do not rerun it.
-            _finish(task, TaskStatus.ERROR, "the worker running this task was lost; check the guest's state")
+            finish(task, TaskStatus.ERROR, "the worker running this task was lost; check the guest's state")
             return
         if task.status != TaskStatus.QUEUED:
-            return
+            return  # cancelled while queued: already recorded
         if task.node.name != settings.PANEL_NODE_NAME:
-            _finish(task, TaskStatus.ERROR, f"task for node {task.node.name} reached the worker of "
-                                            f"{settings.PANEL_NODE_NAME}")
+            finish(task, TaskStatus.ERROR,
+                   f"task for node {task.node.name} reached the worker of {settings.PANEL_NODE_NAME}")
             return
-        task.status = TaskStatus.RUNNING
-        task.started_at = timezone.now()
-        task.save(update_fields=["status", "started_at"])
+        if task.cancel_requested:
+            finish(task, TaskStatus.CANCELLED, "cancelled before it started")
+            return
+    run(task)
 
+
+def run(task: Task) -> str:
+    """Run a claimed task in this thread and record how it ended; returns the final status."""
+    task.status, task.started_at = TaskStatus.RUNNING, timezone.now()
+    task.worker_host, task.worker_pid = socket.gethostname(), os.getpid()
+    Task.objects.filter(pk=task.pk).update(
+        status=task.status, started_at=task.started_at, worker_host=task.worker_host, worker_pid=task.worker_pid
+    )
+    events.publish_status(task)
     task_type = get_task_type(task.type)
     context = TaskContext(task)
-    context.log(f"task {task_type.label} started")
     try:
+        context.log(f"task {task_type.label} started")
         message = task_type.run(context) or "OK"
+    except TaskCancelled as exc:
+        context.log(f"TASK CANCELLED: {exc}")
+        return finish(task, TaskStatus.CANCELLED, str(exc))
     except (DriverError, PanelError) as exc:
         context.log(f"TASK ERROR: {exc.message}")
-        _finish(task, TaskStatus.ERROR, exc.message)
+        return finish(task, TaskStatus.ERROR, exc.message)
     except Exception as exc:
         logger.exception("task %s failed", task.upid)
         for line in traceback.format_exception_only(exc):
             context.log(line.rstrip())
-        _finish(task, TaskStatus.ERROR, f"internal error: {exc.__class__.__name__}: {exc}")
+        return finish(task, TaskStatus.ERROR, f"internal error: {exc.__class__.__name__}: {exc}")
     else:
         context.log(f"TASK {message}")
-        _finish(task, TaskStatus.OK, message)
+        return finish(task, TaskStatus.OK if message == "OK" else TaskStatus.ERROR, message)
     finally:
         context.close()
 
 
-def _finish(task: Task, status: str, message: str) -> None:
+def finish(task: Task, status: str, message: str) -> str:
     # update(), not save(): the operation may have deleted the guest the task object still points to.
     task.status, task.exit_message, task.ended_at = status, message, timezone.now()
     Task.objects.filter(pk=task.pk).update(status=status, exit_message=message, ended_at=task.ended_at)
+    events.publish_status(task)
+    return status
+
+
+def fail_lost_tasks(tasks: list[Task], reason: str) -> int:
+    """Mark tasks whose worker is gone as failed, so that none stays 'running' forever."""
+    for task in tasks:
+        if task.status in ACTIVE_STATUSES:
+            TaskContext(task).log(f"TASK ERROR: {reason}")
+            finish(task, TaskStatus.ERROR, reason)
+    return len(tasks)

@@ -3,6 +3,7 @@
 See README.md ("Settings") for the list of variables.
 """
 
+import os
 import socket
 from pathlib import Path
 
@@ -136,6 +137,10 @@ PANEL_POLL_INTERVAL = env.int("PANEL_POLL_INTERVAL", default=10)
 PANEL_NODE_OFFLINE_AFTER = env.int("PANEL_NODE_OFFLINE_AFTER", default=60)
 # Graceful shutdown waits this long (seconds) before the task reports a timeout.
 PANEL_SHUTDOWN_TIMEOUT = env.int("PANEL_SHUTDOWN_TIMEOUT", default=180)
+
+# Guests of one startup-order group started or stopped in parallel by start-all / stop-all
+# (Proxmox: min(CPUs - 1, 8)).
+PANEL_BULK_WORKERS = env.int("PANEL_BULK_WORKERS", default=max(1, min((os.cpu_count() or 2) - 1, 8)))
 
 LOGGING = {
     "version": 1,

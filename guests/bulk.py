@@ -1,0 +1,124 @@
+"""start-all and stop-all of a node, with Proxmox's semantics.
+
+Guests are grouped by startup order: ascending to start (unordered guests last), descending to stop
+(unordered guests first). Groups run one after the other; the guests of a group run in parallel, at
+most PANEL_BULK_WORKERS at once, each as a child task with its own log. One failure does not stop the
+others; the bulk task ends in error naming the guests that failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from itertools import groupby
+
+from django.conf import settings
+from django.db import connection
+
+from panel.errors import PanelError
+from tasks.choices import TaskStatus
+from tasks.registry import register
+from tasks.worker import TaskContext
+
+from .choices import GuestState
+from .models import Guest
+
+UNORDERED = 10**9  # after every ordered guest, like Proxmox's "any"
+
+
+def startup_groups(guests: Iterable[Guest], descending: bool) -> list[list[Guest]]:
+    def key(guest: Guest) -> int:
+        return guest.startup_order if guest.startup_order is not None else UNORDERED
+
+    ordered = sorted(guests, key=lambda g: (key(g), g.vmid), reverse=descending)
+    return [list(group) for _, group in groupby(ordered, key=key)]
+
+
+class BulkRun:
+    """Counts and reports the per-guest steps of one bulk task."""
+
+    def __init__(self, context: TaskContext, verb: str, total: int) -> None:
+        self.context, self.verb, self.total = context, verb, total
+        self.done = 0
+        self.failed: list[str] = []
+
+    def step(self, guest: Guest, action: str, params: dict, after: Callable[[], None] | None = None) -> None:
+        """Run one guest's child task in a pool thread; the thread's DB connection is closed after."""
+        try:
+            self.context.raise_if_cancelled()
+            child = self.context.run_child(action, guest, params)
+            ok = child.status == TaskStatus.OK
+            outcome = "OK" if ok else f"ERROR: {child.exit_message}"
+            if ok and after:
+                after()
+        except PanelError as exc:
+            ok, outcome = False, f"ERROR: {exc.message}"
+        except Exception as exc:  # a cancel or a database error: report it for this guest and go on
+            ok, outcome = False, f"ERROR: {exc}"
+        finally:
+            connection.close()  # pool threads outlive the task: do not leave connections behind
+        with self.context._log_lock:
+            self.done += 1
+            if not ok:
+                self.failed.append(str(guest))
+        self.context.log(f"{self.verb} {guest}... {outcome}")
+        self.context.log(f"progress {self.done}/{self.total}")
+
+    def run_groups(self, groups: list[list[Guest]], plan: Callable[[Guest], tuple[str, dict]],
+                   after: Callable[[Guest], Callable[[], None] | None] = lambda g: None) -> None:
+        """``plan`` gives each guest's task type and parameters; ``after`` what to do once it succeeded."""
+        with ThreadPoolExecutor(max_workers=settings.PANEL_BULK_WORKERS, thread_name_prefix="bulk") as pool:
+            for group in groups:
+                self.context.raise_if_cancelled()
+                futures = [pool.submit(self.step, g, *plan(g), after(g)) for g in group]
+                for future in futures:
+                    future.result()
+
+    def summary(self) -> str:
+        self.context.log(f"{self.total - len(self.failed)} of {self.total} guests {self.verb} OK")
+        if self.failed:
+            return f"{len(self.failed)} of {self.total} guests failed: {', '.join(self.failed)}"
+        return "OK"
+
+
+def _selected(context: TaskContext, onboot_only: bool) -> list[Guest]:
+    guests = Guest.objects.select_related("node").filter(node=context.node).exclude(backend_id="")
+    vmids = context.params.get("vms")
+    if vmids:
+        return list(guests.filter(vmid__in=vmids))
+    if onboot_only and not context.params.get("force"):
+        guests = guests.filter(onboot=True)
+    return list(guests)
+
+
+@register("startall", "Start all")
+def start_all(context: TaskContext) -> str:
+    guests = [g for g in _selected(context, onboot_only=True) if g.state == GuestState.STOPPED]
+    context.log(f"starting {len(guests)} guests of node {context.node.name}")
+    run = BulkRun(context, "starting", len(guests))
+
+    def up_delay(guest: Guest) -> Callable[[], None] | None:
+        return (lambda: time.sleep(guest.startup_up)) if guest.startup_up else None
+
+    run.run_groups(startup_groups(guests, descending=False), lambda g: ("start", {}), up_delay)
+    return run.summary()
+
+
+@register("stopall", "Stop all")
+def stop_all(context: TaskContext) -> str:
+    guests = [g for g in _selected(context, onboot_only=False)
+              if g.state in (GuestState.RUNNING, GuestState.PAUSED)]
+    default_timeout = int(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
+    force_stop = context.params.get("force_stop", True)
+    context.log(f"shutting down {len(guests)} guests of node {context.node.name} "
+                f"(timeout {default_timeout} s{', then stop' if force_stop else ''})")
+    run = BulkRun(context, "shutting down", len(guests))
+
+    def plan(guest: Guest) -> tuple[str, dict]:
+        if guest.state == GuestState.PAUSED:
+            return "stop", {}  # a frozen guest cannot answer a shutdown request
+        return "shutdown", {"timeout": guest.startup_down or default_timeout, "force_stop": force_stop}
+
+    run.run_groups(startup_groups(guests, descending=True), plan)
+    return run.summary()

@@ -1,0 +1,35 @@
+"""Node-wide actions as the web process asks for them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from access import permissions
+from panel.errors import Forbidden, NodeUnavailable
+from tasks.models import Task
+from tasks.services import submit
+
+from .choices import NodeStatus
+from .models import Node
+
+BULK_ACTIONS = {"startall": "Start all", "stopall": "Stop all"}
+
+
+def request_bulk(user: AbstractBaseUser, node: Node, action: str, **params: object) -> Task:
+    """start-all or stop-all of one node; optional ``vms`` (a list of VMIDs), ``force``, ``timeout``."""
+    if action not in BULK_ACTIONS:
+        raise ValueError(f"unknown bulk action {action!r}")
+    if not permissions.can_power_node(user, node):
+        raise Forbidden(f"you may not {BULK_ACTIONS[action].lower()} on node {node.name}")
+    if node.status != NodeStatus.ONLINE:
+        raise NodeUnavailable(f"node {node.name} is {node.status}: its worker has not reported recently")
+    return submit(node, action, user, params=params)
+
+
+def request_bulk_everywhere(user: AbstractBaseUser, action: str, **params: object) -> list[Task]:
+    """The datacenter's start-all / stop-all: one task per online node."""
+    return [
+        request_bulk(user, node, action, **params)
+        for node in Node.objects.all()
+        if node.status == NodeStatus.ONLINE
+    ]

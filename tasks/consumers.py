@@ -1,0 +1,127 @@
+"""Websockets for tasks: one task's log (backlog, then live lines) and the cluster's task list.
+
+Authorisation happens at connect time through access.permissions, like every page; a client that
+may not see the task gets its socket closed. Lines are numbered: a watcher sends each number once,
+in order, and fills any gap from the database, so it neither loses nor repeats a line.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from access import permissions
+
+from . import events
+from .models import Task
+
+BACKLOG_CHUNK = 500
+TASK_LIST_BACKLOG = 50
+CLOSE_FORBIDDEN = 4403
+
+
+class TaskLogConsumer(AsyncJsonWebsocketConsumer):
+    """``ws/tasks/<upid>/log/?start=N``: lines after N (0: all), then live lines, then the final status."""
+
+    async def connect(self) -> None:
+        self.task = await self._visible_task(self.scope["url_route"]["kwargs"]["upid"])
+        if self.task is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.last_sent = self._start_from_query()
+        self.group = events.task_group(self.task.pk)
+        # Join first, read the backlog second: a line written in between comes both ways and is sent once.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._send_lines_up_to(None)
+        summary = await self._summary()
+        if summary["status"] not in ("queued", "running"):
+            await self._send_lines_up_to(None)
+            await self._finish(summary)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def task_line(self, event: dict) -> None:
+        line = event["line"]
+        if line["n"] <= self.last_sent:
+            return  # already sent from the backlog
+        if line["n"] > self.last_sent + 1:
+            await self._send_lines_up_to(line["n"] - 1)  # a message was lost on the way: read the gap
+        await self.send_json({"type": "line", **line})
+        self.last_sent = line["n"]
+
+    async def task_status(self, event: dict) -> None:
+        if event["task"]["status"] in ("queued", "running"):
+            await self.send_json({"type": "status", "task": event["task"]})
+            return
+        await self._send_lines_up_to(None)  # every line is stored before the final status is published
+        await self._finish(event["task"])
+
+    async def _finish(self, summary: dict) -> None:
+        await self.send_json({"type": "status", "task": summary})
+        await self.close()
+
+    def _start_from_query(self) -> int:
+        query = dict(
+            part.split("=", 1) for part in self.scope.get("query_string", b"").decode().split("&") if "=" in part
+        )
+        start = query.get("start", "0")
+        return int(start) if start.isdigit() else 0
+
+    async def _send_lines_up_to(self, last: int | None) -> None:
+        while True:
+            lines = await self._lines(self.last_sent, last)
+            for line in lines:
+                await self.send_json({"type": "line", **line})
+                self.last_sent = line["n"]
+            if len(lines) < BACKLOG_CHUNK:
+                return
+
+    @database_sync_to_async
+    def _lines(self, after: int, last: int | None) -> list[dict]:
+        rows = self.task.log_lines.filter(number__gt=after).order_by("number")
+        if last is not None:
+            rows = rows.filter(number__lte=last)
+        return [events.line_message(line) for line in rows[:BACKLOG_CHUNK]]
+
+    @database_sync_to_async
+    def _visible_task(self, upid: str) -> Task | None:
+        queryset = permissions.visible_tasks(self.scope["user"], Task.objects.all())
+        return queryset.filter(upid=upid).first()
+
+    @database_sync_to_async
+    def _summary(self) -> dict:
+        return events.task_summary(Task.objects.select_related("node", "user", "parent").get(pk=self.task.pk))
+
+
+class TaskListConsumer(AsyncJsonWebsocketConsumer):
+    """``ws/tasks/``: the latest tasks the user may see, then every change to them, pushed."""
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.channel_layer.group_add(events.TASK_LIST_GROUP, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "tasks", "tasks": await self._recent()})
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(events.TASK_LIST_GROUP, self.channel_name)
+
+    async def task_changed(self, event: dict) -> None:
+        if await self._may_see(event["task_id"]):
+            await self.send_json({"type": "task", "task": event["task"]})
+
+    @database_sync_to_async
+    def _recent(self) -> list[dict]:
+        queryset = permissions.visible_tasks(self.scope["user"], Task.objects.select_related("node", "user", "parent"))
+        return [events.task_summary(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
+
+    @database_sync_to_async
+    def _may_see(self, task_id: int) -> bool:
+        if permissions.is_admin(self.scope["user"]):
+            return True
+        return permissions.visible_tasks(self.scope["user"], Task.objects.filter(pk=task_id)).exists()
