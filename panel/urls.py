@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("nodes.urls")),
     path("guests/", include("guests.urls")),
     path("tasks/", include("tasks.urls")),
+    path("api2/json/", include("api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("nodes", views.NodeListView.as_view()),
+    path("nodes/<str:node>/tasks", views.NodeTaskListView.as_view()),
+    path("nodes/<str:node>/tasks/<str:upid>", views.TaskView.as_view()),
+    path("nodes/<str:node>/tasks/<str:upid>/status", views.TaskStatusView.as_view()),
+    path("nodes/<str:node>/tasks/<str:upid>/log", views.TaskLogView.as_view()),
+    path("nodes/<str:node>/<str:action>", views.NodeBulkView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<int:vmid>/status/<str:action>", views.GuestStatusView.as_view()),
+]

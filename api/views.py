@@ -1,0 +1,123 @@
+"""Endpoints of /api2/json. Each view checks access through access.permissions, like the pages."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access import permissions
+from guests.choices import GuestAction, GuestKind
+from guests.models import Guest
+from guests.services import request_action
+from nodes.models import Node
+from nodes.services import BULK_ACTIONS, request_bulk
+from tasks.events import task_summary
+from tasks.models import Task
+from tasks.services import cancel
+
+from .responses import data
+
+LOG_LIMIT_DEFAULT = 50
+# Proxmox's guest paths: /nodes/{node}/qemu/{vmid} for VMs, /nodes/{node}/lxc/{vmid} for containers.
+KIND_OF_PATH = {"qemu": GuestKind.VM, "lxc": GuestKind.CT}
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    value = request.query_params.get(name, str(default))
+    if not value.isdigit():
+        raise ValidationError({name: "must be a non-negative integer"})
+    return int(value)
+
+
+def _node(request: Request, name: str) -> Node:
+    if not permissions.can_see_nodes(request.user):
+        raise NotFound("no such node")
+    return get_object_or_404(Node, name=name)
+
+
+def _task(request: Request, node: str, upid: str) -> Task:
+    queryset = permissions.visible_tasks(request.user, Task.objects.select_related("node", "user", "parent"))
+    return get_object_or_404(queryset, node__name=node, upid=upid)
+
+
+class NodeListView(APIView):
+    def get(self, request: Request) -> Response:
+        nodes = Node.objects.all() if permissions.can_see_nodes(request.user) else Node.objects.none()
+        return data([
+            {"node": n.name, "status": n.status, "cpu": n.cpu_usage, "maxcpu": n.cpus, "mem": n.memory_used,
+             "maxmem": n.memory_total, "disk": n.disk_used, "maxdisk": n.disk_total, "uptime": n.uptime,
+             "type": "node", "id": f"node/{n.name}"}
+            for n in nodes
+        ])
+
+
+class NodeTaskListView(APIView):
+    def get(self, request: Request, node: str) -> Response:
+        start, limit = _int_param(request, "start", 0), _int_param(request, "limit", 50)
+        tasks = permissions.visible_tasks(
+            request.user, Task.objects.select_related("node", "user", "parent").filter(node__name=node)
+        )
+        if "vmid" in request.query_params:
+            tasks = tasks.filter(vmid=_int_param(request, "vmid", 0))
+        return data([task_summary(t) for t in tasks[start:start + limit]], total=tasks.count())
+
+
+class TaskStatusView(APIView):
+    def get(self, request: Request, node: str, upid: str) -> Response:
+        task = _task(request, node, upid)
+        summary = task_summary(task)
+        # Proxmox says "running" or "stopped"; exitstatus tells how it ended.
+        summary["status"] = "running" if task.is_active else "stopped"
+        summary["panel_status"] = task.status
+        return data(summary)
+
+
+class TaskLogView(APIView):
+    def get(self, request: Request, node: str, upid: str) -> Response:
+        """Lines from ``start`` (0: the first), at most ``limit``, as [{"n": 1, "t": "..."}, ...]."""
+        task = _task(request, node, upid)
+        start, limit = _int_param(request, "start", 0), _int_param(request, "limit", LOG_LIMIT_DEFAULT)
+        lines = task.log_lines.filter(number__gt=start).order_by("number")[:limit]
+        return data([{"n": line.number, "t": line.text} for line in lines], total=task.log_lines.count())
+
+
+class TaskView(APIView):
+    def delete(self, request: Request, node: str, upid: str) -> Response:
+        """Stop a task: queued ones at once, running ones at their next step."""
+        cancel(request.user, _task(request, node, upid))
+        return data(None)
+
+
+class NodeBulkView(APIView):
+    def post(self, request: Request, node: str, action: str) -> Response:
+        if action not in BULK_ACTIONS:
+            raise NotFound(f"no action {action}")
+        params = {}
+        vms = request.data.get("vms")
+        if vms:
+            try:
+                params["vms"] = [int(v) for v in str(vms).replace(",", " ").split()]
+            except ValueError:
+                raise ValidationError({"vms": "a list of VMIDs separated by commas"}) from None
+        if "force" in request.data:
+            params["force"] = str(request.data["force"]) in ("1", "true", "True")
+        return data(request_bulk(request.user, _node(request, node), action, **params).upid)
+
+
+class GuestStatusView(APIView):
+    """POST /nodes/{node}/{qemu|lxc}/{vmid}/status/{start|stop|shutdown|reboot|suspend|resume}."""
+
+    def post(self, request: Request, node: str, kind: str, vmid: int, action: str) -> Response:
+        if kind not in KIND_OF_PATH or action not in {a.value for a in GuestAction} - {"delete"}:
+            raise NotFound("no such endpoint")
+        queryset = permissions.visible_guests(request.user, Guest.objects.select_related("node"))
+        guest = get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
+        params = {}
+        if action == "shutdown":
+            if "timeout" in request.data:
+                params["timeout"] = int(request.data["timeout"])
+            params["force_stop"] = str(request.data.get("forceStop", "0")) in ("1", "true")
+        return data(request_action(request.user, guest, action, **params).upid)
