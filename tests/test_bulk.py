@@ -1,0 +1,186 @@
+"""start-all and stop-all through the node's real worker; cancel; a worker killed mid-task."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+import docker
+import pytest
+from django.urls import reverse
+
+from guests.choices import GuestState
+from guests.models import Guest
+from nodes.poll import poll_node
+from tasks.choices import TaskStatus
+from tasks.models import Task
+
+from .conftest import CT_TEMPLATE, wait_for_task
+
+pytestmark = pytest.mark.engines
+
+
+@pytest.fixture
+def make_ct(live_node, docker_client: docker.DockerClient):
+    """Containers made on the engine, then discovered by a poll, with the panel settings given."""
+    image = docker_client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0].id
+    made = []
+
+    def make(name: str, command: list[str] | None = None, **fields: object) -> Guest:
+        container = docker_client.containers.create(image, command, name=name, mem_limit="32m")
+        made.append(container)
+        poll_node(live_node.name)
+        Guest.objects.filter(backend_id=container.id).update(**fields)
+        return Guest.objects.get(backend_id=container.id)
+
+    yield make
+    for container in made:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+
+
+def bulk(client, node, action: str) -> Task:
+    response = client.post(reverse("node_bulk_action", args=[node.name, action]))
+    assert response.status_code == 302
+    return Task.objects.filter(parent=None, type=action, node=node).order_by("-pk").first()
+
+
+def step_order(task: Task) -> list[str]:
+    """Guest names in the order their child tasks started."""
+    return [child.guest.name if child.guest else str(child.vmid)
+            for child in task.children.select_related("guest").order_by("started_at", "pk")]
+
+
+def log_text(task: Task) -> str:
+    return "\n".join(task.log_lines.values_list("text", flat=True))
+
+
+def test_start_all_and_stop_all_follow_startup_order(admin_client, live_node, make_ct, docker_client) -> None:
+    second = make_ct("pt-second", onboot=True, startup_order=2)
+    first = make_ct("pt-first", onboot=True, startup_order=1)
+    first_too = make_ct("pt-first-too", onboot=True, startup_order=1)
+    last = make_ct("pt-last", onboot=True)  # no order: after every ordered guest
+    manual = make_ct("pt-manual", onboot=False, startup_order=1)
+    # Stops ignoring SIGTERM: its shutdown times out after its own "down" of 1 s, then it is stopped.
+    stubborn = make_ct("pt-stubborn", ["sleep", "3600"], onboot=True, startup_order=3, startup_down=1)
+
+    task = wait_for_task(bulk(admin_client, live_node, "startall"))
+    assert task.status == TaskStatus.OK, task.exit_message
+    order = step_order(task)
+    assert set(order[:2]) == {"pt-first", "pt-first-too"} and order[2:] == ["pt-second", "pt-stubborn", "pt-last"]
+    assert "progress 5/5" in log_text(task) and "5 of 5 guests starting OK" in log_text(task)
+    for guest in (first, first_too, second, last, stubborn):
+        assert docker_client.containers.get(guest.backend_id).status == "running"
+        child = task.children.get(guest=guest)
+        assert child.status == TaskStatus.OK and "TASK OK" in log_text(child)
+    assert docker_client.containers.get(manual.backend_id).status == "created"
+    assert Guest.objects.get(pk=manual.pk).state == GuestState.STOPPED
+
+    # Through the API, limited to this test's guests: the node may run others.
+    ids = ",".join(str(g.vmid) for g in (first, first_too, second, last, stubborn))
+    response = admin_client.post(f"/api2/json/nodes/{live_node.name}/stopall", {"vms": ids})
+    assert response.status_code == 200, response.content
+    task = wait_for_task(Task.objects.get(upid=response.json()["data"]), timeout=120)
+    assert task.status == TaskStatus.OK, task.exit_message
+    assert step_order(task)[0] == "pt-last" and step_order(task)[1] == "pt-stubborn"
+    assert set(step_order(task)[2:]) == {"pt-second", "pt-first", "pt-first-too"}
+    assert step_order(task).index("pt-second") < step_order(task).index("pt-first")
+    assert "did not shut down within 1 s; stopping it" in log_text(task.children.get(guest=stubborn))
+    for guest in (first, first_too, second, last, stubborn):
+        assert docker_client.containers.get(guest.backend_id).status == "exited"
+
+
+def test_one_failing_guest_does_not_stop_the_others(admin_client, live_node, make_ct, docker_client) -> None:
+    good = make_ct("pt-good", onboot=True, startup_order=1)
+    later = make_ct("pt-later", onboot=True, startup_order=2)
+    gone = make_ct("pt-gone", onboot=True, startup_order=1)
+    docker_client.containers.get(gone.backend_id).remove()  # behind the panel's back, before the next poll
+
+    task = wait_for_task(bulk(admin_client, live_node, "startall"))
+    assert task.status == TaskStatus.ERROR
+    assert task.exit_message == f"1 of 3 guests failed: CT {gone.vmid} (pt-gone)"
+    assert "starting CT" in log_text(task) and "not found" in log_text(task)
+    for guest in (good, later):
+        assert docker_client.containers.get(guest.backend_id).status == "running"
+
+
+def test_cancel_stops_a_bulk_task_between_guests(admin_client, live_node, make_ct, docker_client) -> None:
+    guests = [make_ct(f"pt-slow-{i}", onboot=True, startup_order=i, startup_up=3) for i in (1, 2, 3)]
+    task = bulk(admin_client, live_node, "startall")
+    deadline = time.monotonic() + 30
+    while not task.children.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    response = admin_client.post(reverse("task_cancel", args=[task.upid]))
+    assert response.status_code == 302
+    task = wait_for_task(task)
+    assert task.status == TaskStatus.CANCELLED and "TASK CANCELLED" in log_text(task)
+    assert docker_client.containers.get(guests[0].backend_id).status == "running"
+    assert docker_client.containers.get(guests[2].backend_id).status == "created"
+
+
+def test_cancel_of_a_queued_task_and_of_an_ended_one(admin_client, live_node) -> None:
+    queued = Task.objects.create(upid="UPID:testnode:0:1:0:startall::root@pam:", node=live_node, type="startall")
+    admin_client.post(reverse("task_cancel", args=[queued.upid]))
+    queued.refresh_from_db()
+    assert queued.status == TaskStatus.CANCELLED
+    response = admin_client.post(reverse("task_cancel", args=[queued.upid]), follow=True)
+    assert "has already ended" in response.content.decode()
+
+
+def test_a_killed_worker_leaves_the_task_in_error_not_running(admin_client, live_node, make_ct, docker_client) -> None:
+    stubborn = make_ct("pt-killed", ["sleep", "3600"])
+    docker_client.containers.get(stubborn.backend_id).start()
+    poll_node(live_node.name)
+    response = admin_client.post(reverse("guest_action", args=[stubborn.vmid, "shutdown"]))
+    assert response.status_code == 302
+    task = Task.objects.get(type="shutdown", guest=stubborn)
+    deadline = time.monotonic() + 30
+    while task.status != TaskStatus.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.1)
+        task.refresh_from_db()
+    assert task.worker_pid
+    os.kill(task.worker_pid, signal.SIGKILL)
+    poll_node(live_node.name)  # what the node's next periodic poll does
+    task.refresh_from_db()
+    assert task.status == TaskStatus.ERROR
+    assert "worker process running this task died" in task.exit_message
+    stubborn.refresh_from_db()
+    assert stubborn.state == GuestState.RUNNING  # re-read from the engine
+    # The guest is free again.
+    assert Task.objects.filter(guest=stubborn, status__in=["queued", "running"]).count() == 0
+
+
+@pytest.mark.vm
+def test_start_all_and_stop_all_with_a_vm(admin_client, live_node, make_ct, docker_client) -> None:
+    from django.conf import settings
+
+    from drivers.libvirt import LibvirtDriver
+    from drivers.types import GuestSpec
+
+    driver = LibvirtDriver(live_node.libvirt_uri, live_node.storage_dir, live_node.template_dir)
+    info = driver.create(GuestSpec(vmid=7001, name="pt-bulk-vm", template="tiny-linux", vcpus=1, memory_mib=128,
+                                   disk_gib=1, accelerator=settings.PANEL_ACCELERATOR))
+    try:
+        poll_node(live_node.name)
+        Guest.objects.filter(vmid=7001).update(startup_order=1, onboot=True)
+        web = make_ct("pt-bulk-web", onboot=True, startup_order=2)
+        ids = f"7001,{web.vmid}"
+        response = admin_client.post(f"/api2/json/nodes/{live_node.name}/startall", {"vms": ids})
+        task = wait_for_task(Task.objects.get(upid=response.json()["data"]))
+        assert task.status == TaskStatus.OK, task.exit_message
+        assert step_order(task) == ["pt-bulk-vm", "pt-bulk-web"]
+        assert driver.get_guest(info.backend_id).state.value == "running"
+
+        response = admin_client.post(f"/api2/json/nodes/{live_node.name}/stopall", {"vms": ids})
+        task = wait_for_task(Task.objects.get(upid=response.json()["data"]), timeout=120)
+        assert task.status == TaskStatus.OK, task.exit_message
+        assert step_order(task) == ["pt-bulk-web", "pt-bulk-vm"]
+        assert "did not shut down" not in log_text(task.children.get(vmid=7001))  # ACPI shutdown honoured
+        assert driver.get_guest(info.backend_id).state.value == "stopped"
+    finally:
+        if driver.get_guest(info.backend_id).state.value != "stopped":
+            driver.stop(info.backend_id)
+        driver.delete(info.backend_id)
+        driver.close()
