@@ -13,7 +13,7 @@ export PANEL_ACCELERATOR ?= qemu
 # The test suite runs on PostgreSQL; `make run` uses SQLite unless DATABASE_URL is set.
 TEST_DATABASE_URL ?= postgres://panel:panel@127.0.0.1:5432/panel
 
-.PHONY: run test test-fast setup system services venv templates db lint clean
+.PHONY: run test test-fast bench setup system services venv templates db lint clean
 
 run: setup db
 	@$(MANAGE) ensure_admin
@@ -27,6 +27,11 @@ test: setup
 # The fast set: everything except the tests that boot real VMs.
 test-fast: PYTEST_ARGS += -m "not vm"
 test-fast: test
+
+# Speed targets, each printed as a ratio against a baseline measured in the same run (see bench/).
+bench: setup
+	bash scripts/setup/services.sh postgres-db panel_bench panel panel
+	$(PY) -m bench
 
 setup: system services venv templates
 
