@@ -9,8 +9,15 @@ Every failure is raised as a ``drivers.errors.DriverError`` subclass.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, TemplateInfo
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    return None
 
 
 class GuestDriver(ABC):
@@ -60,6 +67,28 @@ class GuestDriver(ABC):
 
     @abstractmethod
     def resume(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def migrate(
+        self,
+        backend_id: str,
+        target: GuestDriver,
+        *,
+        online: bool = False,
+        timeout: float = 180,
+        accelerator: str | None = None,
+        progress: Progress = _quiet,
+    ) -> GuestInfo:
+        """Move a guest to another node's engine of the same kind; returns the guest there.
+
+        Offline: a running guest is shut down (``timeout`` s, then stopped), its disk or file system
+        and configuration are carried over, and it is started on the target if it was running. The
+        source is removed only once the target runs; on failure what was made on the target is
+        removed and the source is left as it was (started again if it was running).
+        Online: a live migration where the engine can do one between the two nodes; raises
+        MigrationUnsupported (leaving the guest untouched) where it cannot.
+        ``accelerator`` is the target node's VM domain type; ``progress`` receives log lines.
+        """
 
     def close(self) -> None:
         """Release the engine connection."""

@@ -45,3 +45,15 @@ class OperationTimeout(DriverError):
     """A graceful operation (shutdown, reboot) did not finish in the given time."""
 
     code = "timeout"
+
+
+class MigrationUnsupported(DriverError):
+    """The engine cannot move this guest this way between these two nodes; nothing was changed."""
+
+    code = "migration_unsupported"
+
+
+class MigrationFailed(DriverError):
+    """A migration failed; the source guest was left (or put back) as it was."""
+
+    code = "migration_failed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import threading
 import time
@@ -14,7 +16,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from ..base import GuestDriver
+from ..base import GuestDriver, Progress, _quiet
 from ..errors import (
     DriverError,
     EngineUnavailable,
@@ -22,6 +24,8 @@ from ..errors import (
     GuestNotFound,
     InvalidGuestState,
     InvalidSpec,
+    MigrationFailed,
+    MigrationUnsupported,
     OperationTimeout,
     TemplateNotFound,
 )
@@ -42,6 +46,11 @@ _STATES = {
     "removing": PowerState.STOPPED,
 }
 _POLL = 0.2
+# The image a migrated container runs from on its new engine: its whole file system, flattened.
+MIGRATED_REPOSITORY = "panel-migrated"
+MIGRATED_LABEL = "panel.migrated-from"
+
+log = logging.getLogger(__name__)
 
 
 class DockerDriver(GuestDriver):
@@ -195,7 +204,23 @@ class DockerDriver(GuestDriver):
         if self._state(container) is not PowerState.STOPPED:
             raise InvalidGuestState(f"container {container.name} is running: stop it before deleting it")
         with self._errors(f"container {container.name}"):
+            image_id = container.image.id if container.image else ""
             container.remove(v=True)
+            self._remove_migrated_image(image_id)
+
+    def _remove_migrated_image(self, image_id: str) -> None:
+        """Drop the image a migration made for a container, once no container uses it any more."""
+        if not image_id:
+            return
+        try:
+            image = self.client.images.get(image_id)
+            if MIGRATED_LABEL not in (image.labels or {}):
+                return  # a shared template: not ours to remove
+            if self.client.containers.list(all=True, filters={"ancestor": image_id}):
+                return
+            self.client.images.remove(image_id, force=False)
+        except docker.errors.DockerException as exc:
+            log.warning("could not remove migrated image %s: %s", image_id[:19], exc)
 
     def start(self, backend_id: str) -> None:
         container = self._container(backend_id)
@@ -241,6 +266,140 @@ class DockerDriver(GuestDriver):
         with self._errors(f"container {container.name}"):
             container.unpause()
 
+    # -- migration ----------------------------------------------------------------------
+
+    def migrate(
+        self,
+        backend_id: str,
+        target: GuestDriver,
+        *,
+        online: bool = False,
+        timeout: float = 180,
+        accelerator: str | None = None,
+        progress: Progress = _quiet,
+    ) -> GuestInfo:
+        """Move a container: stop it, export its file system into an image on the target, recreate it there.
+
+        ``docker export`` streams the container's whole file system (template and changes) as one tar,
+        which the target imports as a single-layer image: no registry, and only the target engine's API
+        is needed, so this works between machines as it does between two daemons on one host.
+        """
+        if not isinstance(target, DockerDriver):
+            raise MigrationUnsupported("a container can only be migrated to another Docker engine")
+        if online:
+            raise MigrationUnsupported(
+                "containers cannot be migrated live: migrate offline (the container is stopped, "
+                "moved and started again on the target)"
+            )
+        container = self._container(backend_id)
+        name = container.name
+        state = self._state(container)
+        if state is PowerState.PAUSED:
+            raise InvalidGuestState(f"cannot migrate container {name}: it is paused, resume or stop it first")
+        if target.url == self.url:
+            raise MigrationUnsupported(f"container {name} is already on the Docker engine at {self.url}")
+        with target._errors():
+            if target.client.containers.list(all=True, filters={"name": f"^/{re.escape(name)}$"}):
+                raise GuestAlreadyExists(f"a container named '{name}' already exists on the target node")
+        was_running = state is PowerState.RUNNING
+        if was_running:
+            progress(f"shutting down container {name} (timeout {timeout:g} s)")
+            self._stop_gracefully(container, timeout, progress)
+        made: dict[str, str] = {}
+        try:
+            info = self._copy_to(container, target, was_running, made, progress)
+        except BaseException as exc:
+            progress(f"migration failed: {exc}; removing what was made on the target")
+            target._undo_migration(made)
+            if was_running:
+                progress(f"starting container {name} again on its node")
+                try:
+                    self.start(container.id)
+                except DriverError as start_error:
+                    log.error("could not restart container %s after a failed migration: %s", name, start_error)
+            if isinstance(exc, DriverError):
+                raise MigrationFailed(f"migration of container {name} failed: {exc.message}") from exc
+            raise
+        progress(f"removing container {name} from its old engine")
+        with self._errors(f"container {name}"):
+            image_id = container.image.id if container.image else ""
+            container.remove(v=True)
+        self._remove_migrated_image(image_id)
+        return info
+
+    def _stop_gracefully(self, container: Container, timeout: float, progress: Progress) -> None:
+        try:
+            self.shutdown(container.id, timeout)
+        except OperationTimeout as exc:
+            progress(f"{exc.message}; stopping it")
+            self.stop(container.id)
+
+    def _copy_to(self, container: Container, target: DockerDriver, start: bool, made: dict[str, str],
+                 progress: Progress) -> GuestInfo:
+        """Export, import, create and (if ``start``) start on ``target``; records what it made in ``made``."""
+        attrs = container.attrs
+        config, host_config = attrs.get("Config", {}), attrs.get("HostConfig", {})
+        container_labels = dict(config.get("Labels") or {})
+        vmid = container_labels.get(labels.VMID, "")
+        tag = vmid or container.id[:12]
+        sent = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal sent
+            with self._errors(f"export of container {container.name}"):
+                for chunk in container.export(chunk_size=1024 * 1024):
+                    sent += len(chunk)
+                    yield chunk
+
+        progress(f"copying the file system of {container.name} to {target.url}")
+        started = time.monotonic()
+        with target._errors(f"import of container {container.name}"):
+            answer = target.client.api.import_image_from_stream(
+                counted(), repository=f"{MIGRATED_REPOSITORY}/{container.name}", tag=tag,
+                changes=[f"LABEL {MIGRATED_LABEL}={self.url}"],
+            )
+        made["image"] = _imported_image_id(answer)
+        progress(f"copied {sent / 1024 / 1024:.1f} MiB in {time.monotonic() - started:.1f} s")
+        with target._errors(f"container {container.name} on the target"):
+            created = target.client.containers.create(
+                made["image"],
+                name=container.name,
+                hostname=config.get("Hostname") or container.name,
+                labels=container_labels,
+                mem_limit=host_config.get("Memory") or None,
+                nano_cpus=host_config.get("NanoCpus") or None,
+                command=config.get("Cmd"),
+                entrypoint=config.get("Entrypoint"),
+                environment=config.get("Env"),
+                working_dir=config.get("WorkingDir") or None,
+                user=config.get("User") or None,
+                tty=bool(config.get("Tty")),
+                stdin_open=bool(config.get("OpenStdin")),
+                detach=True,
+            )
+            made["container"] = created.id
+            progress(f"created container {created.name} ({created.id[:12]}) on {target.url}")
+            if start:
+                created.start()
+                if not target._wait_for(created, PowerState.RUNNING, 10) or not target._still_running(created):
+                    raise MigrationFailed(f"container {created.name} does not stay running on the target")
+                progress(f"started container {created.name} on {target.url}")
+            return target._info(created, with_usage=False)
+
+    def _still_running(self, container: Container) -> bool:
+        time.sleep(0.5)  # a command that cannot run exits at once
+        return self._state(container) is PowerState.RUNNING
+
+    def _undo_migration(self, made: dict[str, str]) -> None:
+        """Remove the container and image a failed migration made on this (the target) engine."""
+        try:
+            if "container" in made:
+                self.client.containers.get(made["container"]).remove(force=True, v=True)
+            if "image" in made:
+                self.client.images.remove(made["image"], force=True)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+            log.error("could not clean up after a failed migration on %s: %s", self.url, exc)
+
     # -- helpers ------------------------------------------------------------------------
 
     def _state(self, container: Container) -> PowerState:
@@ -261,6 +420,21 @@ class DockerDriver(GuestDriver):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(_POLL)
+
+
+def _imported_image_id(answer: str) -> str:
+    """The image id in the engine's answer to an import: JSON lines ending with ``{"status": "sha256:..."}``."""
+    for line in reversed(answer.strip().splitlines()):
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if "error" in message:
+            raise DriverError(f"the target engine refused the import: {message['error']}")
+        status = message.get("status", "")
+        if status.startswith("sha256:"):
+            return status
+    raise DriverError(f"the target engine gave no image id for the import: {answer[:200]}")
 
 
 def _uptime(attrs: dict) -> int:

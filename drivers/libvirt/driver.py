@@ -7,6 +7,7 @@ the Guest the domain verbs, config.py the XML.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -14,17 +15,19 @@ import time
 
 import libvirt
 
-from ..base import GuestDriver
+from ..base import GuestDriver, Progress, _quiet
 from ..errors import (
     DriverError,
     GuestAlreadyExists,
     GuestNotFound,
     InvalidGuestState,
     InvalidSpec,
+    MigrationFailed,
+    MigrationUnsupported,
     OperationTimeout,
 )
 from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
-from . import storage, templates
+from . import storage, templates, volumes
 from .config import (
     GuestConfig,
     GuestConsole,
@@ -249,6 +252,142 @@ class LibvirtDriver(GuestDriver):
 
     def resume(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.PAUSED, "resume").resume()
+
+    # -- migration ---------------------------------------------------------------------------
+
+    def migrate(
+        self,
+        backend_id: str,
+        target: GuestDriver,
+        *,
+        online: bool = False,
+        timeout: float = 180,
+        accelerator: str | None = None,
+        progress: Progress = _quiet,
+    ) -> GuestInfo:
+        if not isinstance(target, LibvirtDriver):
+            raise MigrationUnsupported("a VM can only be migrated to another libvirt node")
+        guest = self._host.get_guest(backend_id)
+        config = guest.get_config()
+        for disk in config.disks:
+            if disk.type != "file" or not storage.is_under(disk.source, self.storage_dir):
+                raise MigrationUnsupported(
+                    f"{guest.label} has disk {disk.source or disk.target} outside the node's storage "
+                    f"{self.storage_dir}: the panel moves only the disks it made"
+                )
+        if target._host.find_guest(config.name) is not None:
+            raise GuestAlreadyExists(f"a VM named '{config.name}' already exists on the target node")
+        target_config = self._config_on(target, config, accelerator)
+        if online:
+            return self._migrate_live(guest, target, config, target_config, progress)
+        return self._migrate_offline(guest, target, config, target_config, timeout, progress)
+
+    def _config_on(self, target: LibvirtDriver, config: GuestConfig, accelerator: str | None) -> GuestConfig:
+        """The same VM (name, UUID, CPUs, memory, metadata) with its files in the target's storage."""
+        vmid = config.metadata.vmid if config.metadata else None
+        devices = []
+        for device in config.devices:
+            if isinstance(device, GuestDisk):
+                device = dataclasses.replace(
+                    device, source=os.path.join(target.storage_dir, os.path.basename(device.source)))
+            elif isinstance(device, GuestSerial) and device.log_file:
+                log_file = (storage.console_log_path(target.storage_dir, vmid) if vmid is not None
+                            else os.path.join(target.storage_dir, os.path.basename(device.log_file)))
+                device = dataclasses.replace(device, log_file=log_file)
+            elif isinstance(device, GuestGraphics):
+                device = dataclasses.replace(device, port=None, autoport=True)  # ports are per host
+            devices.append(device)
+        return dataclasses.replace(config, virt_type=accelerator or config.virt_type, devices=devices)
+
+    def _migrate_offline(self, guest: Guest, target: LibvirtDriver, config: GuestConfig,
+                         target_config: GuestConfig, timeout: float, progress: Progress) -> GuestInfo:
+        state = guest.power_state()
+        if state is PowerState.PAUSED:
+            raise InvalidGuestState(f"cannot migrate {guest.label}: it is paused, resume or stop it first")
+        was_running = guest.is_active()
+        if was_running:
+            progress(f"shutting down {guest.label} (timeout {timeout:g} s)")
+            try:
+                self.shutdown(guest.uuid, timeout)
+            except OperationTimeout as exc:
+                progress(f"{exc.message}; stopping it")
+                guest.destroy()
+        copies = []
+        moved = None
+        try:
+            for disk, new_disk in zip(config.disks, target_config.disks, strict=True):
+                copies.append(volumes.copy_volume(self._host, disk.source, target._host, new_disk.source, progress))
+            moved = target._host.define(target_config.to_xml())
+            progress(f"defined {moved.label} on {target.uri}")
+            if was_running:
+                moved.start()
+                progress(f"started {moved.label} on {target.uri}")
+            info = target.get_guest(moved.uuid)
+        except BaseException as exc:
+            progress(f"migration failed: {exc}; removing what was made on the target")
+            self._undo_on_target(moved, copies)
+            if was_running:
+                progress(f"starting {guest.label} again on its node")
+                try:
+                    guest.start()
+                except DriverError as start_error:
+                    log.error("could not restart %s after a failed migration: %s", guest.label, start_error)
+            if isinstance(exc, DriverError):
+                raise MigrationFailed(f"migration of {guest.label} failed: {exc.message}") from exc
+            raise
+        progress(f"removing {guest.label} and its disks from {self.uri}")
+        self._remove_source(guest, config)
+        return info
+
+    def _migrate_live(self, guest: Guest, target: LibvirtDriver, config: GuestConfig,
+                      target_config: GuestConfig, progress: Progress) -> GuestInfo:
+        """libvirt's live migration, with the disks copied by QEMU (NBD) into empty images on the target."""
+        if not guest.is_active():
+            raise InvalidGuestState(f"cannot migrate {guest.label} live: it is not running; migrate it offline")
+        here, there = self._host.hostname(), target._host.hostname()
+        if here == there:
+            raise MigrationUnsupported(
+                f"libvirt cannot live-migrate {guest.label} from {self.uri} to {target.uri}: both libvirt "
+                f"daemons run on the same host ({here}), and libvirt refuses to migrate a VM to the host "
+                "it already runs on. Migrate it offline instead (it is shut down, moved and started again)"
+            )
+        copies = []
+        try:
+            for disk in config.disks:
+                capacity = os.path.getsize(disk.source)  # grown to its virtual size by the copy
+                new_path = os.path.join(target.storage_dir, os.path.basename(disk.source))
+                copies.append(volumes.create_empty_like(target._host, new_path, capacity))
+            progress(f"migrating {guest.label} live to {target.uri}")
+            moved = guest.migrate_live(target._host, target_config.to_xml(), [d.target for d in config.disks])
+            info = target.get_guest(moved.uuid)
+        except DriverError as exc:
+            for copy in copies:
+                volumes.delete_volume(copy)
+            raise MigrationFailed(f"live migration of {guest.label} failed: {exc.message}") from exc
+        self._remove_files(guest, config)
+        return info
+
+    def _undo_on_target(self, moved: Guest | None, copies: list) -> None:
+        if moved is not None:
+            try:
+                if moved.is_active():
+                    moved.destroy()
+                moved.undefine()
+            except DriverError as exc:
+                log.error("could not remove %s from the target after a failed migration: %s", moved.label, exc)
+        for copy in copies:
+            volumes.delete_volume(copy)
+
+    def _remove_source(self, guest: Guest, config: GuestConfig) -> None:
+        guest.undefine(nvram=config.nvram is not None)
+        self._remove_files(guest, config)
+
+    def _remove_files(self, guest: Guest, config: GuestConfig) -> None:
+        files = [d.source for d in config.disks if d.type == "file" and d.source]
+        files += [s.log_file for s in config.serials if s.log_file]
+        left = storage.remove_files([f for f in files if storage.is_under(f, self.storage_dir)])
+        if left:
+            log.warning("%s was migrated, but these files could not be removed: %s", guest.label, ", ".join(left))
 
     def _require(self, backend_id: str, wanted: PowerState, verb: str) -> Guest:
         guest = self._host.get_guest(backend_id)

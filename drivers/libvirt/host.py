@@ -179,6 +179,10 @@ class Host:
             number = self.get_connection().getLibVersion()
         return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
 
+    def hostname(self) -> str:
+        with self.errors():
+            return self.get_connection().getHostname()
+
     def get_guest(self, domain_uuid: str) -> Guest:
         try:
             uuid.UUID(domain_uuid)

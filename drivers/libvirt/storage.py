@@ -39,9 +39,25 @@ def create_qcow2(path: str, size_gib: int) -> None:
         raise DriverError(f"cannot create disk {path}: {exc.strerror}") from exc
     try:
         _qemu_img_create(path, size_gib)
+        give_to_directory_owner(path)
     except BaseException:
         remove_files([path])
         raise
+
+
+def give_to_directory_owner(path: str) -> None:
+    """Make a new file belong to the owner of its directory.
+
+    A session libvirt (``qemu:///session`` of a dedicated user) runs QEMU as that user, who owns the
+    storage directory: a disk created by a worker running as root must be handed over, or QEMU cannot
+    open it. Under ``qemu:///system`` the directory and the file both belong to root: nothing changes.
+    """
+    try:
+        directory = os.stat(os.path.dirname(path))
+        if os.geteuid() == 0 and os.stat(path).st_uid != directory.st_uid:
+            os.chown(path, directory.st_uid, directory.st_gid)
+    except OSError as exc:
+        raise DriverError(f"cannot give disk {path} to the owner of its directory: {exc.strerror}") from exc
 
 
 def _qemu_img_create(path: str, size_gib: int) -> None:
