@@ -5,4 +5,4 @@ class GuestsConfig(AppConfig):
     name = "guests"
 
     def ready(self) -> None:
-        from . import bulk, operations  # noqa: F401  (register the guest task types)
+        from . import bulk, migrate, operations  # noqa: F401  (register the guest task types)

@@ -71,3 +71,15 @@ class GuestCreateForm(forms.Form):
         if vmid and Guest.objects.filter(vmid=vmid).exists():
             self.add_error("vmid", f"VMID {vmid} is already in use")
         return data
+
+
+class MigrateForm(forms.Form):
+    """Move a guest (or every guest of a node) to another node."""
+
+    target = forms.ModelChoiceField(label="Target node", queryset=Node.objects.none(), to_field_name="name",
+                                    empty_label=None)
+    online = forms.BooleanField(label="Online (live migration)", required=False)
+
+    def __init__(self, *args: object, source: Node, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = Node.objects.exclude(pk=source.pk).order_by("name")

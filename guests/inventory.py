@@ -66,6 +66,10 @@ def sync_guests(node: Node, kind: str, infos: list[GuestInfo]) -> None:
     being_created = set(
         Guest.objects.filter(node=node, kind=kind, backend_id="").values_list("vmid", flat=True)
     )
+    # A guest arriving by migration shows up on the target before its row moves there: not a new guest.
+    being_created |= set(
+        Task.objects.filter(type="migrate", status__in=ACTIVE_STATUSES).values_list("vmid", flat=True)
+    )
     changed = []
     for info in infos:
         guest = rows.pop(info.backend_id, None)

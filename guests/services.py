@@ -96,3 +96,36 @@ def request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
             if request.vmid:
                 raise Conflict(f"VMID {request.vmid} is already in use") from None
     raise Conflict("could not allocate a free VMID; try again")
+
+
+def check_migration_target(source: Node, target: Node, kinds: set[str]) -> None:
+    """Refuse a migration the two nodes cannot do now: same node, or an engine that is not up."""
+    if target.pk == source.pk:
+        raise Conflict(f"the guest is already on node {target.name}: choose another node")
+    if target.status != NodeStatus.ONLINE:
+        raise NodeUnavailable(f"node {target.name} is {target.status}: its worker has not reported recently")
+    for kind in sorted(kinds):
+        check_node_ready(source, kind)
+        check_node_ready(target, kind)
+
+
+def request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, online: bool = False) -> Task:
+    """Queue the migration of ``guest`` to ``target_node`` on the worker of the node that holds it."""
+    if not permissions.is_admin(user):
+        raise Forbidden(f"you may not migrate {guest}")
+    if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
+        raise Conflict(f"cannot migrate {guest}: it is {guest.get_state_display()}")
+    if online and guest.state != GuestState.RUNNING:
+        raise Conflict(f"cannot migrate {guest} online: it is not running")
+    check_migration_target(guest.node, target_node, {guest.kind})
+    return submit(guest.node, "migrate", user, guest=guest,
+                  params={"target": target_node.name, "online": bool(online)})
+
+
+def request_migrate_all(user: AbstractBaseUser, node: Node, target_node: Node) -> Task:
+    """Queue the migration of every guest of ``node`` to ``target_node``, one child task per guest."""
+    if not permissions.is_admin(user):
+        raise Forbidden(f"you may not migrate the guests of node {node.name}")
+    kinds = set(Guest.objects.filter(node=node).exclude(backend_id="").values_list("kind", flat=True))
+    check_migration_target(node, target_node, kinds)
+    return submit(node, "migrateall", user, params={"target": target_node.name})

@@ -9,9 +9,9 @@ from panel.errors import PanelError
 from panel.views import PanelPageMixin
 
 from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, GuestAction, GuestKind
-from .forms import GuestCreateForm
+from .forms import GuestCreateForm, MigrateForm
 from .models import Guest
-from .services import CreateRequest, request_action, request_create
+from .services import CreateRequest, request_action, request_create, request_migrate
 
 
 def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
@@ -34,6 +34,7 @@ class GuestDetailView(PanelPageMixin, TemplateView):
             guest=guest,
             actions=actions,
             destructive=DESTRUCTIVE_ACTIONS,
+            migrate_form=MigrateForm(source=guest.node) if permissions.is_admin(self.request.user) else None,
             tasks=permissions.visible_tasks(self.request.user, guest.tasks.select_related("user"))[:15],
             **kwargs,
         )
@@ -115,4 +116,24 @@ class GuestCreateView(PanelPageMixin, FormView):
             form.add_error(None, exc.message)
             return self.form_invalid(form)
         messages.success(self.request, f"creation of {self.kind.label.lower()} {create.name} queued")
+        return redirect(task)
+
+
+class GuestMigrateView(PanelPageMixin, View):
+    """POST moves the guest to the chosen node; the form is on the guest page."""
+
+    def post(self, request: HttpRequest, vmid: int) -> HttpResponse:
+        guest = visible_guest_or_404(request, vmid)
+        form = MigrateForm(request.POST, source=guest.node)
+        if not form.is_valid():
+            messages.error(request, "choose a target node: " + "; ".join(
+                str(error) for errors in form.errors.values() for error in errors))
+            return redirect(guest)
+        try:
+            task = request_migrate(request.user, guest, form.cleaned_data["target"], form.cleaned_data["online"])
+        except PanelError as exc:
+            messages.error(request, exc.message)
+            return redirect(guest)
+        messages.success(request, f"migration of {guest} to {form.cleaned_data['target'].name} queued "
+                                  f"as task {task.upid}")
         return redirect(task)

@@ -28,6 +28,14 @@ def poll_node(node_name: str) -> None:
     if node is None:
         logger.warning("node %s is not registered yet: run `manage.py register_node`", node_name)
         return
+    collect(node)
+
+
+def collect(node: Node) -> None:
+    """Poll ``node`` from this process, whatever node it runs on (tests, and nodes on this machine).
+
+    The Celery path (``poll_node``) keeps its name check: host figures are read from the local machine.
+    """
     for field, value in asdict(host_figures(node.storage_dir)).items():
         setattr(node, field, value)
     engines = {}

@@ -5,7 +5,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from access import permissions
+from guests.forms import MigrateForm
 from guests.models import Guest
+from guests.services import request_migrate_all
 from panel.errors import PanelError
 from panel.views import PanelPageMixin
 from tasks.models import Task
@@ -46,7 +48,8 @@ class NodeDetailView(PanelPageMixin, TemplateView):
         guests = permissions.visible_guests(user, node.guests.all())
         tasks = permissions.visible_tasks(user, node.tasks.select_related("user"))
         return super().get_context_data(
-            node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(), **kwargs
+            node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(),
+            migrate_form=MigrateForm(source=node) if permissions.is_admin(user) else None, **kwargs
         )
 
 
@@ -85,3 +88,25 @@ class NodeBulkActionView(PanelPageMixin, View):
         if action not in BULK_ACTIONS:
             raise Http404(f"no action {action!r}")
         return BULK_ACTIONS[action]
+
+
+class NodeMigrateAllView(PanelPageMixin, View):
+    """POST moves every guest of the node to the chosen node, as one task with a child per guest."""
+
+    def post(self, request: HttpRequest, name: str) -> HttpResponse:
+        if not permissions.can_see_nodes(request.user):
+            raise Http404("no such node")
+        node = get_object_or_404(Node, name=name)
+        form = MigrateForm(request.POST, source=node)
+        if not form.is_valid():
+            messages.error(request, "choose a target node: " + "; ".join(
+                str(error) for errors in form.errors.values() for error in errors))
+            return redirect(node)
+        try:
+            task = request_migrate_all(request.user, node, form.cleaned_data["target"])
+        except PanelError as exc:
+            messages.error(request, exc.message)
+            return redirect(node)
+        messages.success(request, f"migration of the guests of {node.name} to "
+                                  f"{form.cleaned_data['target'].name} queued as task {task.upid}")
+        return redirect(task)
