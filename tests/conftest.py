@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from nodes.poll import poll_node
+from nodes.poll import collect, poll_node
 from tasks.choices import ACTIVE_STATUSES
 from tasks.models import Task
 
@@ -28,6 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_PREFIX = "pt-"
 CT_TEMPLATE = "busybox"
 VM_TEMPLATE = "tiny-linux"
+# The second node on this machine (scripts/setup/second-node.sh): its own dockerd and libvirt session.
+NODE2 = "node2"
+NODE2_DOCKER_URL = "unix:///var/run/panel-node2/docker.sock"
+NODE2_USER = "panelnode2"
+NODE2_STORAGE_DIR = Path("/var/lib/panel-node2/test-images")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,11 +112,12 @@ def worker_process(live_database_url: str) -> Iterator[subprocess.Popen]:
     log.close()
 
 
-def _wait_for_worker(env: dict, timeout: float = 60) -> None:
+def _wait_for_worker(env: dict, timeout: float = 60, destination: str | None = None) -> None:
     deadline = time.monotonic() + timeout
+    target = ["-d", destination] if destination else []
     while time.monotonic() < deadline:
         result = subprocess.run(
-            [sys.executable, "-m", "celery", "-A", "panel", "inspect", "ping", "-t", "2"],
+            [sys.executable, "-m", "celery", "-A", "panel", "inspect", "ping", "-t", "2", *target],
             cwd=ROOT, env=env, capture_output=True, text=True,
         )
         if "pong" in result.stdout:
@@ -144,6 +151,86 @@ def live_node(transactional_db: None, worker_process: subprocess.Popen):
     """The local node with its real worker running; data is committed so the worker sees it."""
     node = NodeFactory()
     poll_node(node.name)
+    node.refresh_from_db()
+    return node
+
+
+@pytest.fixture(scope="session")
+def second_node_uri() -> Iterator[str]:
+    """Set up node2 (idempotent) and return its libvirt URI; its test guests are swept before and after."""
+    result = subprocess.run(["bash", "scripts/setup/second-node.sh"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"second-node.sh failed:\n{result.stdout}\n{result.stderr}"
+    uri = result.stdout.strip().splitlines()[-1]
+    NODE2_STORAGE_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.chown(NODE2_STORAGE_DIR, NODE2_USER, NODE2_USER)  # its QEMU runs as that user
+
+    def sweep() -> None:
+        client = docker.DockerClient(base_url=NODE2_DOCKER_URL)
+        try:
+            for container in client.containers.list(all=True):
+                if container.name.startswith(TEST_PREFIX):
+                    container.remove(force=True, v=True)
+            for image in client.images.list(filters={"label": "panel.migrated-from"}):
+                client.images.remove(image.id, force=True)
+        finally:
+            client.close()
+        conn = libvirt.open(uri)
+        try:
+            for domain in conn.listAllDomains():
+                if domain.name().startswith(TEST_PREFIX):
+                    if domain.isActive():
+                        domain.destroy()
+                    domain.undefine()
+        finally:
+            conn.close()
+        for leftover in NODE2_STORAGE_DIR.glob("vm-*"):
+            leftover.unlink()
+
+    sweep()
+    yield uri
+    sweep()
+
+
+@pytest.fixture(scope="session")
+def second_node_worker(live_database_url: str, second_node_uri: str) -> Iterator[subprocess.Popen]:
+    """A second real Celery worker, of node2 (queue node.node2), on the test database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "panel.settings.test",
+        "DATABASE_URL": live_database_url,
+        "PANEL_NODE_NAME": NODE2,
+        "PANEL_LIBVIRT_URI": second_node_uri,
+        "PANEL_DOCKER_URL": NODE2_DOCKER_URL,
+        "PANEL_STORAGE_DIR": str(NODE2_STORAGE_DIR),
+        "PANEL_BULK_WORKERS": "4",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "panel", "purge", "-f", "-Q", f"node.{NODE2}"],
+        cwd=ROOT, env=env, check=False, capture_output=True,
+    )
+    log = open(ROOT / "var" / "test-worker-node2.log", "w")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "nodeworker", "--concurrency", "2"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    _wait_for_worker(env, destination=f"{NODE2}@{socket.gethostname()}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def live_node2(live_node, second_node_worker: subprocess.Popen, second_node_uri: str):
+    """node2 with its real worker, polled once in this process (``collect``: poll_node checks the name)."""
+    node = NodeFactory(
+        name=NODE2, libvirt_uri=second_node_uri, docker_url=NODE2_DOCKER_URL, accelerator="qemu",
+        storage_dir=str(NODE2_STORAGE_DIR),
+    )
+    collect(node)
     node.refresh_from_db()
     return node
 

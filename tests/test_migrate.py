@@ -1,0 +1,192 @@
+"""Migration between two real nodes on this machine: node2 has its own dockerd and libvirt session,
+and its own Celery worker (see scripts/setup/second-node.sh and the second_node_worker fixture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import libvirt
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from guests.choices import GuestState
+from guests.models import Guest
+from guests.services import request_migrate
+from nodes.poll import collect
+from panel.errors import Conflict
+from tasks.choices import TaskStatus
+from tasks.models import Task
+
+from .conftest import CT_TEMPLATE, NODE2_DOCKER_URL, NODE2_STORAGE_DIR, VM_TEMPLATE, wait_for_task
+from .test_guest_tasks import act, assert_ok, create, wait_for_line
+
+pytestmark = pytest.mark.engines
+
+
+@pytest.fixture
+def node2_docker():
+    client = docker.DockerClient(base_url=NODE2_DOCKER_URL)
+    yield client
+    client.close()
+
+
+def migrate(client, guest: Guest, target: str, online: bool = False, timeout: float = 180) -> Task:
+    data = {"target": target, **({"online": "on"} if online else {})}
+    response = client.post(reverse("guest_migrate", args=[guest.vmid]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    task = Task.objects.filter(vmid=guest.vmid, type="migrate").order_by("-pk").first()
+    assert task is not None, "no migrate task was queued"
+    assert response["Location"] == task.get_absolute_url()
+    return wait_for_task(task, timeout=timeout)
+
+
+def refused(client, guest: Guest, target: str, **extra: str) -> str:
+    response = client.post(reverse("guest_migrate", args=[guest.vmid]), {"target": target, **extra}, follow=True)
+    assert not Task.objects.filter(vmid=guest.vmid, type="migrate", status=TaskStatus.QUEUED).exists()
+    return response.content.decode()
+
+
+def new_container(client, node, name: str, start: bool = True) -> Guest:
+    data = {"node": node.name, "template": CT_TEMPLATE, "name": name, "vcpus": 1, "memory_mib": 64}
+    if start:
+        data["start"] = "on"
+    assert_ok(create(client, "ct", data))
+    return Guest.objects.get(name=name)
+
+
+def remove(client, guest: Guest) -> None:
+    guest.refresh_from_db()
+    if guest.state == GuestState.RUNNING:
+        assert_ok(act(client, guest, "stop"))
+    assert_ok(act(client, guest, "delete"))
+
+
+def test_running_container_moves_with_its_files(admin_client, live_node, live_node2, docker_client,
+                                               node2_docker) -> None:
+    guest = new_container(admin_client, live_node, "pt-mig")
+    source = docker_client.containers.get(guest.backend_id)
+    assert source.exec_run(["sh", "-c", "echo hello > /data.txt"]).exit_code == 0
+
+    task = migrate(admin_client, guest, live_node2.name)
+    assert_ok(task)
+    assert task.node == live_node  # run by the worker of the node that held the guest
+    log = "\n".join(line.text for line in task.log_lines.all())
+    assert f"migrating {guest} from node {live_node.name} to node {live_node2.name} (offline)" in log
+
+    guest_after = Guest.objects.get(pk=guest.pk)
+    assert (guest_after.vmid, guest_after.name, guest_after.node) == (guest.vmid, "pt-mig", live_node2)
+    assert guest_after.backend_id != guest.backend_id and guest_after.state == GuestState.RUNNING
+    moved = node2_docker.containers.get(guest_after.backend_id)
+    assert moved.name == "pt-mig" and moved.status == "running"
+    assert moved.labels["panel.vmid"] == str(guest.vmid) and moved.labels["panel.template"] == CT_TEMPLATE
+    assert moved.attrs["HostConfig"]["Memory"] == 64 * 1024**2
+    assert moved.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
+    assert moved.attrs["Config"]["Hostname"] == source.attrs["Config"]["Hostname"]
+    assert moved.attrs["Config"]["Cmd"] == source.attrs["Config"]["Cmd"]
+    assert moved.exec_run(["cat", "/data.txt"]).output == b"hello\n"
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(guest.backend_id)
+
+    # The next polls of both nodes agree: one guest, on node2.
+    collect(live_node)
+    collect(live_node2)
+    assert list(Guest.objects.filter(name="pt-mig").values_list("vmid", "node__name")) == [
+        (guest.vmid, live_node2.name)]
+    page = admin_client.get(guest_after.get_absolute_url()).content.decode()
+    assert live_node2.name in page and "Migrate" in page
+
+    remove(admin_client, guest_after)  # through node2's own worker
+    assert not node2_docker.images.list(filters={"label": "panel.migrated-from"})
+
+
+def test_failed_migration_leaves_the_source_running(admin_client, admin_user, live_node, live_node2,
+                                                    docker_client) -> None:
+    guest = new_container(admin_client, live_node, "pt-migfail")
+    real_url = live_node2.docker_url
+    live_node2.docker_url = "unix:///nonexistent/docker.sock"  # node2's engine "dies" after its last poll
+    live_node2.save()
+    try:
+        task = migrate(admin_client, guest, live_node2.name)
+    finally:
+        live_node2.docker_url = real_url
+        live_node2.save()
+    assert task.status == TaskStatus.ERROR
+    assert "Docker engine at unix:///nonexistent/docker.sock is not reachable" in task.exit_message
+    guest.refresh_from_db()
+    assert guest.node == live_node
+    container = docker_client.containers.get(guest.backend_id)
+    assert container.status == "running"
+
+    # Refused at once, with the reason: same node, engine known to be down, busy guest.
+    assert "choose a target node: Select a valid choice" in refused(admin_client, guest, live_node.name)
+    with pytest.raises(Conflict, match=f"already on node {live_node.name}"):
+        request_migrate(admin_user, guest, live_node)
+    live_node2.engines = {**live_node2.engines, "docker": {"ok": False, "error": "socket closed"}}
+    live_node2.save()
+    assert f"the docker engine of node {live_node2.name} is unavailable: socket closed" in refused(
+        admin_client, guest, live_node2.name)
+    busy = Task.objects.create(upid="UPID:test:0:0:0:start:busy:root@pam:", node=live_node, type="start",
+                               guest=guest, vmid=guest.vmid)  # a queued task nobody will run
+    live_node2.engines = {**live_node2.engines, "docker": {"ok": True, "error": ""}}
+    live_node2.save()
+    assert f"{guest} is busy with task start (queued)" in refused(admin_client, guest, live_node2.name)
+    busy.delete()
+    remove(admin_client, guest)
+
+
+def test_migrate_all_moves_every_guest_as_child_tasks(admin_client, live_node, live_node2, node2_docker) -> None:
+    running = new_container(admin_client, live_node, "pt-ma1")
+    stopped = new_container(admin_client, live_node, "pt-ma2", start=False)
+    # Only our two: containers of other runs on the shared engine may have been discovered as guests.
+    Guest.objects.filter(node=live_node).exclude(pk__in=[running.pk, stopped.pk]).delete()
+    response = admin_client.post(reverse("node_migrate_all", args=[live_node.name]), {"target": live_node2.name})
+    assert response.status_code == 302
+    task = Task.objects.get(type="migrateall", node=live_node)
+    assert_ok(wait_for_task(task, timeout=240))
+    children = list(task.children.all())
+    assert sorted(c.vmid for c in children) == sorted([running.vmid, stopped.vmid])
+    assert all(c.status == TaskStatus.OK and c.type == "migrate" for c in children)
+    for guest, state in ((running, GuestState.RUNNING), (stopped, GuestState.STOPPED)):
+        guest.refresh_from_db()
+        assert guest.node == live_node2 and guest.state == state
+        assert node2_docker.containers.get(guest.backend_id).status == ("running" if state == "running" else "created")
+    remove(admin_client, running)
+    remove(admin_client, stopped)
+
+
+@pytest.mark.vm
+def test_vm_offline_from_system_to_session(admin_client, live_node, live_node2) -> None:
+    task = create(admin_client, "vm", {"node": live_node.name, "template": VM_TEMPLATE, "name": "pt-vmmig",
+                                       "vcpus": 1, "memory_mib": 128, "disk_gib": 1, "start": "on"})
+    assert_ok(task)
+    guest = Guest.objects.get(name="pt-vmmig")
+    wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", "panel-guest: ready")
+
+    # Both libvirt daemons run on this host: libvirt cannot live-migrate between them, and says so.
+    task = migrate(admin_client, guest, live_node2.name, online=True)
+    assert task.status == TaskStatus.ERROR
+    assert "libvirt cannot live-migrate VM pt-vmmig" in task.exit_message
+    assert "both libvirt daemons run on the same host" in task.exit_message
+    guest.refresh_from_db()
+    assert guest.node == live_node and guest.state == GuestState.RUNNING
+
+    source_disk = Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-disk-0.qcow2"
+    assert_ok(migrate(admin_client, guest, live_node2.name))
+    moved = Guest.objects.get(pk=guest.pk)
+    assert (moved.vmid, moved.node, moved.backend_id) == (guest.vmid, live_node2, guest.backend_id)
+    wait_for_line(NODE2_STORAGE_DIR / f"vm-{guest.vmid}-console.log", "panel-guest: ready")
+    assert (NODE2_STORAGE_DIR / f"vm-{guest.vmid}-disk-0.qcow2").exists() and not source_disk.exists()
+    connection = libvirt.open(live_node2.libvirt_uri)
+    try:
+        domain = connection.lookupByUUIDString(guest.backend_id)
+        assert domain.isActive() and domain.info()[1] == 128 * 1024
+    finally:
+        connection.close()
+    connection = libvirt.open(settings.PANEL_LIBVIRT_URI)
+    try:
+        assert guest.backend_id not in [d.UUIDString() for d in connection.listAllDomains()]
+    finally:
+        connection.close()
+    remove(admin_client, moved)
