@@ -13,7 +13,11 @@ export PANEL_ACCELERATOR ?= qemu
 # The test suite runs on PostgreSQL; `make run` uses SQLite unless DATABASE_URL is set.
 TEST_DATABASE_URL ?= postgres://panel:panel@127.0.0.1:5432/panel
 
-.PHONY: run test test-fast bench setup system services venv templates db lint clean
+# The second node on this machine (scripts/setup/second-node.sh): own dockerd, libvirt session of panelnode2.
+NODE2_DOCKER_URL := unix:///var/run/panel-node2/docker.sock
+NODE2_STORAGE_DIR := /var/lib/panel-node2/images
+
+.PHONY: run run-cluster test test-fast bench setup system services venv templates db second-node lint clean
 
 run: setup db
 	@$(MANAGE) ensure_admin
@@ -21,6 +25,7 @@ run: setup db
 	exec $(VENV)/bin/honcho start -f Procfile
 
 test: setup
+	bash scripts/setup/second-node.sh  # the migration tests move guests to node2
 	bash scripts/setup/services.sh postgres-db panel panel panel
 	DATABASE_URL=$(TEST_DATABASE_URL) DJANGO_SETTINGS_MODULE=panel.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -34,6 +39,19 @@ bench: setup
 	$(PY) -m bench
 
 setup: system services venv templates
+
+# node2 on this machine, registered in the panel's database; start its worker with
+# PANEL_NODE_NAME=node2 manage.py nodeworker (or use `make run-cluster`).
+second-node: setup db
+	uri=$$(bash scripts/setup/second-node.sh | tail -n 1); \
+	$(MANAGE) register_node --name node2 --address 127.0.0.1 --libvirt-uri "$$uri" \
+		--docker-url $(NODE2_DOCKER_URL) --accelerator qemu --storage-dir $(NODE2_STORAGE_DIR)
+
+# Like `make run`, with node2 and its worker too (Procfile.cluster).
+run-cluster: second-node
+	@$(MANAGE) ensure_admin
+	@echo "Panel at http://127.0.0.1:8000 with nodes $$(hostname -s) and node2 (stop with Ctrl-C)"
+	exec $(VENV)/bin/honcho start -f Procfile.cluster
 
 system:
 	bash scripts/setup/apt.sh
