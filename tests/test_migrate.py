@@ -3,6 +3,7 @@ and its own Celery worker (see scripts/setup/second-node.sh and the second_node_
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import docker
@@ -19,7 +20,7 @@ from panel.errors import Conflict
 from tasks.choices import TaskStatus
 from tasks.models import Task
 
-from .conftest import CT_TEMPLATE, NODE2_DOCKER_URL, NODE2_STORAGE_DIR, VM_TEMPLATE, wait_for_task
+from .conftest import CT_TEMPLATE, NODE2_DOCKER_URL, NODE2_STORAGE_DIR, ROOT, VM_TEMPLATE, wait_for_task
 from .test_guest_tasks import act, assert_ok, create, wait_for_line
 
 pytestmark = pytest.mark.engines
@@ -172,6 +173,19 @@ def test_vm_offline_from_system_to_session(admin_client, live_node, live_node2) 
     guest.refresh_from_db()
     assert guest.node == live_node and guest.state == GuestState.RUNNING
 
+    # A failure after the VM was shut down (here a disk in the way on the target) starts it again.
+    clash = NODE2_STORAGE_DIR / f"vm-{guest.vmid}-disk-0.qcow2"
+    clash.write_bytes(b"not ours")
+    try:
+        task = migrate(admin_client, guest, live_node2.name)
+    finally:
+        clash.unlink()
+    assert task.status == TaskStatus.ERROR
+    assert task.exit_message == (f"migration of VM pt-vmmig failed: disk {clash} already exists on the target node")
+    guest.refresh_from_db()
+    assert guest.node == live_node and guest.state == GuestState.RUNNING
+    wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", "panel-guest: ready")
+
     source_disk = Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-disk-0.qcow2"
     assert_ok(migrate(admin_client, guest, live_node2.name))
     moved = Guest.objects.get(pk=guest.pk)
@@ -190,3 +204,14 @@ def test_vm_offline_from_system_to_session(admin_client, live_node, live_node2) 
     finally:
         connection.close()
     remove(admin_client, moved)
+
+
+def test_second_node_script_is_idempotent(second_node_uri: str, docker_client) -> None:
+    pid = Path("/var/run/panel-node2/docker.pid").read_text().strip()
+    result = subprocess.run(["bash", "scripts/setup/second-node.sh"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == second_node_uri  # nothing started, loaded or created
+    assert Path("/var/run/panel-node2/docker.pid").read_text().strip() == pid
+    # The first engine kept its bridge: a second daemon on the default bridge would have deleted docker0.
+    assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode == 0
+    assert docker_client.ping()
