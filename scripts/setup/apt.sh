@@ -8,8 +8,10 @@ PACKAGES=(
     libvirt-daemon-system qemu-system-x86 qemu-utils
     # building libvirt-python and psycopg, the virtual environment
     python3-venv python3-dev gcc pkg-config libvirt-dev libpq-dev
-    # guest templates: busybox for the container image and the VM's initramfs
-    busybox-static cpio gzip kmod
+    # guest templates: busybox for the container image and the VM's initramfs, kernel module tools
+    busybox-static cpio gzip xz-utils kmod
+    # the set-up scripts themselves (ps; minimal images lack it)
+    procps
     # browser tests, network namespaces for multi-node tests
     chromium iproute2
 )

@@ -1,91 +1,110 @@
 #!/usr/bin/env bash
 # Start, without systemd, every daemon the panel needs that is not running yet, and wait until it answers.
-#   bash scripts/setup/services.sh                        # redis, postgresql, dockerd, virtlogd + libvirtd
-#   bash scripts/setup/services.sh postgres-db NAME USER PASSWORD   # also make a role and database
+#   bash scripts/setup/services.sh                                  # redis, postgresql, dockerd, virtlogd + libvirtd
+#   bash scripts/setup/services.sh postgres-db NAME USER PASSWORD   # the same, then a role and database
 set -euo pipefail
 
 LOG_DIR=/var/log/panel
 mkdir -p "$LOG_DIR"
+cd /  # daemons inherit the working directory; keep them (and redis dumps) out of the repository
 
 wait_for() {  # wait_for DESCRIPTION COMMAND...: retry COMMAND for up to 60 s
     local what=$1; shift
-    for _ in $(seq 1 120); do
+    for _ in $(seq 1 300); do
         if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.5
+        sleep 0.2
     done
-    echo "error: $what did not come up; see $LOG_DIR" >&2
+    echo "error: $what did not come up; see $LOG_DIR and /var/log/{redis,postgresql,libvirt}" >&2
     return 1
 }
 
+running() {  # running NAME: is the daemon that wrote /run/NAME.pid alive? (pgrep would also see other containers' daemons)
+    local pid
+    pid=$(cat "/run/$1.pid" 2>/dev/null) && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$1" ]
+}
+
 start_redis() {
-    if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
-        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --logfile "$LOG_DIR/redis.log"
-        wait_for redis redis-cli -h 127.0.0.1 ping
-    fi
+    redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && return
+    # Debian's config (127.0.0.1:6379, data in /var/lib/redis), as the redis user; /run is empty after a reboot.
+    [ -d /run/redis ] || install -d -o redis -g redis /run/redis
+    runuser -u redis -- redis-server /etc/redis/redis.conf --daemonize yes
+    wait_for redis redis-cli -h 127.0.0.1 ping
 }
 
 start_postgres() {
     local version
-    version=$(pg_lsclusters -h | awk 'NR==1 {print $1}')
+    version=$(pg_lsclusters -h | awk 'NR == 1 { print $1 }')  # 15 on Debian 12
     if [ -z "$version" ]; then
         echo "error: no PostgreSQL cluster; is the postgresql package installed?" >&2
         return 1
     fi
-    if ! pg_isready -q -h 127.0.0.1; then
-        pg_ctlcluster "$version" main start
-        wait_for postgresql pg_isready -q -h 127.0.0.1
-    fi
+    pg_isready -q -h 127.0.0.1 && return
+    pg_ctlcluster "$version" main start
+    wait_for postgresql pg_isready -q -h 127.0.0.1
 }
 
 start_docker() {
-    if ! docker version >/dev/null 2>&1; then
-        # setsid: the daemon must outlive the make process that started it.
-        setsid dockerd >>"$LOG_DIR/dockerd.log" 2>&1 < /dev/null &
-        wait_for dockerd docker version
-    fi
+    docker version >/dev/null 2>&1 && return
+    # setsid + nohup: the daemon must outlive the make process (and its terminal) that started it.
+    setsid nohup dockerd >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
+    wait_for dockerd docker version
 }
 
 configure_libvirt() {
-    # Inside a container there is no AppArmor/SELinux to confine QEMU, and dropping QEMU to the
-    # libvirt-qemu user would need every image and template chowned; run it as root, unconfined.
-    local conf=/etc/libvirt/qemu.conf changed=0
-    local -A want=([user]='"root"' [group]='"root"' [security_driver]='"none"')
-    for key in "${!want[@]}"; do
-        if ! grep -qx "$key = ${want[$key]}" "$conf"; then
-            sed -i "/^$key = /d" "$conf"
-            echo "$key = ${want[$key]}" >>"$conf"
+    # QEMU as root, unconfined: a container has no AppArmor/SELinux to confine it with, and running it as
+    # libvirt-qemu would make libvirt chown every disk and the shared template files to that user.
+    local conf=/etc/libvirt/qemu.conf changed=0 setting key
+    for setting in 'user = "root"' 'group = "root"' 'security_driver = "none"'; do
+        key=${setting%% *}
+        if ! grep -qxF "$setting" "$conf"; then
+            sed -i "/^$key *=/d" "$conf"
+            echo "$setting" >>"$conf"
             changed=1
         fi
     done
-    if [ "$changed" = 1 ] && pgrep -x libvirtd >/dev/null; then
-        pkill -x libvirtd
-        wait_for "libvirtd to stop" bash -c '! pgrep -x libvirtd'
+    # QEMU's tap networking needs the tun device, which minimal containers may lack.
+    if [ ! -e /dev/net/tun ]; then
+        mkdir -p /dev/net
+        mknod -m 0666 /dev/net/tun c 10 200 || echo "warning: no /dev/net/tun; only user-mode guest networking" >&2
+    fi
+    # libvirtd reads qemu.conf at start only; running guests survive a libvirtd restart.
+    if [ "$changed" = 1 ] && running libvirtd; then
+        kill "$(cat /run/libvirtd.pid)"
+        wait_for "libvirtd to stop" eval '! running libvirtd'
     fi
 }
 
 start_libvirt() {
     configure_libvirt
-    pgrep -x virtlogd >/dev/null || virtlogd -d
-    if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-        pgrep -x libvirtd >/dev/null || libvirtd -d
-        wait_for libvirtd virsh -c qemu:///system version
-    fi
+    # virtlogd writes the guests' serial and QEMU logs; libvirtd refuses to start guests without it.
+    running virtlogd || virtlogd -d
+    virsh -c qemu:///system version >/dev/null 2>&1 && return
+    running libvirtd || libvirtd -d
+    wait_for libvirtd virsh -c qemu:///system version
 }
 
-postgres_db() {  # postgres_db NAME USER PASSWORD: idempotent role + database (the role may create test DBs)
+postgres_db() {  # postgres_db NAME USER PASSWORD: role (allowed to create test databases) and database, if missing
     local name=$1 user=$2 password=$3
-    if ! su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname = '$user'\"" | grep -q 1; then
-        su postgres -c "psql -q -c \"CREATE ROLE \\\"$user\\\" LOGIN CREATEDB PASSWORD '$password'\""
-    fi
-    if ! su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname = '$name'\"" | grep -q 1; then
-        su postgres -c "createdb -O '$user' '$name'"
-    fi
+    # psql variables (:'x' literal, :"x" identifier) quote the values; they only work on stdin.
+    runuser -u postgres -- psql -qX -v ON_ERROR_STOP=1 -v name="$name" -v user="$user" -v password="$password" <<'SQL'
+SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') AS missing_role,
+       NOT EXISTS (SELECT FROM pg_database WHERE datname = :'name') AS missing_db \gset
+\if :missing_role
+CREATE ROLE :"user" LOGIN CREATEDB PASSWORD :'password';
+\endif
+\if :missing_db
+CREATE DATABASE :"name" OWNER :"user";
+\endif
+SQL
 }
 
 start_redis
 start_postgres
 start_docker
 start_libvirt
-if [ "${1:-}" = postgres-db ]; then
-    postgres_db "$2" "$3" "$4"
-fi
+case ${1:-} in
+    "") ;;
+    postgres-db) [ $# -eq 4 ] || { echo "usage: $0 postgres-db NAME USER PASSWORD" >&2; exit 2; }
+                 postgres_db "$2" "$3" "$4" ;;
+    *) echo "usage: $0 [postgres-db NAME USER PASSWORD]" >&2; exit 2 ;;
+esac
