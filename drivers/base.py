@@ -32,8 +32,8 @@ class GuestDriver(ABC):
         """Every guest on the node, including ones created outside the panel, with usage."""
 
     @abstractmethod
-    def get_guest(self, backend_id: str) -> GuestInfo:
-        """One guest; raises GuestNotFound."""
+    def get_guest(self, backend_id: str, with_usage: bool = True) -> GuestInfo:
+        """One guest; raises GuestNotFound. Without usage where only the state and config matter."""
 
     @abstractmethod
     def list_templates(self) -> list[TemplateInfo]:

@@ -102,6 +102,18 @@ def _discover(node: Node, kind: str, info: GuestInfo, now: datetime) -> None:
     raise RuntimeError(f"could not allocate a VMID for {info.name}")
 
 
-def refresh_guest(guest: Guest, info: GuestInfo, host_cpus: int) -> None:
+STATE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "running_since", "uptime"]
+
+
+def refresh_guest(guest: Guest, info: GuestInfo, host_cpus: int, usage: bool = True) -> None:
+    """Save an engine reading; ``usage=False`` keeps the usage figures of the last poll."""
+    if usage:
+        apply_info(guest, info, timezone.now(), host_cpus)
+        guest.save(update_fields=USAGE_FIELDS)
+        return
+    kept = {f: getattr(guest, f) for f in USAGE_FIELDS if f not in STATE_FIELDS}
     apply_info(guest, info, timezone.now(), host_cpus)
+    if info.state in (PowerState.RUNNING, PowerState.PAUSED):
+        for field, value in kept.items():
+            setattr(guest, field, value)
     guest.save(update_fields=USAGE_FIELDS)

@@ -22,7 +22,9 @@ def _target(context: TaskContext) -> tuple[Guest, GuestDriver]:
 
 
 def _refresh(context: TaskContext, guest: Guest, driver: GuestDriver) -> None:
-    refresh_guest(guest, driver.get_guest(guest.backend_id), context.node.cpus)
+    """The state right after the action; usage comes with the next poll."""
+    info = driver.get_guest(guest.backend_id, with_usage=False)
+    refresh_guest(guest, info, context.node.cpus, usage=False)
 
 
 @register("start", "Start")

@@ -112,10 +112,10 @@ class DockerDriver(GuestDriver):
             containers = self.client.containers.list(all=True)
             return [self._info(c, with_usage=True) for c in containers]
 
-    def get_guest(self, backend_id: str) -> GuestInfo:
+    def get_guest(self, backend_id: str, with_usage: bool = True) -> GuestInfo:
         container = self._container(backend_id)
         with self._errors(f"container {container.name}"):
-            return self._info(container, with_usage=True)
+            return self._info(container, with_usage=with_usage)
 
     def list_templates(self) -> list[TemplateInfo]:
         with self._errors():
@@ -321,10 +321,14 @@ class DockerDriver(GuestDriver):
                 raise MigrationFailed(f"migration of container {name} failed: {exc.message}") from exc
             raise
         progress(f"removing container {name} from its old engine")
-        with self._errors(f"container {name}"):
-            image_id = container.image.id if container.image else ""
-            container.remove(v=True)
-        self._remove_migrated_image(image_id)
+        try:
+            with self._errors(f"container {name}"):
+                image_id = container.image.id if container.image else ""
+                container.remove(v=True)
+            self._remove_migrated_image(image_id)
+        except DriverError as exc:
+            # The guest runs on the target now: a leftover here must not make the migration look failed.
+            progress(f"warning: container {name} moved, but its old copy could not be removed: {exc.message}")
         return info
 
     def _stop_gracefully(self, container: Container, timeout: float, progress: Progress) -> None:
@@ -408,7 +412,8 @@ class DockerDriver(GuestDriver):
         return _STATES.get(container.status, PowerState.UNKNOWN)
 
     def _require(self, container: Container, wanted: PowerState, verb: str) -> None:
-        state = self._state(container)
+        """``container`` was just fetched: its status is current, no second round trip needed."""
+        state = _STATES.get(container.status, PowerState.UNKNOWN)
         if state is not wanted:
             raise InvalidGuestState(f"cannot {verb} container {container.name}: it is {state.value}")
 
