@@ -115,6 +115,9 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, onl
         raise Forbidden(f"you may not migrate {guest}")
     if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
         raise Conflict(f"cannot migrate {guest}: it is {guest.get_state_display()}")
+    if online and guest.kind == GuestKind.CT:
+        raise Conflict(f"cannot migrate {guest} online: containers are migrated offline (stopped, moved, "
+                       "started again)")
     if online and guest.state != GuestState.RUNNING:
         raise Conflict(f"cannot migrate {guest} online: it is not running")
     check_migration_target(guest.node, target_node, {guest.kind})

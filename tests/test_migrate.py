@@ -11,7 +11,11 @@ import libvirt
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from docker.models.containers import ContainerCollection
 
+from drivers.docker import DockerDriver
+from drivers.errors import MigrationFailed
+from drivers.types import GuestSpec, PowerState
 from guests.choices import GuestState
 from guests.models import Guest
 from guests.services import request_migrate
@@ -122,6 +126,7 @@ def test_failed_migration_leaves_the_source_running(admin_client, admin_user, li
 
     # Refused at once, with the reason: same node, engine known to be down, busy guest.
     assert "choose a target node: Select a valid choice" in refused(admin_client, guest, live_node.name)
+    assert "containers are migrated offline" in refused(admin_client, guest, live_node2.name, online="on")
     with pytest.raises(Conflict, match=f"already on node {live_node.name}"):
         request_migrate(admin_user, guest, live_node)
     live_node2.engines = {**live_node2.engines, "docker": {"ok": False, "error": "socket closed"}}
@@ -215,3 +220,31 @@ def test_second_node_script_is_idempotent(second_node_uri: str, docker_client) -
     # The first engine kept its bridge: a second daemon on the default bridge would have deleted docker0.
     assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode == 0
     assert docker_client.ping()
+
+
+def test_container_failing_on_the_target_is_restarted_and_nothing_is_left_there(second_node_uri: str,
+                                                                                 node2_docker, monkeypatch) -> None:
+    """Driver level, on both real engines: the target refuses to create the container after the copy."""
+    source, target = DockerDriver(settings.PANEL_DOCKER_URL), DockerDriver(NODE2_DOCKER_URL)
+    info = source.create(GuestSpec(vmid=4343, name="pt-rollback", template=CT_TEMPLATE, vcpus=1, memory_mib=32))
+    try:
+        source.start(info.backend_id)
+        images_before = {i.id for i in node2_docker.images.list(all=True)}
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise docker.errors.APIError("no space left on device (simulated)")
+
+        monkeypatch.setattr(ContainerCollection, "create", refuse)  # only the target creates in a migration
+        lines: list[str] = []
+        with pytest.raises(MigrationFailed, match="migration of container pt-rollback failed: Docker engine error: "
+                                                  "no space left on device"):
+            source.migrate(info.backend_id, target, timeout=10, progress=lines.append)
+        assert "shutting down container pt-rollback (timeout 10 s)" in lines
+        assert "starting container pt-rollback again on its node" in lines
+        assert source.get_guest(info.backend_id).state is PowerState.RUNNING
+        assert {i.id for i in node2_docker.images.list(all=True)} == images_before
+        assert not node2_docker.containers.list(all=True, filters={"name": "pt-rollback"})
+    finally:
+        source.client.containers.get(info.backend_id).remove(force=True)
+        source.close()
+        target.close()
