@@ -8,13 +8,15 @@ others; the bulk task ends in error naming the guests that failed.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from panel.errors import PanelError
 from tasks.choices import TaskStatus
@@ -57,7 +59,7 @@ class BulkRun:
         except Exception as exc:  # a cancel or a database error: report it for this guest and go on
             ok, outcome = False, f"ERROR: {exc}"
         finally:
-            connection.close()  # pool threads outlive the task: do not leave connections behind
+            close_old_connections()  # drops a broken or expired connection, keeps a good one for the next step
         with self.context._log_lock:
             self.done += 1
             if not ok:
@@ -68,18 +70,31 @@ class BulkRun:
     def run_groups(self, groups: list[list[Guest]], plan: Callable[[Guest], tuple[str, dict]],
                    after: Callable[[Guest], Callable[[], None] | None] = lambda g: None) -> None:
         """``plan`` gives each guest's task type and parameters; ``after`` what to do once it succeeded."""
-        with ThreadPoolExecutor(max_workers=settings.PANEL_BULK_WORKERS, thread_name_prefix="bulk") as pool:
-            for group in groups:
-                self.context.raise_if_cancelled()
-                futures = [pool.submit(self.step, g, *plan(g), after(g)) for g in group]
-                for future in futures:
-                    future.result()
+        workers = settings.PANEL_BULK_WORKERS
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk") as pool:
+            try:
+                for group in groups:
+                    self.context.raise_if_cancelled()
+                    futures = [pool.submit(self.step, g, *plan(g), after(g)) for g in group]
+                    for future in futures:
+                        future.result()
+            finally:
+                # Each pool thread opened its own database connection; close them before the threads end.
+                barrier = threading.Barrier(workers, timeout=5)
+                list(pool.map(lambda _: _close_connection(barrier), range(workers)))
 
     def summary(self) -> str:
         self.context.log(f"{self.total - len(self.failed)} of {self.total} guests {self.verb} OK")
         if self.failed:
             return f"{len(self.failed)} of {self.total} guests failed: {', '.join(self.failed)}"
         return "OK"
+
+
+def _close_connection(barrier: threading.Barrier) -> None:
+    """Run once in every pool thread: the barrier keeps one thread from taking two of these calls."""
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait()
+    connection.close()
 
 
 def _selected(context: TaskContext, onboot_only: bool) -> list[Guest]:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -18,6 +19,7 @@ from tasks.choices import TaskStatus
 from tasks.models import Task
 
 from .conftest import CT_TEMPLATE, wait_for_task
+from .test_guest_tasks import wait_for_line
 
 pytestmark = pytest.mark.engines
 
@@ -172,6 +174,8 @@ def test_start_all_and_stop_all_with_a_vm(admin_client, live_node, make_ct, dock
         assert task.status == TaskStatus.OK, task.exit_message
         assert step_order(task) == ["pt-bulk-vm", "pt-bulk-web"]
         assert driver.get_guest(info.backend_id).state.value == "running"
+        # A guest still booting has no ACPI handler yet and would ignore the power button.
+        wait_for_line(Path(live_node.storage_dir) / "vm-7001-console.log", "panel-guest: ready")
 
         response = admin_client.post(f"/api2/json/nodes/{live_node.name}/stopall", {"vms": ids})
         task = wait_for_task(Task.objects.get(upid=response.json()["data"]), timeout=120)
