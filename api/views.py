@@ -102,8 +102,15 @@ class NodeBulkView(APIView):
                 params["vms"] = [int(v) for v in str(vms).replace(",", " ").split()]
             except ValueError:
                 raise ValidationError({"vms": "a list of VMIDs separated by commas"}) from None
-        if "force" in request.data:
+        if "force" in request.data:  # startall: also guests not marked "start at boot"
             params["force"] = str(request.data["force"]) in ("1", "true", "True")
+        if "forceStop" in request.data:  # stopall: stop what did not shut down in time (default yes)
+            params["force_stop"] = str(request.data["forceStop"]) in ("1", "true", "True")
+        if "timeout" in request.data:
+            timeout = str(request.data["timeout"])
+            if not timeout.isdigit():
+                raise ValidationError({"timeout": "seconds, a non-negative integer"})
+            params["timeout"] = int(timeout)
         return data(request_bulk(request.user, _node(request, node), action, **params).upid)
 
 
@@ -118,6 +125,8 @@ class GuestStatusView(APIView):
         params = {}
         if action == "shutdown":
             if "timeout" in request.data:
+                if not str(request.data["timeout"]).isdigit():
+                    raise ValidationError({"timeout": "seconds, a non-negative integer"})
                 params["timeout"] = int(request.data["timeout"])
             params["force_stop"] = str(request.data.get("forceStop", "0")) in ("1", "true")
         return data(request_action(request.user, guest, action, **params).upid)
