@@ -28,6 +28,8 @@ from .conftest import CT_TEMPLATE, NODE2_DOCKER_URL, NODE2_STORAGE_DIR, ROOT, VM
 from .test_guest_tasks import act, assert_ok, create, wait_for_line
 
 pytestmark = pytest.mark.engines
+READY = "panel-guest: ready"
+BOOT_TIMEOUT = 120  # TCG on a machine busy with other test runs
 
 
 @pytest.fixture
@@ -168,7 +170,7 @@ def test_vm_offline_from_system_to_session(admin_client, live_node, live_node2) 
                                        "vcpus": 1, "memory_mib": 128, "disk_gib": 1, "start": "on"})
     assert_ok(task)
     guest = Guest.objects.get(name="pt-vmmig")
-    wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", "panel-guest: ready")
+    wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", READY, timeout=BOOT_TIMEOUT)
 
     # Both libvirt daemons run on this host: libvirt cannot live-migrate between them, and says so.
     task = migrate(admin_client, guest, live_node2.name, online=True)
@@ -189,13 +191,13 @@ def test_vm_offline_from_system_to_session(admin_client, live_node, live_node2) 
     assert task.exit_message == (f"migration of VM pt-vmmig failed: disk {clash} already exists on the target node")
     guest.refresh_from_db()
     assert guest.node == live_node and guest.state == GuestState.RUNNING
-    wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", "panel-guest: ready")
+    wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", READY, timeout=BOOT_TIMEOUT)
 
     source_disk = Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-disk-0.qcow2"
     assert_ok(migrate(admin_client, guest, live_node2.name))
     moved = Guest.objects.get(pk=guest.pk)
     assert (moved.vmid, moved.node, moved.backend_id) == (guest.vmid, live_node2, guest.backend_id)
-    wait_for_line(NODE2_STORAGE_DIR / f"vm-{guest.vmid}-console.log", "panel-guest: ready")
+    wait_for_line(NODE2_STORAGE_DIR / f"vm-{guest.vmid}-console.log", READY, timeout=BOOT_TIMEOUT)
     assert (NODE2_STORAGE_DIR / f"vm-{guest.vmid}-disk-0.qcow2").exists() and not source_disk.exists()
     connection = libvirt.open(live_node2.libvirt_uri)
     try:
