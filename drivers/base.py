@@ -16,7 +16,7 @@ from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, TemplateInfo
 Progress = Callable[[str], None]
 
 
-def _quiet(_message: str) -> None:
+def no_progress(_message: str) -> None:
     return None
 
 
@@ -77,7 +77,7 @@ class GuestDriver(ABC):
         online: bool = False,
         timeout: float = 180,
         accelerator: str | None = None,
-        progress: Progress = _quiet,
+        progress: Progress = no_progress,
     ) -> GuestInfo:
         """Move a guest to another node's engine of the same kind; returns the guest there.
 

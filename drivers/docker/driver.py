@@ -16,7 +16,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from ..base import GuestDriver, Progress, _quiet
+from ..base import GuestDriver, Progress, no_progress
 from ..errors import (
     DriverError,
     EngineUnavailable,
@@ -276,7 +276,7 @@ class DockerDriver(GuestDriver):
         online: bool = False,
         timeout: float = 180,
         accelerator: str | None = None,
-        progress: Progress = _quiet,
+        progress: Progress = no_progress,
     ) -> GuestInfo:
         """Move a container: stop it, export its file system into an image on the target, recreate it there.
 

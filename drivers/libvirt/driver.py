@@ -15,7 +15,7 @@ import time
 
 import libvirt
 
-from ..base import GuestDriver, Progress, _quiet
+from ..base import GuestDriver, Progress, no_progress
 from ..errors import (
     DriverError,
     GuestAlreadyExists,
@@ -264,7 +264,7 @@ class LibvirtDriver(GuestDriver):
         online: bool = False,
         timeout: float = 180,
         accelerator: str | None = None,
-        progress: Progress = _quiet,
+        progress: Progress = no_progress,
     ) -> GuestInfo:
         if not isinstance(target, LibvirtDriver):
             raise MigrationUnsupported("a VM can only be migrated to another libvirt node")
