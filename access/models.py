@@ -1,18 +1,185 @@
-"""Access control. The foundation has pools only; roles, ACLs and tokens come with the access issue."""
+"""Access control, the Proxmox way: privileges, roles, ACL entries on paths, pools, API tokens, audit log."""
 
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from nodes.validators import validate_dns_label
 
+from .choices import BUILTIN_ROLES, PRIVILEGES
+
+validate_acl_path = RegexValidator(
+    r"^/((vms|nodes|pool|storage)(/[A-Za-z0-9][A-Za-z0-9_.-]*)?)?$",
+    "a path such as /, /vms, /vms/101, /nodes/pve1, /pool/team-a or /storage/local",
+)
+
+
+def validate_privileges(value: object) -> None:
+    from django.core.exceptions import ValidationError
+
+    if not isinstance(value, list) or any(p not in PRIVILEGES for p in value):
+        raise ValidationError(f"privileges must be a list of: {', '.join(PRIVILEGES)}")
+
 
 class Pool(models.Model):
-    """A named set of guests (Proxmox's resource pool), the unit ACLs and quotas will apply to."""
+    """A named set of guests (Proxmox's resource pool), with optional quotas (null: no limit)."""
 
     name = models.CharField(max_length=63, unique=True, validators=[validate_dns_label])
     comment = models.CharField(max_length=255, blank=True)
+    max_guests = models.PositiveIntegerField("max guests", null=True, blank=True)
+    max_vcpus = models.PositiveIntegerField("max vCPUs", null=True, blank=True)
+    max_memory_mib = models.PositiveIntegerField("max memory (MiB)", null=True, blank=True)
+    max_disk_gib = models.PositiveIntegerField("max disk (GiB)", null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def path(self) -> str:
+        return f"/pool/{self.name}"
+
+
+class Role(models.Model):
+    """A named set of privileges; the built-in ones come from a data migration and cannot be edited."""
+
+    name = models.CharField(max_length=64, unique=True)
+    privileges = models.JSONField(default=list, blank=True, validators=[validate_privileges])
+    builtin = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_no_access(self) -> bool:
+        return self.name == "NoAccess"
+
+    @classmethod
+    def builtin_names(cls) -> list[str]:
+        return list(BUILTIN_ROLES)
+
+
+class ApiToken(models.Model):
+    """``USER@pam!TOKENID``; the secret is shown once and stored hashed (SHA-256 of 32 random bytes)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    tokenid = models.CharField("token id", max_length=64, validators=[
+        RegexValidator(r"^[A-Za-z][A-Za-z0-9._-]*$", "letters, digits, '.', '_' and '-', starting with a letter")])
+    secret_hash = models.CharField(max_length=64, editable=False)
+    privsep = models.BooleanField(
+        "privilege separation", default=True,
+        help_text="With privilege separation the token has only what its own ACL entries grant "
+                  "(and never more than its user).")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    comment = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username", "tokenid"]
+        constraints = [models.UniqueConstraint(fields=["user", "tokenid"], name="token_unique_per_user")]
+
+    def __str__(self) -> str:
+        return self.full_id
+
+    @property
+    def full_id(self) -> str:
+        return f"{self.user.get_username()}@pam!{self.tokenid}"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @staticmethod
+    def hash(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def set_new_secret(self) -> str:
+        secret = secrets.token_urlsafe(32)
+        self.secret_hash = self.hash(secret)
+        return secret
+
+    def check_secret(self, secret: str) -> bool:
+        return secrets.compare_digest(self.secret_hash, self.hash(secret))
+
+
+class AclEntry(models.Model):
+    """One grant: ``role`` on ``path`` to a user, a group or a (privilege-separated) token."""
+
+    path = models.CharField(max_length=255, validators=[validate_acl_path])
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="acl_entries")
+    group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="acl_entries")
+    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="acl_entries")
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="acl_entries")
+    propagate = models.BooleanField(default=True, help_text="Also applies below this path.")
+
+    class Meta:
+        ordering = ["path", "id"]
+        verbose_name = "ACL entry"
+        verbose_name_plural = "ACL entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True, token__isnull=True)
+                    | models.Q(user__isnull=True, group__isnull=False, token__isnull=True)
+                    | models.Q(user__isnull=True, group__isnull=True, token__isnull=False)
+                ),
+                name="acl_exactly_one_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.subject} {self.role}{'' if self.propagate else ' (no propagate)'}"
+
+    @property
+    def subject(self) -> str:
+        if self.user_id:
+            return f"{self.user.get_username()}@pam"
+        if self.group_id:
+            return f"@{self.group.name}"
+        return self.token.full_id
+
+
+class AuditEntry(models.Model):
+    """Who did what, on which object, when, from where, and how it went."""
+
+    class Result(models.TextChoices):
+        OK = "ok"
+        DENIED = "denied"
+        FAILED = "failed"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    username = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=64)
+    object = models.CharField(max_length=255, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    result = models.CharField(max_length=8, choices=Result.choices)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["action", "username", "address", "at"], name="audit_login_throttle")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object} {self.result}"
+
+
+def builtin_role(name: str) -> Role:
+    """A built-in role, created if missing (the data migration makes them; a flushed test database may not)."""
+    role, _ = Role.objects.get_or_create(name=name, defaults={"privileges": BUILTIN_ROLES[name], "builtin": True})
+    return role

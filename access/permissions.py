@@ -1,65 +1,263 @@
-"""The one place that decides what a user may see and do.
+"""The one place that decides what a user (or an API token) may see and do.
 
-Every view, API endpoint, websocket consumer and task submission asks here. Until
-Proxmox-style roles and ACLs land, the rule is: superusers and staff administer
-everything; any other user sees and powers only the guests they own.
+Proxmox's model: a role is a set of privileges; an ACL entry grants a role on a path to a user, a group or
+a token. To resolve the privileges of a user on a path, walk the path from ``/`` down to it; at every level
+with entries that apply (entries on an intermediate level apply only when they propagate), those entries
+replace what came from above; on one level the user's own entries override those of their groups, and
+NoAccess denies everything. A guest's chain is ``/``, ``/vms``, ``/pool/<its pool>``, ``/vms/<vmid>``.
+Superusers are ``root@pam`` and have every privilege. A privilege-separated API token has what its own ACL
+entries grant, never more than its user.
+
+Every view, API endpoint, websocket consumer and task submission asks here; lists are filtered in SQL
+(``visible_guests``, ``visible_nodes``, ``visible_tasks``) from the few ACL entries of the user.
 """
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
+from .choices import ACTION_PRIVILEGE, NO_ACCESS, PRIVILEGES
+
 if TYPE_CHECKING:
     from guests.models import Guest
+    from nodes.models import Node
 
 User = AbstractBaseUser | AnonymousUser
 
 POWER_ACTIONS = {"start", "shutdown", "stop", "reboot", "suspend", "resume"}
+CACHE_ATTRIBUTE = "_panel_acl_cache"
+
+
+@dataclass(frozen=True)
+class Grant:
+    path: str
+    kind: str  # "user" or "group" (a token's own entries count as "user")
+    role: str
+    privileges: frozenset[str]
+    propagate: bool
+
+
+def is_root(user: User) -> bool:
+    """root@pam: a superuser, unless acting through a privilege-separated token."""
+    token = api_token(user)
+    return bool(user.is_authenticated and user.is_active and user.is_superuser and not (token and token.privsep))
 
 
 def is_admin(user: User) -> bool:
-    return bool(user.is_authenticated and (user.is_superuser or user.is_staff))
+    """Kept for callers of the foundation: full administrator, i.e. every privilege on /."""
+    return is_root(user) or privileges(user, "/") >= set(PRIVILEGES)
+
+
+def api_token(user: User):
+    """The API token the request authenticated with (set by api.authentication), or None."""
+    return getattr(user, "panel_api_token", None)
+
+
+def invalidate(user: User) -> None:
+    if hasattr(user, CACHE_ATTRIBUTE):
+        delattr(user, CACHE_ATTRIBUTE)
+
+
+def _grants(user: User) -> tuple[list[Grant], list[Grant] | None]:
+    """The user's (and groups') entries and, for a privilege-separated token, the token's; cached per object."""
+    cached = getattr(user, CACHE_ATTRIBUTE, None)
+    if cached is not None:
+        return cached
+    from .models import AclEntry
+
+    def grant(entry: AclEntry, kind: str) -> Grant:
+        return Grant(entry.path, kind, entry.role.name, frozenset(entry.role.privileges), entry.propagate)
+
+    rows = AclEntry.objects.select_related("role").filter(Q(user=user) | Q(group__user=user)).distinct()
+    mine = [grant(e, "user" if e.user_id else "group") for e in rows]
+    token = api_token(user)
+    token_grants = None
+    if token is not None and token.privsep:
+        token_grants = [grant(e, "user") for e in AclEntry.objects.select_related("role").filter(token=token)]
+    result = (mine, token_grants)
+    with contextlib.suppress(AttributeError):
+        setattr(user, CACHE_ATTRIBUTE, result)
+    return result
+
+
+def chain_of(path: str) -> list[str]:
+    """``/nodes/pve1`` -> ``["/", "/nodes", "/nodes/pve1"]``."""
+    parts = [p for p in path.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def guest_chain(vmid: int, pool: str | None) -> list[str]:
+    return ["/", "/vms", *([f"/pool/{pool}"] if pool else []), f"/vms/{vmid}"]
+
+
+def _level(grants: list[Grant], path: str, final: bool) -> frozenset[str] | None:
+    """The privileges the entries on ``path`` give, or None when no entry applies there."""
+    here = [g for g in grants if g.path == path and (final or g.propagate)]
+    if not here:
+        return None
+    users = [g for g in here if g.kind == "user"]
+    chosen = users or here  # the user's own entries override their groups'
+    if any(g.role == NO_ACCESS for g in chosen):
+        return frozenset()
+    return frozenset().union(*(g.privileges for g in chosen))
+
+
+def _resolve(grants: list[Grant], chain: list[str]) -> frozenset[str]:
+    result: frozenset[str] = frozenset()
+    for index, path in enumerate(chain):
+        level = _level(grants, path, index == len(chain) - 1)
+        if level is not None:
+            result = level
+    return result
+
+
+def _privileges_on_chain(user: User, chain: list[str]) -> set[str]:
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    token = api_token(user)
+    mine = frozenset(PRIVILEGES) if user.is_superuser else _resolve(_grants(user)[0], chain)
+    if token is not None and token.privsep:
+        return set(mine & _resolve(_grants(user)[1] or [], chain))
+    return set(mine)
+
+
+def privileges(user: User, path: str) -> set[str]:
+    """Every privilege ``user`` has on ``path``."""
+    return _privileges_on_chain(user, chain_of(path))
+
+
+def has_privilege(user: User, privilege: str, path: str) -> bool:
+    """May ``user`` do ``privilege`` on ``path`` (``/``, ``/nodes/pve1``, ``/vms/101``, ``/pool/a``...)?"""
+    if privilege not in PRIVILEGES:
+        raise ValueError(f"unknown privilege {privilege!r}")
+    return privilege in privileges(user, path)
+
+
+def has_guest_privilege(user: User, privilege: str, guest: Guest) -> bool:
+    pool = guest.pool.name if guest.pool_id else None
+    return privilege in _privileges_on_chain(user, guest_chain(guest.vmid, pool))
+
+
+def _guest_q(grants: list[Grant], privilege: str) -> Q:
+    """A Q selecting the guests whose resolved privileges on their chain include ``privilege``."""
+    # A guest without entries of its own or of its pool: what / and /vms give (neither is its final path).
+    base = privilege in _resolve(grants, ["/", "/vms", "/vms/-"])
+    # Pools and VMIDs with entries of their own decide for their guests, the VMID before the pool.
+    pools_yes, pools_no, vms_yes, vms_no = set(), set(), set(), set()
+    for path in {g.path for g in grants}:
+        if path.startswith("/pool/"):
+            level = _level(grants, path, final=False)  # a pool is never the final path of a guest
+            if level is not None:
+                (pools_yes if privilege in level else pools_no).add(path.removeprefix("/pool/"))
+        elif path.startswith("/vms/") and path[5:].isdigit():
+            level = _level(grants, path, final=True)
+            if level is not None:
+                (vms_yes if privilege in level else vms_no).add(int(path[5:]))
+    everything, nothing = Q(pk__isnull=False), Q(pk__isnull=True)  # never an empty Q(): it would vanish in |
+    in_pool_yes = Q(pool__name__in=pools_yes) if pools_yes else nothing
+    unless_denied_by_pool = ~Q(pool__name__in=pools_no) if pools_no else everything
+    q = unless_denied_by_pool if base else in_pool_yes
+    if vms_no:
+        q &= ~Q(vmid__in=vms_no)
+    if vms_yes:
+        q |= Q(vmid__in=vms_yes)
+    return q
+
+
+def guests_with(user: User, privilege: str, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
+    """Restrict ``queryset`` in SQL to the guests on which ``user`` has ``privilege``."""
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    token = api_token(user)
+    if not user.is_superuser:
+        queryset = queryset.filter(_guest_q(_grants(user)[0], privilege))
+    if token is not None and token.privsep:
+        queryset = queryset.filter(_guest_q(_grants(user)[1] or [], privilege))
+    return queryset
 
 
 def visible_guests(user: User, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
-    """Restrict ``queryset`` in SQL to the guests ``user`` may see."""
-    if is_admin(user):
-        return queryset
-    if not user.is_authenticated:
+    """Restrict ``queryset`` in SQL to the guests ``user`` may see (VM.Audit)."""
+    return guests_with(user, "VM.Audit", queryset)
+
+
+def visible_nodes(user: User, queryset: QuerySet[Node]) -> QuerySet[Node]:
+    """The nodes on which ``user`` has Sys.Audit."""
+    if not user.is_authenticated or not user.is_active:
         return queryset.none()
-    return queryset.filter(owner=user)
+    names = [n for n in queryset.values_list("name", flat=True) if has_privilege(user, "Sys.Audit", f"/nodes/{n}")]
+    return queryset.filter(name__in=names)
 
 
 def can_act_on_guest(user: User, guest: Guest, action: str) -> bool:
-    if is_admin(user):
-        return True
-    return bool(user.is_authenticated and guest.owner_id == user.pk and action in POWER_ACTIONS)
+    privilege = ACTION_PRIVILEGE.get(str(action))
+    return privilege is not None and has_guest_privilege(user, privilege, guest)
 
 
-def can_create_guests(user: User) -> bool:
-    return is_admin(user)
+def allocatable_pools(user: User):
+    """Pools in which ``user`` may create guests (VM.Allocate on /pool/<name>)."""
+    from .models import Pool
+
+    return [pool for pool in Pool.objects.all() if has_privilege(user, "VM.Allocate", pool.path)]
+
+
+def can_create_guests(user: User, pool: object | None = None) -> bool:
+    """VM.Allocate on /pool/<pool> for a guest created in a pool, else on /vms; with no pool given: anywhere."""
+    if pool is not None:
+        return has_privilege(user, "VM.Allocate", f"/pool/{pool}")
+    return has_privilege(user, "VM.Allocate", "/vms") or bool(allocatable_pools(user))
 
 
 def can_see_nodes(user: User) -> bool:
-    return is_admin(user)
+    return has_privilege(user, "Sys.Audit", "/nodes")
 
 
-def can_power_node(user: User, node: object) -> bool:
-    """start-all / stop-all (Proxmox: VM.PowerMgmt on every guest, Sys.PowerMgmt on the node)."""
-    return is_admin(user)
+def can_see_node(user: User, node: Node) -> bool:
+    return has_privilege(user, "Sys.Audit", f"/nodes/{node.name}")
+
+
+def can_power_node(user: User, node: Node) -> bool:
+    """start-all / stop-all: Sys.PowerMgmt on the node and VM.PowerMgmt on /vms."""
+    return has_privilege(user, "Sys.PowerMgmt", f"/nodes/{node.name}") and has_privilege(
+        user, "VM.PowerMgmt", "/vms")
+
+
+def can_migrate_node(user: User, node: Node) -> bool:
+    """migrate-all: Sys.Modify on the node and VM.Migrate on /vms."""
+    return has_privilege(user, "Sys.Modify", f"/nodes/{node.name}") and has_privilege(user, "VM.Migrate", "/vms")
 
 
 def visible_tasks(user: User, queryset: QuerySet) -> QuerySet:
-    """Tasks the user started, and tasks on guests they may see."""
-    if is_admin(user):
-        return queryset
-    if not user.is_authenticated:
+    """Tasks the user started, tasks on guests they may audit, node tasks on nodes they may audit."""
+    if not user.is_authenticated or not user.is_active:
         return queryset.none()
-    return queryset.filter(Q(user=user) | Q(guest__owner=user))
+    if is_root(user):
+        return queryset
+    from guests.models import Guest
+    from nodes.models import Node
+
+    guests = visible_guests(user, Guest.objects.all()).values("pk")
+    nodes = visible_nodes(user, Node.objects.all()).values("pk")
+    return queryset.filter(Q(user=user) | Q(guest__in=guests) | Q(guest__isnull=True, node__in=nodes))
 
 
 def can_cancel_task(user: User, task: object) -> bool:
-    return is_admin(user) or bool(user.is_authenticated and getattr(task, "user_id", None) == user.pk)
+    """The user who started it, or Sys.Modify on its node."""
+    if not user.is_authenticated:
+        return False
+    if getattr(task, "user_id", None) == user.pk:
+        return True
+    return has_privilege(user, "Sys.Modify", f"/nodes/{task.node.name}")
+
+
+def can_manage(user: User, what: str) -> bool:
+    """The management pages: acl/roles (Permissions.Modify), users/groups (User.Modify), pools (Pool.Allocate),
+    audit (Sys.Audit), all on /."""
+    privilege = {"acl": "Permissions.Modify", "roles": "Permissions.Modify", "users": "User.Modify",
+                 "groups": "User.Modify", "pools": "Pool.Allocate", "audit": "Sys.Audit"}[what]
+    return has_privilege(user, privilege, "/")

@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from access.forms import ThrottledAuthenticationForm
+
 urlpatterns = [
     path("", include("nodes.urls")),
     path("guests/", include("guests.urls")),
     path("tasks/", include("tasks.urls")),
     path("api2/json/", include("api.urls")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "access.audit.AuditAddressMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -103,7 +104,10 @@ STORAGES = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -151,6 +155,9 @@ PANEL_POLL_INTERVAL = env.int("PANEL_POLL_INTERVAL", default=10)
 PANEL_NODE_OFFLINE_AFTER = env.int("PANEL_NODE_OFFLINE_AFTER", default=60)
 # Graceful shutdown waits this long (seconds) before the task reports a timeout.
 PANEL_SHUTDOWN_TIMEOUT = env.int("PANEL_SHUTDOWN_TIMEOUT", default=180)
+
+# /status, the read-only cluster status page, is public (no login) when on.
+PANEL_PUBLIC_STATUS = env.bool("PANEL_PUBLIC_STATUS", default=True)
 
 # Guests of one startup-order group started or stopped in parallel by start-all / stop-all
 # (Proxmox: min(CPUs - 1, 8)).

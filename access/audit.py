@@ -1,0 +1,71 @@
+"""The audit log: the service layer records every action here, with the address of the request."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from .models import AuditEntry
+
+_address: contextvars.ContextVar[str | None] = contextvars.ContextVar("panel_client_address", default=None)
+
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_FAILURE_WINDOW = timedelta(minutes=5)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AuditAddressMiddleware:
+    """Remembers the client address of the request for the audit entries the service layer writes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _address.set(client_address(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _address.reset(token)
+
+
+def set_address(address: str | None) -> contextvars.Token:
+    return _address.set(address)
+
+
+def username_of(user: object) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ""
+    name = f"{user.get_username()}@pam"
+    token = getattr(user, "panel_api_token", None)
+    return f"{name}!{token.tokenid}" if token is not None else name
+
+
+def record(user: object, action: str, obj: object = "", result: str = AuditEntry.Result.OK, detail: str = "",
+           username: str | None = None, address: str | None = None) -> AuditEntry:
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    return AuditEntry.objects.create(
+        user=user if authenticated else None,
+        username=username if username is not None else username_of(user),
+        action=action,
+        object=str(obj)[:255],
+        address=address or _address.get(),
+        result=result,
+        detail=str(detail)[:500],
+    )
+
+
+def denied(user: object, action: str, obj: object, detail: str = "") -> AuditEntry:
+    return record(user, action, obj, AuditEntry.Result.DENIED, detail)
+
+
+def recent_login_failures(username: str, address: str | None) -> int:
+    since = timezone.now() - LOGIN_FAILURE_WINDOW
+    return AuditEntry.objects.filter(action="login", result=AuditEntry.Result.FAILED, username=f"{username}@pam",
+                                     address=address, at__gte=since).count()
