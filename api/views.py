@@ -33,9 +33,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
 
 
 def _node(request: Request, name: str) -> Node:
-    if not permissions.can_see_nodes(request.user):
-        raise NotFound("no such node")
-    return get_object_or_404(Node, name=name)
+    return get_object_or_404(permissions.visible_nodes(request.user, Node.objects.all()), name=name)
 
 
 def _task(request: Request, node: str, upid: str) -> Task:
@@ -45,7 +43,7 @@ def _task(request: Request, node: str, upid: str) -> Task:
 
 class NodeListView(APIView):
     def get(self, request: Request) -> Response:
-        nodes = Node.objects.all() if permissions.can_see_nodes(request.user) else Node.objects.none()
+        nodes = permissions.visible_nodes(request.user, Node.objects.all())
         return data([
             {"node": n.name, "status": n.status, "cpu": n.cpu_usage, "maxcpu": n.cpus, "mem": n.memory_used,
              "maxmem": n.memory_total, "disk": n.disk_used, "maxdisk": n.disk_total, "uptime": n.uptime,

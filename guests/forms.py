@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from access.models import Pool
 from nodes.models import Node
 from nodes.validators import validate_guest_name
 
@@ -30,9 +31,16 @@ class GuestCreateForm(forms.Form):
     startup_order = forms.IntegerField(label="Startup order", required=False, min_value=0)
     start = forms.BooleanField(label="Start after created", required=False)
 
-    def __init__(self, *args: object, kind: str, **kwargs: object) -> None:
+    def __init__(self, *args: object, kind: str, pools: list | None = None, pool_required: bool = False,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.kind = GuestKind(kind)
+        if pools:  # the pools the user may allocate in (VM.Allocate on /pool/<name>)
+            self.fields["pool"] = forms.ModelChoiceField(
+                queryset=Pool.objects.filter(pk__in=[p.pk for p in pools]), to_field_name="name",
+                required=pool_required, help_text="The guest is created in this pool, within its quota.")
+            if len(pools) == 1 and pool_required:
+                self.fields["pool"].initial = pools[0].name
         self.fields["memory_mib"].initial = DEFAULT_MEMORY_MIB[self.kind]
         if self.kind is GuestKind.CT:
             del self.fields["disk_gib"]  # a container's root file system lives on the engine's storage

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
 
-from access import permissions
+from access import audit, permissions
+from access.models import Pool
 from nodes.choices import NodeStatus
 from nodes.models import Node
-from panel.errors import Conflict, Forbidden, NodeUnavailable
+from panel.errors import Conflict, Forbidden, NodeUnavailable, PanelError
 from tasks.models import Task
 from tasks.services import submit
 
@@ -31,14 +33,69 @@ def check_node_ready(node: Node, kind: str) -> None:
         raise NodeUnavailable(f"the {engine} engine of node {node.name} is unavailable: {reason}")
 
 
+def audited(user: AbstractBaseUser, action: str, obj: object, work):
+    """Run ``work()``; write the audit entry of the outcome (ok, denied or failed) and return its result."""
+    try:
+        result = work()
+    except Forbidden as exc:
+        audit.denied(user, action, obj, exc.message)
+        raise
+    except PanelError as exc:
+        audit.record(user, action, obj, audit.AuditEntry.Result.FAILED, exc.message)
+        raise
+    audit.record(user, action, obj, detail=getattr(result, "upid", ""))
+    return result
+
+
 def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: object) -> Task:
     action = GuestAction(action)
-    if not permissions.can_act_on_guest(user, guest, action):
-        raise Forbidden(f"you may not {action.label.lower()} {guest}")
-    if guest.state not in ALLOWED_STATES[action]:
-        raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
-    check_node_ready(guest.node, guest.kind)
-    return submit(guest.node, action.value, user, guest=guest, params=params)
+
+    def work() -> Task:
+        if not permissions.can_act_on_guest(user, guest, action):
+            raise Forbidden(f"you may not {action.label.lower()} {guest}")
+        if guest.state not in ALLOWED_STATES[action]:
+            raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
+        check_node_ready(guest.node, guest.kind)
+        return submit(guest.node, action.value, user, guest=guest, params=params)
+
+    return audited(user, f"guest.{action.value}", guest, work)
+
+
+def check_pool_quota(pool: Pool, vcpus: float, memory_mib: int, disk_gib: float, guests: int = 1,
+                     moving: Guest | None = None) -> None:
+    """Refuse, naming the limit, what would take ``pool`` over one of its quotas (call inside a transaction)."""
+    Pool.objects.select_for_update().filter(pk=pool.pk).first()  # one check at a time per pool
+    members = Guest.objects.filter(pool=pool)
+    if moving is not None:
+        members = members.exclude(pk=moving.pk)
+    used = members.aggregate(n=Count("pk"), vcpus=Sum("vcpus"), memory=Sum("memory_mib"), disk=Sum("disk_bytes"))
+    checks = [
+        ("guests", pool.max_guests, used["n"] + guests, ""),
+        ("vCPUs", pool.max_vcpus, (used["vcpus"] or 0) + vcpus, ""),
+        ("memory", pool.max_memory_mib, (used["memory"] or 0) + memory_mib, " MiB"),
+        ("disk", pool.max_disk_gib, (used["disk"] or 0) / 1024**3 + disk_gib, " GiB"),
+    ]
+    for what, limit, wanted, unit in checks:
+        if limit is not None and wanted > limit:
+            raise Conflict(f"pool {pool.name} quota exceeded: {what} limit is {limit}{unit}, "
+                           f"this would make {wanted:g}{unit}")
+
+
+def move_to_pool(user: AbstractBaseUser, guest: Guest, pool: Pool | None) -> Guest:
+    """Put ``guest`` in ``pool`` (None: out of any): VM.Allocate on the guest and on the pool, within quota."""
+
+    def work() -> Guest:
+        if not permissions.can_act_on_guest(user, guest, "delete") or (
+                pool is not None and not permissions.can_create_guests(user, pool.name)):
+            raise Forbidden(f"you may not move {guest} to pool {pool or '(none)'}")
+        with transaction.atomic():
+            if pool is not None:
+                check_pool_quota(pool, guest.vcpus, guest.memory_mib, guest.disk_bytes / 1024**3, moving=guest)
+            Guest.objects.filter(pk=guest.pk).update(pool=pool)
+        guest.pool = pool
+        return guest
+
+    return audited(user, "guest.pool", f"{guest} -> {pool or '(none)'}", work)
 
 
 @dataclass(frozen=True)
@@ -54,17 +111,30 @@ class CreateRequest:
     onboot: bool = False
     startup_order: int | None = None
     start: bool = False
+    pool: Pool | None = None
 
 
 def request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
+    return audited(user, "guest.create", f"{request.kind.upper()} {request.vmid or ''} ({request.name})".replace(
+        "  ", " "), lambda: _request_create(user, request))
+
+
+def _request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
     """Reserve the VMID with a placeholder row and queue the create task, in one transaction."""
-    if not permissions.can_create_guests(user):
-        raise Forbidden("you may not create guests")
+    pool = request.pool
+    if pool is not None:
+        if not permissions.can_create_guests(user, pool.name):
+            raise Forbidden(f"you may not create guests in pool {pool.name}")
+    elif not permissions.has_privilege(user, "VM.Allocate", "/vms"):
+        raise Forbidden("you may not create guests" if not permissions.can_create_guests(user)
+                        else "you may not create guests outside a pool: choose a pool")
     check_node_ready(request.node, request.kind)
     for _attempt in range(5):
         vmid = request.vmid or next_vmid()
         try:
             with transaction.atomic():
+                if pool is not None:
+                    check_pool_quota(pool, request.vcpus, request.memory_mib, request.disk_gib)
                 guest = Guest.objects.create(
                     vmid=vmid,
                     kind=request.kind,
@@ -78,6 +148,7 @@ def request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
                     onboot=request.onboot,
                     startup_order=request.startup_order,
                     owner=user,
+                    pool=pool,
                 )
                 return submit(
                     request.node,
@@ -111,7 +182,12 @@ def check_migration_target(source: Node, target: Node, kinds: set[str]) -> None:
 
 def request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, online: bool = False) -> Task:
     """Queue the migration of ``guest`` to ``target_node`` on the worker of the node that holds it."""
-    if not permissions.is_admin(user):
+    return audited(user, "guest.migrate", f"{guest} -> {target_node.name}",
+                   lambda: _request_migrate(user, guest, target_node, online))
+
+
+def _request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, online: bool) -> Task:
+    if not permissions.can_act_on_guest(user, guest, "migrate"):
         raise Forbidden(f"you may not migrate {guest}")
     if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
         raise Conflict(f"cannot migrate {guest}: it is {guest.get_state_display()}")
@@ -127,8 +203,12 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, onl
 
 def request_migrate_all(user: AbstractBaseUser, node: Node, target_node: Node) -> Task:
     """Queue the migration of every guest of ``node`` to ``target_node``, one child task per guest."""
-    if not permissions.is_admin(user):
-        raise Forbidden(f"you may not migrate the guests of node {node.name}")
-    kinds = set(Guest.objects.filter(node=node).exclude(backend_id="").values_list("kind", flat=True))
-    check_migration_target(node, target_node, kinds)
-    return submit(node, "migrateall", user, params={"target": target_node.name})
+
+    def work() -> Task:
+        if not permissions.can_migrate_node(user, node):
+            raise Forbidden(f"you may not migrate the guests of node {node.name}")
+        kinds = set(Guest.objects.filter(node=node).exclude(backend_id="").values_list("kind", flat=True))
+        check_migration_target(node, target_node, kinds)
+        return submit(node, "migrateall", user, params={"target": target_node.name})
+
+    return audited(user, "node.migrateall", f"{node.name} -> {target_node.name}", work)

@@ -34,7 +34,8 @@ class GuestDetailView(PanelPageMixin, TemplateView):
             guest=guest,
             actions=actions,
             destructive=DESTRUCTIVE_ACTIONS,
-            migrate_form=MigrateForm(source=guest.node) if permissions.is_admin(self.request.user) else None,
+            migrate_form=(MigrateForm(source=guest.node)
+                          if permissions.can_act_on_guest(self.request.user, guest, "migrate") else None),
             tasks=permissions.visible_tasks(self.request.user, guest.tasks.select_related("user"))[:15],
             **kwargs,
         )
@@ -87,7 +88,9 @@ class GuestCreateView(PanelPageMixin, FormView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict:
-        return {**super().get_form_kwargs(), "kind": self.kind}
+        user = self.request.user
+        return {**super().get_form_kwargs(), "kind": self.kind, "pools": permissions.allocatable_pools(user),
+                "pool_required": not permissions.has_privilege(user, "VM.Allocate", "/vms")}
 
     def get_context_data(self, **kwargs: object) -> dict:
         return super().get_context_data(kind=self.kind, **kwargs)
@@ -109,6 +112,7 @@ class GuestCreateView(PanelPageMixin, FormView):
             onboot=data["onboot"],
             startup_order=data.get("startup_order"),
             start=data["start"],
+            pool=data.get("pool"),
         )
         try:
             task = request_create(self.request.user, create)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 
 from access import permissions
+from guests.services import audited
 from panel.errors import Forbidden, NodeUnavailable
 from tasks.models import Task
 from tasks.services import submit
@@ -19,17 +20,25 @@ def request_bulk(user: AbstractBaseUser, node: Node, action: str, **params: obje
     """start-all or stop-all of one node; optional ``vms`` (a list of VMIDs), ``force``, ``timeout``."""
     if action not in BULK_ACTIONS:
         raise ValueError(f"unknown bulk action {action!r}")
-    if not permissions.can_power_node(user, node):
-        raise Forbidden(f"you may not {BULK_ACTIONS[action].lower()} on node {node.name}")
-    if node.status != NodeStatus.ONLINE:
-        raise NodeUnavailable(f"node {node.name} is {node.status}: its worker has not reported recently")
-    return submit(node, action, user, params=params)
+
+    def work() -> Task:
+        if not permissions.can_power_node(user, node):
+            raise Forbidden(f"you may not {BULK_ACTIONS[action].lower()} on node {node.name}")
+        if node.status != NodeStatus.ONLINE:
+            raise NodeUnavailable(f"node {node.name} is {node.status}: its worker has not reported recently")
+        return submit(node, action, user, params=params)
+
+    return audited(user, f"node.{action}", node.name, work)
 
 
 def request_bulk_everywhere(user: AbstractBaseUser, action: str, **params: object) -> list[Task]:
     """The datacenter's start-all / stop-all: one task per online node."""
-    return [
-        request_bulk(user, node, action, **params)
-        for node in Node.objects.all()
-        if node.status == NodeStatus.ONLINE
-    ]
+    nodes = [node for node in Node.objects.all() if node.status == NodeStatus.ONLINE]
+    for node in nodes:  # all or nothing: refuse before queuing anything
+        if not permissions.can_power_node(user, node):
+            audited(user, f"datacenter.{action}", node.name, lambda node=node: permissions_denied(node, action))
+    return [request_bulk(user, node, action, **params) for node in nodes]
+
+
+def permissions_denied(node: Node, action: str) -> Task:
+    raise Forbidden(f"you may not {BULK_ACTIONS[action].lower()} on node {node.name}")

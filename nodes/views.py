@@ -26,7 +26,7 @@ class DatacenterView(PanelPageMixin, TemplateView):
     def get_context_data(self, **kwargs: object) -> dict:
         user = self.request.user
         guests = permissions.visible_guests(user, Guest.objects.select_related("node"))
-        nodes = Node.objects.all() if permissions.can_see_nodes(user) else Node.objects.none()
+        nodes = permissions.visible_nodes(user, Node.objects.all())
         tasks = permissions.visible_tasks(user, Task.objects.select_related("node", "user"))
         return super().get_context_data(
             nodes=nodes,
@@ -42,14 +42,13 @@ class NodeDetailView(PanelPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: object) -> dict:
         user = self.request.user
-        if not permissions.can_see_nodes(user):
-            raise Http404("no such node")
-        node = get_object_or_404(Node, name=kwargs["name"])
+        node = get_object_or_404(permissions.visible_nodes(user, Node.objects.all()), name=kwargs["name"])
         guests = permissions.visible_guests(user, node.guests.all())
         tasks = permissions.visible_tasks(user, node.tasks.select_related("user"))
         return super().get_context_data(
             node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(),
-            migrate_form=MigrateForm(source=node) if permissions.is_admin(user) else None, **kwargs
+            migrate_form=MigrateForm(source=node) if permissions.can_migrate_node(user, node) else None,
+            can_power=permissions.can_power_node(user, node), **kwargs
         )
 
 
@@ -79,9 +78,12 @@ class NodeBulkActionView(PanelPageMixin, View):
         return redirect(tasks[0] if len(tasks) == 1 else "task_list")
 
     def _node(self, name: str | None) -> Node | None:
-        if not permissions.can_see_nodes(self.request.user):
+        user = self.request.user
+        if name:
+            return get_object_or_404(permissions.visible_nodes(user, Node.objects.all()), name=name)
+        if not permissions.can_see_nodes(user):
             raise Http404("no such node")
-        return get_object_or_404(Node, name=name) if name else None
+        return None
 
     @staticmethod
     def _label(action: str) -> str:
@@ -94,9 +96,7 @@ class NodeMigrateAllView(PanelPageMixin, View):
     """POST moves every guest of the node to the chosen node, as one task with a child per guest."""
 
     def post(self, request: HttpRequest, name: str) -> HttpResponse:
-        if not permissions.can_see_nodes(request.user):
-            raise Http404("no such node")
-        node = get_object_or_404(Node, name=name)
+        node = get_object_or_404(permissions.visible_nodes(request.user, Node.objects.all()), name=name)
         form = MigrateForm(request.POST, source=node)
         if not form.is_valid():
             messages.error(request, "choose a target node: " + "; ".join(

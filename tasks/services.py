@@ -66,6 +66,21 @@ def enqueue(task: Task) -> None:
 
 def cancel(user: AbstractBaseUser, task: Task) -> Task:
     """A queued task is cancelled at once; a running one stops at its next step (between guests)."""
+    from access import audit
+
+    try:
+        result = _cancel(user, task)
+    except Forbidden as exc:
+        audit.denied(user, "task.cancel", task.upid, exc.message)
+        raise
+    except Conflict as exc:
+        audit.record(user, "task.cancel", task.upid, audit.AuditEntry.Result.FAILED, exc.message)
+        raise
+    audit.record(user, "task.cancel", task.upid)
+    return result
+
+
+def _cancel(user: AbstractBaseUser, task: Task) -> Task:
     if not permissions.can_cancel_task(user, task):
         raise Forbidden(f"you may not cancel task {task.upid}")
     if Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
