@@ -4,6 +4,8 @@ import factory
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from access.choices import BUILTIN_ROLES
+from access.models import AclEntry, ApiToken, Pool, Role, builtin_role
 from guests.choices import GuestKind, GuestState
 from guests.models import Guest
 from nodes.models import Node
@@ -56,3 +58,20 @@ class GuestFactory(factory.django.DjangoModelFactory):
     state = GuestState.STOPPED
     vcpus = 1
     memory_mib = 64
+
+
+class PoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Pool
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"pool{n}")
+
+
+def grant(subject: object, role: str, path: str, propagate: bool = True) -> AclEntry:
+    """An ACL entry giving the built-in (or existing) ``role`` on ``path`` to a user, group or token."""
+    from django.contrib.auth.models import Group
+
+    role_row = builtin_role(role) if role in BUILTIN_ROLES else Role.objects.get(name=role)
+    kind = "group" if isinstance(subject, Group) else "token" if isinstance(subject, ApiToken) else "user"
+    return AclEntry.objects.create(path=path, role=role_row, propagate=propagate, **{kind: subject})

@@ -14,7 +14,7 @@ from guests.models import Guest
 from tasks.models import Task
 
 from .conftest import CT_TEMPLATE, VM_TEMPLATE
-from .factories import PASSWORD, GuestFactory, UserFactory
+from .factories import PASSWORD, GuestFactory, PoolFactory, UserFactory, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -159,10 +159,13 @@ def test_unknown_action_is_404(admin_client, node) -> None:
     assert admin_client.post(reverse("guest_action", args=[guest.vmid, "explode"])).status_code == 404
 
 
-def test_ordinary_user_sees_only_own_guests_and_cannot_create(client, node) -> None:
+def test_ordinary_user_sees_only_granted_guests_and_cannot_create(client, node) -> None:
+    """Owning a guest grants nothing by itself: ACLs do (here PVEVMUser on the guest's pool)."""
     user = UserFactory()
-    mine = GuestFactory(node=node, name="pt-mine", owner=user)
-    GuestFactory(node=node, name="pt-theirs")
+    pool = PoolFactory(name="mine")
+    grant(user, "PVEVMUser", pool.path)
+    mine = GuestFactory(node=node, name="pt-mine", pool=pool)
+    GuestFactory(node=node, name="pt-theirs", owner=user)
     client.login(username=user.username, password=PASSWORD)
     page = client.get(reverse("datacenter")).content.decode()
     assert "pt-mine" in page and "pt-theirs" not in page
