@@ -25,6 +25,7 @@ from tasks.models import Task
 from .factories import PASSWORD, AdminFactory, NodeFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+(ROOT / "var").mkdir(exist_ok=True)  # logs of the worker and server processes the tests start
 # Every guest a test creates carries this prefix, so that leftovers can be swept.
 TEST_PREFIX = "pt-"
 CT_TEMPLATE = "busybox"
