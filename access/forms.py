@@ -40,12 +40,12 @@ class RoleForm(forms.ModelForm):
 class AclEntryForm(forms.ModelForm):
     class Meta:
         model = AclEntry
-        fields = ["path", "user", "group", "role", "propagate"]
+        fields = ["path", "user", "group", "token", "role", "propagate"]
 
     def clean(self) -> dict:
         data = super().clean()
-        if bool(data.get("user")) == bool(data.get("group")):
-            raise forms.ValidationError("choose either a user or a group")
+        if sum(bool(data.get(k)) for k in ("user", "group", "token")) != 1:
+            raise forms.ValidationError("choose exactly one of a user, a group or an API token")
         return data
 
 

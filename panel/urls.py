@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from access.forms import ThrottledAuthenticationForm
+from nodes.status import StatusJsonView, StatusView
 
 urlpatterns = [
     path("", include("nodes.urls")),
@@ -11,5 +12,8 @@ urlpatterns = [
     path("api2/json/", include("api.urls")),
     path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("status", StatusView.as_view(), name="status"),
+    path("status.json", StatusJsonView.as_view(), name="status_json"),
+    path("access/", include("access.urls")),
     path("admin/", admin.site.urls),
 ]

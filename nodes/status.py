@@ -1,0 +1,56 @@
+"""/status: the read-only cluster status, public when PANEL_PUBLIC_STATUS is on (the default).
+
+Only aggregates: nodes online of total, usage totals, guest counts by kind and state. Never a guest's
+name, a node's or guest's address, or anything that acts.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views import View
+
+from guests.models import Guest
+
+from .choices import NodeStatus
+from .models import Node
+
+
+def cluster_status() -> dict:
+    nodes = list(Node.objects.only("name", "last_seen", "cpus", "cpu_usage", "memory_total", "memory_used",
+                                   "disk_total", "disk_used", "engines"))
+    online = [n for n in nodes if n.status == NodeStatus.ONLINE]
+    cpus = sum(n.cpus for n in online)
+    guests: dict[str, dict[str, int]] = {"vm": {}, "ct": {}}
+    for row in Guest.objects.values("kind", "state").annotate(n=Count("pk")).order_by():
+        guests.setdefault(row["kind"], {})[row["state"]] = row["n"]
+    return {
+        "time": timezone.now().isoformat(timespec="seconds"),
+        "health": "ok" if nodes and len(online) == len(nodes) else ("degraded" if online else "down"),
+        "nodes": {"online": len(online), "total": len(nodes)},
+        "cpu": {"cores": cpus, "usage": (sum(n.cpu_usage * n.cpus for n in online) / cpus) if cpus else 0.0},
+        "memory": {"used": sum(n.memory_used for n in online), "total": sum(n.memory_total for n in online)},
+        "storage": {"used": sum(n.disk_used for n in online), "total": sum(n.disk_total for n in online)},
+        "guests": {kind: {"total": sum(states.values()), **states} for kind, states in guests.items()},
+    }
+
+
+class StatusAccessMixin:
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not settings.PANEL_PUBLIC_STATUS and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return super().dispatch(request, *args, **kwargs)
+
+
+class StatusView(StatusAccessMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "status/status.html", {"status": cluster_status()})
+
+
+class StatusJsonView(StatusAccessMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return JsonResponse({"data": cluster_status()})
