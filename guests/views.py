@@ -1,11 +1,12 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from access import permissions
-from panel.errors import PanelError
+from panel.errors import Forbidden, PanelError
 from panel.views import PanelPageMixin
 
 from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, GuestAction, GuestKind
@@ -47,11 +48,13 @@ class GuestActionView(PanelPageMixin, View):
     def get(self, request: HttpRequest, vmid: int, action: str) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
         action = self._action(action)
+        self._check(request, guest, action)
         return render(request, "guests/guest_confirm.html", {"guest": guest, "action": action})
 
     def post(self, request: HttpRequest, vmid: int, action: str) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
         action = self._action(action)
+        self._check(request, guest, action)
         if action in DESTRUCTIVE_ACTIONS and request.POST.get("confirm") != str(guest.vmid):
             messages.error(request, f"type the VMID {guest.vmid} to confirm: {action.label.lower()} {guest}")
             return render(request, "guests/guest_confirm.html", {"guest": guest, "action": action}, status=400)
@@ -60,11 +63,18 @@ class GuestActionView(PanelPageMixin, View):
             params["force_stop"] = True
         try:
             task = request_action(request.user, guest, action, **params)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
         except PanelError as exc:
             messages.error(request, exc.message)
             return redirect(guest)
         messages.success(request, f"{action.label} of {guest} queued as task {task.upid}")
         return redirect(task)
+
+    @staticmethod
+    def _check(request: HttpRequest, guest: Guest, action: GuestAction) -> None:
+        if not permissions.can_act_on_guest(request.user, guest, action):
+            raise PermissionDenied(f"you may not {action.label.lower()} {guest}")
 
     @staticmethod
     def _action(name: str) -> GuestAction:
@@ -83,8 +93,7 @@ class GuestCreateView(PanelPageMixin, FormView):
             raise Http404("no such guest kind")
         self.kind = GuestKind(kwargs["kind"])
         if request.user.is_authenticated and not permissions.can_create_guests(request.user):
-            messages.error(request, "you may not create guests")
-            return redirect("datacenter")
+            raise PermissionDenied("you may not create guests")
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict:
@@ -116,6 +125,8 @@ class GuestCreateView(PanelPageMixin, FormView):
         )
         try:
             task = request_create(self.request.user, create)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
         except PanelError as exc:
             form.add_error(None, exc.message)
             return self.form_invalid(form)
@@ -128,6 +139,8 @@ class GuestMigrateView(PanelPageMixin, View):
 
     def post(self, request: HttpRequest, vmid: int) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
+        if not permissions.can_act_on_guest(request.user, guest, "migrate"):
+            raise PermissionDenied(f"you may not migrate {guest}")
         form = MigrateForm(request.POST, source=guest.node)
         if not form.is_valid():
             messages.error(request, "choose a target node: " + "; ".join(
@@ -135,6 +148,8 @@ class GuestMigrateView(PanelPageMixin, View):
             return redirect(guest)
         try:
             task = request_migrate(request.user, guest, form.cleaned_data["target"], form.cleaned_data["online"])
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
         except PanelError as exc:
             messages.error(request, exc.message)
             return redirect(guest)

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -8,7 +9,7 @@ from access import permissions
 from guests.forms import MigrateForm
 from guests.models import Guest
 from guests.services import request_migrate_all
-from panel.errors import PanelError
+from panel.errors import Forbidden, PanelError
 from panel.views import PanelPageMixin
 from tasks.models import Task
 
@@ -57,6 +58,8 @@ class NodeBulkActionView(PanelPageMixin, View):
 
     def get(self, request: HttpRequest, action: str, name: str | None = None) -> HttpResponse:
         node = self._node(name)
+        if node is not None and not permissions.can_power_node(request.user, node):
+            raise PermissionDenied(f"you may not {self._label(action).lower()} on node {node.name}")
         return render(request, "nodes/bulk_confirm.html",
                       {"node": node, "action": action, "label": self._label(action)})
 
@@ -68,6 +71,8 @@ class NodeBulkActionView(PanelPageMixin, View):
                 tasks = request_bulk_everywhere(request.user, action)
             else:
                 tasks = [request_bulk(request.user, node, action)]
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
         except PanelError as exc:
             messages.error(request, exc.message)
             return redirect(node or "datacenter")
@@ -97,6 +102,8 @@ class NodeMigrateAllView(PanelPageMixin, View):
 
     def post(self, request: HttpRequest, name: str) -> HttpResponse:
         node = get_object_or_404(permissions.visible_nodes(request.user, Node.objects.all()), name=name)
+        if not permissions.can_migrate_node(request.user, node):
+            raise PermissionDenied(f"you may not migrate the guests of node {node.name}")
         form = MigrateForm(request.POST, source=node)
         if not form.is_valid():
             messages.error(request, "choose a target node: " + "; ".join(
@@ -104,6 +111,8 @@ class NodeMigrateAllView(PanelPageMixin, View):
             return redirect(node)
         try:
             task = request_migrate_all(request.user, node, form.cleaned_data["target"])
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
         except PanelError as exc:
             messages.error(request, exc.message)
             return redirect(node)

@@ -1,11 +1,12 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from access import permissions
-from panel.errors import PanelError
+from panel.errors import Forbidden, PanelError
 from panel.views import PanelPageMixin
 
 from .models import Task
@@ -43,6 +44,8 @@ class TaskCancelView(PanelPageMixin, View):
         task = get_object_or_404(queryset, upid=upid)
         try:
             cancel(request.user, task)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
         except PanelError as exc:
             messages.error(request, exc.message)
         else:
