@@ -186,12 +186,34 @@ def visible_guests(user: User, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
     return guests_with(user, "VM.Audit", queryset)
 
 
-def visible_nodes(user: User, queryset: QuerySet[Node]) -> QuerySet[Node]:
-    """The nodes on which ``user`` has Sys.Audit."""
+def _node_q(grants: list[Grant], privilege: str) -> Q:
+    """A Q selecting the nodes whose resolved privileges on /nodes/<name> include ``privilege``."""
+    base = privilege in _resolve(grants, ["/", "/nodes", "/nodes/-"])
+    yes, no = set(), set()
+    for path in {g.path for g in grants if g.path.startswith("/nodes/")}:
+        level = _level(grants, path, final=True)
+        if level is not None:
+            (yes if privilege in level else no).add(path.removeprefix("/nodes/"))
+    if base:
+        return ~Q(name__in=no) if no else Q(pk__isnull=False)
+    return Q(name__in=yes) if yes else Q(pk__isnull=True)
+
+
+def nodes_with(user: User, privilege: str, queryset: QuerySet[Node]) -> QuerySet[Node]:
+    """Restrict ``queryset`` in SQL to the nodes on which ``user`` has ``privilege``."""
     if not user.is_authenticated or not user.is_active:
         return queryset.none()
-    names = [n for n in queryset.values_list("name", flat=True) if has_privilege(user, "Sys.Audit", f"/nodes/{n}")]
-    return queryset.filter(name__in=names)
+    token = api_token(user)
+    if not user.is_superuser:
+        queryset = queryset.filter(_node_q(_grants(user)[0], privilege))
+    if token is not None and token.privsep:
+        queryset = queryset.filter(_node_q(_grants(user)[1] or [], privilege))
+    return queryset
+
+
+def visible_nodes(user: User, queryset: QuerySet[Node]) -> QuerySet[Node]:
+    """The nodes on which ``user`` has Sys.Audit."""
+    return nodes_with(user, "Sys.Audit", queryset)
 
 
 def can_act_on_guest(user: User, guest: Guest, action: str) -> bool:

@@ -235,3 +235,17 @@ def test_builtin_roles_have_proxmox_privileges() -> None:
             "NoAccess"} <= set(roles)
     assert roles["PVEVMUser"] == {"VM.Audit", "VM.Backup", "VM.Console", "VM.PowerMgmt"}
     assert "Permissions.Modify" not in roles["PVEAdmin"] and roles["NoAccess"] == set()
+
+
+def test_node_filter_agrees_with_has_privilege(node) -> None:
+    from nodes.models import Node
+
+    other = Node.objects.create(name="mx-other")
+    user = UserFactory()
+    assert not permissions.visible_nodes(user, Node.objects.all()).exists()
+    grant(user, "PVEAuditor", "/nodes")
+    assert set(permissions.visible_nodes(fresh(user), Node.objects.all())) == {node, other}
+    grant(user, "NoAccess", "/nodes/mx-other")
+    assert list(permissions.visible_nodes(fresh(user), Node.objects.all())) == [node]
+    for row in Node.objects.all():
+        assert permissions.has_privilege(user, "Sys.Audit", f"/nodes/{row.name}") == (row == node)
