@@ -6,13 +6,14 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from access import permissions
+from access.models import Pool
 from panel.errors import Forbidden, PanelError
 from panel.views import PanelPageMixin
 
 from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, GuestAction, GuestKind
 from .forms import GuestCreateForm, MigrateForm
 from .models import Guest
-from .services import CreateRequest, request_action, request_create, request_migrate
+from .services import CreateRequest, move_to_pool, request_action, request_create, request_migrate
 
 
 def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
@@ -37,6 +38,8 @@ class GuestDetailView(PanelPageMixin, TemplateView):
             destructive=DESTRUCTIVE_ACTIONS,
             migrate_form=(MigrateForm(source=guest.node)
                           if permissions.can_act_on_guest(self.request.user, guest, "migrate") else None),
+            pool_choices=(permissions.allocatable_pools(self.request.user)
+                          if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
             tasks=permissions.visible_tasks(self.request.user, guest.tasks.select_related("user"))[:15],
             **kwargs,
         )
@@ -156,3 +159,21 @@ class GuestMigrateView(PanelPageMixin, View):
         messages.success(request, f"migration of {guest} to {form.cleaned_data['target'].name} queued "
                                   f"as task {task.upid}")
         return redirect(task)
+
+
+class GuestPoolView(PanelPageMixin, View):
+    """POST puts the guest in another pool (or none): VM.Allocate on the guest and the pool, within quota."""
+
+    def post(self, request: HttpRequest, vmid: int) -> HttpResponse:
+        guest = visible_guest_or_404(request, vmid)
+        name = request.POST.get("pool", "")
+        pool = get_object_or_404(Pool, name=name) if name else None
+        try:
+            move_to_pool(request.user, guest, pool)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
+        except PanelError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{guest} is now in pool {pool.name if pool else '(none)'}")
+        return redirect(guest)

@@ -92,6 +92,8 @@ MATRIX: dict[str, list[Case]] = {
     "guests/<int:vmid>/migrate/": [Case("post", "/guests/{inside}/migrate/", needs("VM.Migrate"),
                                         {"target": "nowhere"}),
                                    Case("post", "/guests/{outside}/migrate/", nobody, {"target": "nowhere"})],
+    "guests/<int:vmid>/pool/": [Case("post", "/guests/{inside}/pool/", needs("VM.Allocate"), {"pool": ""}),
+                                Case("post", "/guests/{outside}/pool/", nobody, {"pool": "team-a"})],
     "guests/<int:vmid>/<str:action>/": [
         Case("post", "/guests/{inside}/start/", needs("VM.PowerMgmt")),
         Case("get", "/guests/{inside}/delete/", needs("VM.Allocate")),
