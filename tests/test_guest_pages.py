@@ -173,3 +173,22 @@ def test_ordinary_user_sees_only_granted_guests_and_cannot_create(client, node) 
     response = client.post(create_url("ct"), ct_form(node))
     assert response.status_code == 403 and "you may not create guests" in response.content.decode()
     assert not Guest.objects.filter(name="pt-web").exists()
+
+
+def test_pool_user_creates_in_their_pool_up_to_its_quota(client, node) -> None:
+    """VM.Allocate on /pool/team-a: the form offers (and requires) the pool; the guest lands there, theirs."""
+    user = UserFactory()
+    pool = PoolFactory(name="team-a", max_guests=1)
+    grant(user, "PVEVMAdmin", pool.path)
+    client.login(username=user.username, password=PASSWORD)
+    form_page = client.get(create_url("ct")).content.decode()
+    assert 'name="pool"' in form_page and "team-a" in form_page
+    assert client.post(create_url("ct"), ct_form(node)).status_code == 400  # the pool is required
+    response = client.post(create_url("ct"), ct_form(node, pool="team-a"))
+    assert response.status_code == 302
+    guest = Guest.objects.get(name="pt-web")
+    assert guest.pool == pool and guest.owner == user
+    response = client.post(create_url("ct"), ct_form(node, name="pt-web2", pool="team-a"))
+    assert response.status_code == 400
+    assert "pool team-a quota exceeded: guests limit is 1" in response.content.decode()
+    assert not Guest.objects.filter(name="pt-web2").exists()
