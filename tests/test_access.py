@@ -249,3 +249,15 @@ def test_node_filter_agrees_with_has_privilege(node) -> None:
     assert list(permissions.visible_nodes(fresh(user), Node.objects.all())) == [node]
     for row in Node.objects.all():
         assert permissions.has_privilege(user, "Sys.Audit", f"/nodes/{row.name}") == (row == node)
+
+
+def test_separated_token_sees_only_tasks_it_may_audit(client, node) -> None:
+    from tasks.upid import new_upid
+
+    user = UserFactory()
+    Task.objects.create(upid=new_upid(node.name, "startall", "", "x@pam"), node=node, user=user, type="startall")
+    token, secret = token_for(user, privsep=True)
+    url = f"/api2/json/nodes/{node.name}/tasks"
+    assert client.get(url, **header(token, secret)).json()["total"] == 0
+    client.login(username=user.username, password=PASSWORD)
+    assert client.get(url).json()["total"] == 1  # the user sees the task they started
