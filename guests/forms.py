@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from access.models import Pool
 from nodes.models import Node
@@ -49,8 +50,12 @@ class GuestCreateForm(forms.Form):
         self.fields["template"].widget = forms.Select(choices=[(n, n) for n in names])
         if len(names) == 1:
             self.fields["template"].initial = names[0]
-        if Node.objects.count() == 1:
-            self.fields["node"].initial = Node.objects.get().name
+        # Preselect the node this panel runs on, or the only one there is.
+        node_names = list(self.fields["node"].queryset.values_list("name", flat=True))
+        if settings.PANEL_NODE_NAME in node_names:
+            self.fields["node"].initial = settings.PANEL_NODE_NAME
+        elif len(node_names) == 1:
+            self.fields["node"].initial = node_names[0]
 
     def clean(self) -> dict:
         data = super().clean()

@@ -23,17 +23,18 @@ def poll_task_name(node: Node) -> str:
 def schedule_node_poll(sender: type[Node], instance: Node, **kwargs: object) -> None:
     interval = settings.PANEL_POLL_INTERVAL
     schedule, _ = IntervalSchedule.objects.get_or_create(every=interval, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.update_or_create(
-        name=poll_task_name(instance),
-        defaults={
-            "task": POLL_TASK,
-            "interval": schedule,
-            "args": json.dumps([instance.name]),
-            "queue": instance.queue,
-            # A poll that waited longer than one interval is useless: a newer one is queued.
-            "expire_seconds": interval,
-        },
-    )
+    wanted = {
+        "task": POLL_TASK,
+        "interval_id": schedule.pk,
+        "args": json.dumps([instance.name]),
+        "queue": instance.queue,
+        # A poll that waited longer than one interval is useless: a newer one is queued.
+        "expire_seconds": interval,
+    }
+    current = PeriodicTask.objects.filter(name=poll_task_name(instance)).values(*wanted).first()
+    # Every poll saves its node: write only when something changed, or beat reloads its whole schedule.
+    if current != wanted:
+        PeriodicTask.objects.update_or_create(name=poll_task_name(instance), defaults=wanted)
 
 
 @receiver(post_delete, sender=Node)
