@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 
 from drivers.base import GuestDriver
 from drivers.errors import OperationTimeout
 from drivers.types import GuestSpec
-from tasks.registry import register
+from tasks.registry import Operation, register
 from tasks.worker import TaskContext
 
 from .inventory import refresh_guest
@@ -41,7 +43,7 @@ def start(context: TaskContext) -> str:
 @register("shutdown", "Shutdown")
 def shutdown(context: TaskContext) -> str:
     guest, driver = _target(context)
-    timeout = float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
+    timeout = _timeout(context)
     context.log(f"shutting down {guest} (timeout {timeout:g} s)")
     try:
         driver.shutdown(guest.backend_id, timeout)
@@ -55,17 +57,19 @@ def shutdown(context: TaskContext) -> str:
     return "OK"
 
 
-def _power(verb: str, label: str, call: str):
+def _timeout(context: TaskContext) -> float:
+    return float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
+
+
+def _power(verb: str, label: str, act: Callable[[GuestDriver, str, TaskContext], None]) -> Operation:
+    """A task type that is one driver call on the guest, followed by reading its state back."""
+
     @register(verb, label)
     def run(context: TaskContext) -> str:
         guest, driver = _target(context)
         context.log(f"{label.lower()} {guest}")
         try:
-            method = getattr(driver, call)
-            if call == "reboot":
-                method(guest.backend_id, float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT)))
-            else:
-                method(guest.backend_id)
+            act(driver, guest.backend_id, context)
         finally:
             _refresh(context, guest, driver)
         return "OK"
@@ -73,10 +77,10 @@ def _power(verb: str, label: str, call: str):
     return run
 
 
-stop = _power("stop", "Stop", "stop")
-reboot = _power("reboot", "Reboot", "reboot")
-suspend = _power("suspend", "Pause", "suspend")
-resume = _power("resume", "Resume", "resume")
+stop = _power("stop", "Stop", lambda driver, backend_id, _: driver.stop(backend_id))
+reboot = _power("reboot", "Reboot", lambda driver, backend_id, c: driver.reboot(backend_id, _timeout(c)))
+suspend = _power("suspend", "Pause", lambda driver, backend_id, _: driver.suspend(backend_id))
+resume = _power("resume", "Resume", lambda driver, backend_id, _: driver.resume(backend_id))
 
 
 @register("create", "Create")
