@@ -171,15 +171,18 @@ def _storage_resource(node: Node) -> dict:
     }
 
 
-def cluster_resources(user, kind: str | None = None) -> list[dict]:
-    """Every node, guest and storage ``user`` may see, in a constant number of queries."""
+def cluster_resources(user, kind: str | None = None, node: str | None = None) -> list[dict]:
+    """Every node, guest and storage ``user`` may see (of ``node`` only, if given), in a constant number of
+    queries."""
     resources = []
-    nodes = list(permissions.visible_nodes(user, Node.objects.all())) if kind in (None, "node", "storage") else []
+    node_rows, guest_rows = Node.objects.all(), Guest.objects.select_related("node", "pool")
+    if node is not None:
+        node_rows, guest_rows = node_rows.filter(name=node), guest_rows.filter(node__name=node)
+    nodes = list(permissions.visible_nodes(user, node_rows)) if kind in (None, "node", "storage") else []
     if kind in (None, "node"):
         resources += [_node_resource(n) for n in nodes]
     if kind in (None, "vm"):
-        guests = permissions.visible_guests(user, Guest.objects.select_related("node", "pool"))
-        resources += [_guest_resource(g) for g in guests]
+        resources += [_guest_resource(g) for g in permissions.visible_guests(user, guest_rows)]
     if kind in (None, "storage") and permissions.has_privilege(
         user, "Datastore.Audit", f"/storage/{LOCAL_STORAGE}"
     ):

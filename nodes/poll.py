@@ -13,6 +13,7 @@ from drivers.errors import DriverError
 from drivers.registry import driver_for
 from drivers.types import GuestKind
 from metrics.feed import record_poll
+from metrics.live import publish_node_changed
 from tasks.recovery import fail_tasks_of_dead_processes, fail_tasks_of_offline_nodes
 
 from .collector import host_counters, host_figures
@@ -50,6 +51,7 @@ def collect(node: Node) -> None:
             record_poll(node, host_counters(), read)
     except Exception:  # the history must never stop the heartbeat
         logger.exception("could not record the history of node %s", node.name)
+    publish_node_changed(node.name)
     # After the inventory, so that the guests of a lost task show their real state.
     fail_tasks_of_dead_processes(node)
     fail_tasks_of_offline_nodes()

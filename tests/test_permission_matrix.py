@@ -142,6 +142,7 @@ MATRIX: dict[str, list[Case]] = {
 
 WS_MATRIX: dict[str, list[tuple[str, Rule]]] = {
     "ws/tasks/": [("/ws/tasks/", logged_in)],
+    "ws/cluster/resources/": [("/ws/cluster/resources/", logged_in)],
     "ws/tasks/<str:upid>/log/": [("/ws/tasks/{task_in}/log/", needs("VM.Audit")),
                                  ("/ws/tasks/{task_out}/log/", nobody)],
 }
