@@ -44,6 +44,7 @@ def test_datacenter_summary(admin_client) -> None:
     assert summary["memory"] == {"used": 2 << 30, "total": 8 << 30}
     body = response.content.decode()
     assert "Nodes online: <strong>1</strong> of 2" in body
+    assert 'data-resource="node/sm-up"' in body and "panel/resources.js" in body  # live node figures
 
 
 @pytest.mark.parametrize("guests", [10, 300])
