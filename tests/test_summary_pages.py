@@ -45,6 +45,11 @@ def test_datacenter_summary(admin_client) -> None:
     body = response.content.decode()
     assert "Nodes online: <strong>1</strong> of 2" in body
     assert 'data-resource="node/sm-up"' in body and "panel/resources.js" in body  # live node figures
+    # The guests of the offline node show unknown, in the table and on their page.
+    down_guest = Guest.objects.filter(node__name="sm-down").first()
+    row = body.split(f">{down_guest.name}</a>")[1].split("</tr>")[0]
+    assert ">unknown<" in row
+    assert ">unknown<" in admin_client.get(f"/guests/{down_guest.vmid}/").content.decode()
 
 
 @pytest.mark.parametrize("guests", [10, 300])
