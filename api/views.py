@@ -12,6 +12,8 @@ from access import permissions
 from guests.choices import GuestAction, GuestKind
 from guests.models import Guest
 from guests.services import request_action
+from metrics.store import TIMEFRAMES, history
+from nodes.choices import NodeStatus
 from nodes.models import Node
 from nodes.services import BULK_ACTIONS, request_bulk
 from tasks.events import task_summary
@@ -128,3 +130,109 @@ class GuestStatusView(APIView):
                 params["timeout"] = int(request.data["timeout"])
             params["force_stop"] = str(request.data.get("forceStop", "0")) in ("1", "true")
         return data(request_action(request.user, guest, action, **params).upid)
+
+
+# The node's storage directory, shown as Proxmox's "local" storage of each node.
+LOCAL_STORAGE = "local"
+RESOURCE_TYPES = {"node", "vm", "storage"}
+
+
+def _guest_resource(guest: Guest) -> dict:
+    path = "qemu" if guest.kind == GuestKind.VM else "lxc"
+    online = guest.node.status == NodeStatus.ONLINE
+    running = online and guest.state == "running"
+    return {
+        "id": f"{path}/{guest.vmid}", "type": path, "node": guest.node.name, "vmid": guest.vmid,
+        "name": guest.name, "status": guest.state if online else "unknown",
+        "cpu": guest.cpu_usage if running else 0, "maxcpu": guest.vcpus or guest.node.cpus,
+        "mem": guest.memory_used if running else 0, "maxmem": guest.memory_bytes or guest.node.memory_total,
+        "disk": guest.disk_used or 0, "maxdisk": guest.disk_bytes, "uptime": guest.uptime if running else 0,
+        "pool": guest.pool.name if guest.pool_id else None, "template": 0,
+    }
+
+
+def _node_resource(node: Node) -> dict:
+    online = node.status == NodeStatus.ONLINE
+    return {
+        "id": f"node/{node.name}", "type": "node", "node": node.name, "name": node.name,
+        "status": "online" if online else "offline", "cpu": node.cpu_usage if online else 0, "maxcpu": node.cpus,
+        "mem": node.memory_used if online else 0, "maxmem": node.memory_total,
+        "disk": node.disk_used, "maxdisk": node.disk_total, "uptime": node.uptime if online else 0,
+        "level": "", "template": 0,
+    }
+
+
+def _storage_resource(node: Node) -> dict:
+    return {
+        "id": f"storage/{node.name}/{LOCAL_STORAGE}", "type": "storage", "node": node.name,
+        "storage": LOCAL_STORAGE, "name": LOCAL_STORAGE, "path": node.storage_dir,
+        "status": "available" if node.status == NodeStatus.ONLINE else "unknown",
+        "disk": node.disk_used, "maxdisk": node.disk_total, "content": "images,rootdir", "shared": 0,
+    }
+
+
+def cluster_resources(user, kind: str | None = None, node: str | None = None) -> list[dict]:
+    """Every node, guest and storage ``user`` may see (of ``node`` only, if given), in a constant number of
+    queries."""
+    resources = []
+    node_rows, guest_rows = Node.objects.all(), Guest.objects.select_related("node", "pool")
+    if node is not None:
+        node_rows, guest_rows = node_rows.filter(name=node), guest_rows.filter(node__name=node)
+    nodes = list(permissions.visible_nodes(user, node_rows)) if kind in (None, "node", "storage") else []
+    if kind in (None, "node"):
+        resources += [_node_resource(n) for n in nodes]
+    if kind in (None, "vm"):
+        resources += [_guest_resource(g) for g in permissions.visible_guests(user, guest_rows)]
+    if kind in (None, "storage") and permissions.has_privilege(
+        user, "Datastore.Audit", f"/storage/{LOCAL_STORAGE}"
+    ):
+        resources += [_storage_resource(n) for n in nodes]
+    return resources
+
+
+class ClusterResourcesView(APIView):
+    """GET /cluster/resources[?type=node|vm|storage], like Proxmox's."""
+
+    def get(self, request: Request) -> Response:
+        kind = request.query_params.get("type")
+        if kind is not None and kind not in RESOURCE_TYPES:
+            raise ValidationError({"type": "one of node, vm, storage"})
+        return data(cluster_resources(request.user, kind))
+
+
+def _timeframe(request: Request) -> tuple[str, str]:
+    timeframe = request.query_params.get("timeframe", "hour")
+    cf = request.query_params.get("cf", "AVERAGE").upper()
+    if timeframe not in TIMEFRAMES:
+        raise ValidationError({"timeframe": "one of " + ", ".join(TIMEFRAMES)})
+    if cf not in ("AVERAGE", "MAX"):
+        raise ValidationError({"cf": "AVERAGE or MAX"})
+    return timeframe, cf
+
+
+class NodeRrdDataView(APIView):
+    """GET /nodes/{node}/rrddata?timeframe=hour|day|week|month|year&cf=AVERAGE|MAX."""
+
+    def get(self, request: Request, node: str) -> Response:
+        timeframe, cf = _timeframe(request)
+        found = _node(request, node)
+        points = history("node", found.name, timeframe, cf)
+        for point in points:
+            point["maxcpu"], point["maxmem"] = found.cpus, found.memory_total
+        return data(points)
+
+
+class GuestRrdDataView(APIView):
+    """GET /nodes/{node}/{qemu|lxc}/{vmid}/rrddata?timeframe=...&cf=..."""
+
+    def get(self, request: Request, node: str, kind: str, vmid: int) -> Response:
+        if kind not in KIND_OF_PATH:
+            raise NotFound("no such endpoint")
+        timeframe, cf = _timeframe(request)
+        queryset = permissions.visible_guests(request.user, Guest.objects.select_related("node"))
+        guest = get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
+        points = history("guest", guest.vmid, timeframe, cf)
+        maxmem = guest.memory_bytes or guest.node.memory_total
+        for point in points:
+            point["maxcpu"], point["maxmem"] = guest.vcpus or guest.node.cpus, maxmem
+        return data(points)

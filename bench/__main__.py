@@ -7,8 +7,11 @@ from .harness import asgi_server, setup_django
 
 def main() -> None:
     setup_django()
-    from . import loglatency, startall
+    from . import loglatency, metrics, startall
 
+    for line in metrics.run():
+        print(line, flush=True)
+    print()
     for line in startall.run():
         print(line, flush=True)
     print()

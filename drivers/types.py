@@ -28,6 +28,11 @@ class GuestUsage:
     memory_used: int = 0  # bytes
     disk_used: int | None = None  # bytes, None where the engine cannot tell cheaply
     uptime: int = 0  # seconds since the guest started, 0 when not running
+    # Cumulative I/O counters in bytes since the guest started (rates come from two readings).
+    net_in: int = 0
+    net_out: int = 0
+    disk_read: int = 0
+    disk_write: int = 0
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,18 @@ class Guest(models.Model):
 
     @property
     def state_badge(self) -> str:
-        return STATE_BADGES.get(self.state, "muted")
+        return STATE_BADGES.get(self.shown_state, "muted")
+
+    @property
+    def shown_state(self) -> str:
+        """The state to show: unknown while the guest's node is not reporting (the row keeps the last one)."""
+        from nodes.choices import NodeStatus
+
+        return self.state if self.node.status == NodeStatus.ONLINE else GuestState.UNKNOWN
+
+    @property
+    def shown_state_display(self) -> str:
+        return GuestState(self.shown_state).label if self.shown_state in GuestState.values else self.shown_state
 
     @property
     def memory_bytes(self) -> int:

@@ -41,6 +41,8 @@ class GuestDetailView(PanelPageMixin, TemplateView):
             pool_choices=(permissions.allocatable_pools(self.request.user)
                           if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
             tasks=permissions.visible_tasks(self.request.user, guest.tasks.select_related("user"))[:15],
+            rrd_url=(f"/api2/json/nodes/{guest.node.name}/{'qemu' if guest.kind == GuestKind.VM else 'lxc'}"
+                     f"/{guest.vmid}/rrddata"),
             **kwargs,
         )
 

@@ -38,3 +38,15 @@ def host_figures(storage_dir: str) -> HostFigures:
         uptime=int(time.time() - psutil.boot_time()),
         kernel=f"{platform.system()} {platform.release()}",
     )
+
+
+def host_counters() -> dict[str, int]:
+    """Cumulative network (all interfaces but loopback) and disk I/O bytes of the host."""
+    net = psutil.net_io_counters(pernic=True) or {}
+    disk = psutil.disk_io_counters()
+    return {
+        "netin": sum(c.bytes_recv for name, c in net.items() if name != "lo"),
+        "netout": sum(c.bytes_sent for name, c in net.items() if name != "lo"),
+        "diskread": disk.read_bytes if disk else 0,
+        "diskwrite": disk.write_bytes if disk else 0,
+    }

@@ -12,9 +12,11 @@ from django.utils import timezone
 from drivers.errors import DriverError
 from drivers.registry import driver_for
 from drivers.types import GuestKind
+from metrics.feed import record_poll
+from metrics.live import publish_node_changed
 from tasks.recovery import fail_tasks_of_dead_processes, fail_tasks_of_offline_nodes
 
-from .collector import host_figures
+from .collector import host_counters, host_figures
 from .models import Node
 
 logger = logging.getLogger(__name__)
@@ -38,12 +40,18 @@ def collect(node: Node) -> None:
     """
     for field, value in asdict(host_figures(node.storage_dir)).items():
         setattr(node, field, value)
-    engines = {}
+    engines, read = {}, []
     for kind in GuestKind:
-        engines[_engine_name(kind)] = _poll_engine(node, kind)
+        engines[_engine_name(kind)] = _poll_engine(node, kind, read)
     node.engines = engines
     node.last_seen = timezone.now()
     node.save()
+    try:
+        with transaction.atomic():
+            record_poll(node, host_counters(), read)
+    except Exception:  # the history must never stop the heartbeat
+        logger.exception("could not record the history of node %s", node.name)
+    publish_node_changed(node.name)
     # After the inventory, so that the guests of a lost task show their real state.
     fail_tasks_of_dead_processes(node)
     fail_tasks_of_offline_nodes()
@@ -53,7 +61,8 @@ def _engine_name(kind: GuestKind) -> str:
     return "libvirt" if kind is GuestKind.VM else "docker"
 
 
-def _poll_engine(node: Node, kind: GuestKind) -> dict:
+def _poll_engine(node: Node, kind: GuestKind, read: list) -> dict:
+    """Reconcile one engine; append (Guest row, GuestInfo) of what it reported to ``read``."""
     from guests.choices import GuestState
     from guests.inventory import sync_guests
     from guests.models import Guest, GuestTemplate
@@ -79,4 +88,6 @@ def _poll_engine(node: Node, kind: GuestKind) -> dict:
                 defaults={"description": template.description, "min_memory_mib": template.min_memory_mib},
             )
         sync_guests(node, kind.value, guests)
+    by_backend = {g.backend_id: g for g in Guest.objects.filter(node=node, kind=kind).exclude(backend_id="")}
+    read.extend((by_backend[i.backend_id], i) for i in guests if i.backend_id in by_backend)
     return {"ok": True, "version": engine.version, "uri": engine.uri, "error": ""}

@@ -54,3 +54,33 @@ class StatusView(StatusAccessMixin, View):
 class StatusJsonView(StatusAccessMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         return JsonResponse({"data": cluster_status()})
+
+
+def datacenter_summary(user) -> dict:
+    """Proxmox's datacenter summary over what ``user`` may see, in three queries whatever the cluster size:
+    health (nodes online of total), guest counts by kind and state, resources of the online nodes."""
+    from access import permissions
+
+    nodes = list(permissions.visible_nodes(user, Node.objects.all()))
+    online = [n for n in nodes if n.status == NodeStatus.ONLINE]
+    offline_ids = [n.pk for n in nodes if n.status != NodeStatus.ONLINE]
+    guests = {"vm": {"running": 0, "stopped": 0, "other": 0, "total": 0},
+              "ct": {"running": 0, "stopped": 0, "other": 0, "total": 0}}
+    rows = (permissions.visible_guests(user, Guest.objects.all())
+            .values("kind", "state", "node_id").annotate(n=Count("pk")).order_by())
+    for row in rows:
+        counts = guests.setdefault(row["kind"], {"running": 0, "stopped": 0, "other": 0, "total": 0})
+        state = "other" if row["node_id"] in offline_ids else row["state"]
+        counts[state if state in ("running", "stopped") else "other"] += row["n"]
+        counts["total"] += row["n"]
+    cpus = sum(n.cpus for n in online)
+    return {
+        "health": "ok" if nodes and len(online) == len(nodes) else ("degraded" if online else "down"),
+        "nodes": nodes,
+        "online": len(online),
+        "total": len(nodes),
+        "guests": guests,
+        "cpu": {"cores": cpus, "usage": (sum(n.cpu_usage * n.cpus for n in online) / cpus) if cpus else 0.0},
+        "memory": {"used": sum(n.memory_used for n in online), "total": sum(n.memory_total for n in online)},
+        "storage": {"used": sum(n.disk_used for n in online), "total": sum(n.disk_total for n in online)},
+    }

@@ -15,6 +15,7 @@ from tasks.models import Task
 
 from .models import Node
 from .services import BULK_ACTIONS, request_bulk, request_bulk_everywhere
+from .status import datacenter_summary
 
 RECENT_TASKS = 15
 
@@ -27,10 +28,11 @@ class DatacenterView(PanelPageMixin, TemplateView):
     def get_context_data(self, **kwargs: object) -> dict:
         user = self.request.user
         guests = permissions.visible_guests(user, Guest.objects.select_related("node"))
-        nodes = permissions.visible_nodes(user, Node.objects.all())
+        summary = datacenter_summary(user)
         tasks = permissions.visible_tasks(user, Task.objects.select_related("node", "user"))
         return super().get_context_data(
-            nodes=nodes,
+            summary=summary,
+            nodes=summary["nodes"],
             guests=guests,
             tasks=tasks[:RECENT_TASKS],
             can_create=permissions.can_create_guests(user),

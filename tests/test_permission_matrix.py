@@ -106,6 +106,11 @@ MATRIX: dict[str, list[Case]] = {
     "tasks/<str:upid>/cancel/": [Case("post", "/tasks/{task_in}/cancel/", nobody),
                                  Case("post", "/tasks/{task_out}/cancel/", nobody)],
     API + "nodes": [Case("get", "/api2/json/nodes", logged_in)],
+    API + "cluster/resources": [Case("get", "/api2/json/cluster/resources", logged_in)],
+    API + "nodes/<str:node>/rrddata": [Case("get", "/api2/json/nodes/{node}/rrddata", nobody)],
+    API + "nodes/<str:node>/<str:kind>/<int:vmid>/rrddata": [
+        Case("get", "/api2/json/nodes/{node}/lxc/{inside}/rrddata", needs("VM.Audit")),
+        Case("get", "/api2/json/nodes/{node}/lxc/{outside}/rrddata", nobody)],
     API + "nodes/<str:node>/tasks": [Case("get", "/api2/json/nodes/{node}/tasks", logged_in)],
     API + "nodes/<str:node>/tasks/<str:upid>": [Case("delete", "/api2/json/nodes/{node}/tasks/{task_in}", nobody),
                                                 Case("delete", "/api2/json/nodes/{node}/tasks/{task_out}", nobody)],
@@ -137,6 +142,7 @@ MATRIX: dict[str, list[Case]] = {
 
 WS_MATRIX: dict[str, list[tuple[str, Rule]]] = {
     "ws/tasks/": [("/ws/tasks/", logged_in)],
+    "ws/cluster/resources/": [("/ws/cluster/resources/", logged_in)],
     "ws/tasks/<str:upid>/log/": [("/ws/tasks/{task_in}/log/", needs("VM.Audit")),
                                  ("/ws/tasks/{task_out}/log/", nobody)],
 }

@@ -168,7 +168,15 @@ class DockerDriver(GuestDriver):
         memory = stats.get("memory_stats", {})
         # Like `docker stats`: page cache that the kernel can drop does not count as used.
         used = memory.get("usage", 0) - memory.get("stats", {}).get("inactive_file", 0)
-        return GuestUsage(cpu_time_ns=cpu, memory_used=max(used, 0), uptime=_uptime(attrs))
+        networks = (stats.get("networks") or {}).values()
+        blkio = (stats.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+        return GuestUsage(
+            cpu_time_ns=cpu, memory_used=max(used, 0), uptime=_uptime(attrs),
+            net_in=sum(n.get("rx_bytes", 0) for n in networks),
+            net_out=sum(n.get("tx_bytes", 0) for n in networks),
+            disk_read=sum(e.get("value", 0) for e in blkio if e.get("op", "").lower() == "read"),
+            disk_write=sum(e.get("value", 0) for e in blkio if e.get("op", "").lower() == "write"),
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ _STATS = (
     | libvirt.VIR_DOMAIN_STATS_BALLOON
     | libvirt.VIR_DOMAIN_STATS_VCPU
     | libvirt.VIR_DOMAIN_STATS_BLOCK
+    | libvirt.VIR_DOMAIN_STATS_INTERFACE
 )
 _POLL = 0.2  # seconds between state checks while waiting for a guest
 
@@ -126,6 +127,10 @@ class LibvirtDriver(GuestDriver):
                 cpu_time_ns=cpu_ns if running else 0,
                 memory_used=_memory_used(stats) if running else 0,
                 disk_used=sum(_disk_used(stats, i) for i in disks) if disks else None,
+                net_in=_total(stats, "net", "rx.bytes") if running else 0,
+                net_out=_total(stats, "net", "tx.bytes") if running else 0,
+                disk_read=_total(stats, "block", "rd.bytes") if running else 0,
+                disk_write=_total(stats, "block", "wr.bytes") if running else 0,
             ),
         )
 
@@ -418,3 +423,8 @@ def _memory_used(stats: dict) -> int:
 def _disk_used(stats: dict, index: int) -> int:
     """Bytes the image takes on the host; ``allocation`` of a running qcow2 is its highest written offset."""
     return stats.get(f"block.{index}.physical", stats.get(f"block.{index}.allocation", 0))
+
+
+def _total(stats: dict, group: str, field: str) -> int:
+    """The sum over a domain's interfaces or disks of one getAllDomainStats counter (net.0.rx.bytes...)."""
+    return sum(stats.get(f"{group}.{i}.{field}", 0) for i in range(stats.get(f"{group}.count", 0)))

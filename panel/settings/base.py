@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "nodes",
     "guests",
     "tasks",
+    "metrics",
     "api",
 ]
 

@@ -1,0 +1,74 @@
+"""Live figures: a node's poll is pushed on ws/cluster/resources/, filtered for each viewer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from guests.models import Guest
+from metrics.live import publish_node_changed
+from nodes.poll import collect
+from panel.routing import websocket_urlpatterns
+
+from .factories import AdminFactory, GuestFactory, NodeFactory, PoolFactory, UserFactory, grant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+router = URLRouter(websocket_urlpatterns)
+
+
+async def connect(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(router, "/ws/cluster/resources/")
+    communicator.scope["user"] = user
+    return communicator
+
+
+def test_node_changes_are_pushed_to_who_may_see_them() -> None:
+    node = NodeFactory(name="lv-node", last_seen=timezone.now())
+    pool = PoolFactory(name="lv-pool")
+    inside = GuestFactory(node=node, pool=pool, state="running")
+    GuestFactory(node=node, state="running")
+    admin, user = AdminFactory(), UserFactory(username="lv-user")
+    grant(user, "PVEVMUser", "/pool/lv-pool")
+
+    async def scenario() -> None:
+        admin_socket, user_socket = await connect(admin), await connect(user)
+        assert (await admin_socket.connect())[0] and (await user_socket.connect())[0]
+        first = await admin_socket.receive_json_from(timeout=10)
+        assert {"node/lv-node", f"lxc/{inside.vmid}"} <= {r["id"] for r in first["data"]}
+        mine = await user_socket.receive_json_from(timeout=10)
+        assert [r["id"] for r in mine["data"]] == [f"lxc/{inside.vmid}"]
+        await sync_to_async(Guest.objects.filter(pk=inside.pk).update)(cpu_usage=0.42)
+        await sync_to_async(publish_node_changed)("lv-node")
+        pushed = await user_socket.receive_json_from(timeout=10)
+        assert pushed["node"] == "lv-node" and [r["cpu"] for r in pushed["data"]] == [0.42]
+        pushed = await admin_socket.receive_json_from(timeout=10)
+        assert len(pushed["data"]) == 4  # the node, its storage and both guests
+        await admin_socket.disconnect()
+        await user_socket.disconnect()
+        anonymous = await connect(AnonymousUser())
+        assert not (await anonymous.connect())[0]
+
+    asyncio.run(scenario())
+
+
+def test_a_poll_publishes_its_node(node) -> None:
+    async def scenario() -> None:
+        socket = await connect(await sync_to_async(AdminFactory)())
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=10)
+        await sync_to_async(collect)(node)
+        while True:
+            message = await socket.receive_json_from(timeout=30)
+            if message["node"] == node.name:
+                break
+        assert any(r["id"] == f"node/{node.name}" and r["status"] == "online" for r in message["data"])
+        await socket.disconnect()
+
+    asyncio.run(scenario())
