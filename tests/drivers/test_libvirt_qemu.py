@@ -39,9 +39,10 @@ def environment() -> None:
     try:
         libvirt.open(URI).close()
     except libvirt.libvirtError as exc:
-        pytest.skip(f"libvirtd is not reachable at {URI}: {exc}")
+        # `make test` starts libvirtd: a missing engine is a failure, never a skip.
+        pytest.fail(f"libvirtd is not reachable at {URI}: {exc} (scripts/setup/services.sh starts it)")
     if not os.path.isfile(os.path.join(TEMPLATE_DIR, "vm", TEMPLATE, "template.json")):
-        pytest.skip(f"VM template {TEMPLATE} is not built in {TEMPLATE_DIR} (scripts/setup/templates.sh)")
+        pytest.fail(f"VM template {TEMPLATE} is not built in {TEMPLATE_DIR} (scripts/setup/templates.sh)")
 
 
 @pytest.fixture
