@@ -54,6 +54,28 @@ class NodeListView(APIView):
         ])
 
 
+class NodeStatusView(APIView):
+    """GET /nodes/{node}/status: the node's own figures, shaped like Proxmox's (plus its engines)."""
+
+    def get(self, request: Request, node: str) -> Response:
+        n = _node(request, node)
+        online = n.status == NodeStatus.ONLINE
+        return data({
+            "status": n.status,
+            "cpu": n.cpu_usage if online else 0,
+            "cpuinfo": {"cpus": n.cpus},
+            "loadavg": [f"{value:.2f}" for value in (n.load_average, n.load_average_5, n.load_average_15)],
+            "memory": {"total": n.memory_total, "used": n.memory_used, "free": n.memory_total - n.memory_used},
+            "swap": {"total": n.swap_total, "used": n.swap_used, "free": n.swap_total - n.swap_used},
+            "rootfs": {"total": n.root_total, "used": n.root_used, "free": n.root_total - n.root_used,
+                       "avail": n.root_total - n.root_used},
+            "uptime": n.uptime if online else 0,
+            "kversion": n.kernel,
+            "engines": n.engines,
+            "last_seen": int(n.last_seen.timestamp()) if n.last_seen else None,
+        })
+
+
 class NodeTaskListView(APIView):
     def get(self, request: Request, node: str) -> Response:
         start, limit = _int_param(request, "start", 0), _int_param(request, "limit", 50)
@@ -138,11 +160,10 @@ RESOURCE_TYPES = {"node", "vm", "storage"}
 
 
 def _guest_resource(guest: Guest) -> dict:
-    path = "qemu" if guest.kind == GuestKind.VM else "lxc"
     online = guest.node.status == NodeStatus.ONLINE
     running = online and guest.state == "running"
     return {
-        "id": f"{path}/{guest.vmid}", "type": path, "node": guest.node.name, "vmid": guest.vmid,
+        "id": guest.resource_id, "type": guest.resource_path, "node": guest.node.name, "vmid": guest.vmid,
         "name": guest.name, "status": guest.state if online else "unknown",
         "cpu": guest.cpu_usage if running else 0, "maxcpu": guest.vcpus or guest.node.cpus,
         "mem": guest.memory_used if running else 0, "maxmem": guest.memory_bytes or guest.node.memory_total,

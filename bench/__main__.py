@@ -1,24 +1,33 @@
-"""`make bench`: every benchmark, each printing its ratios against a baseline measured in the same run."""
+"""`make bench`: every benchmark, each printing its ratios against a baseline measured in the same run.
+
+`python -m bench collector metrics` runs only the named ones."""
 
 from __future__ import annotations
 
+import sys
+
 from .harness import asgi_server, setup_django
 
+NAMES = ("metrics", "collector", "startall", "loglatency")
 
-def main() -> None:
+
+def main(names: list[str]) -> None:
+    unknown = set(names) - set(NAMES)
+    if unknown:
+        sys.exit(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
     setup_django()
-    from . import loglatency, metrics, startall
+    from . import collector, loglatency, metrics, startall
 
-    for line in metrics.run():
-        print(line, flush=True)
-    print()
-    for line in startall.run():
-        print(line, flush=True)
-    print()
-    with asgi_server() as server:
-        for line in loglatency.run(server):
+    for name in names or NAMES:
+        if name == "loglatency":
+            with asgi_server() as server:
+                lines = loglatency.run(server)
+        else:
+            lines = {"metrics": metrics, "collector": collector, "startall": startall}[name].run()
+        for line in lines:
             print(line, flush=True)
+        print()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -66,6 +66,16 @@ class Guest(models.Model):
         return reverse("guest_detail", args=[self.vmid])
 
     @property
+    def resource_path(self) -> str:
+        """Proxmox's name for the kind in paths and resource ids: qemu for VMs, lxc for containers."""
+        return "qemu" if self.kind == GuestKind.VM else "lxc"
+
+    @property
+    def resource_id(self) -> str:
+        """The id of this guest in /cluster/resources and on the live pages: ``qemu/100``, ``lxc/101``."""
+        return f"{self.resource_path}/{self.vmid}"
+
+    @property
     def state_badge(self) -> str:
         return STATE_BADGES.get(self.shown_state, "muted")
 

@@ -1,9 +1,10 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
-from django.views.generic import FormView, TemplateView
+from django.views.generic import FormView, ListView, TemplateView
 
 from access import permissions
 from access.models import Pool
@@ -21,16 +22,46 @@ def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
     return get_object_or_404(queryset, vmid=vmid)
 
 
+class GuestListView(PanelPageMixin, ListView):
+    """Every guest the user may see, a page at a time, filtered by ?q= (name or VMID), kind, state, node."""
+
+    template_name = "guests/guest_list.html"
+    context_object_name = "guests"
+    paginate_by = 100
+
+    def get_queryset(self) -> QuerySet[Guest]:
+        guests = permissions.visible_guests(self.request.user, Guest.objects.select_related("node", "pool"))
+        params = self.request.GET
+        if query := params.get("q", "").strip():
+            guests = guests.filter(Q(name__icontains=query) | Q(vmid=int(query)) if query.isdigit()
+                                   else Q(name__icontains=query))
+        if params.get("kind") in GuestKind.values:
+            guests = guests.filter(kind=params["kind"])
+        if state := params.get("state"):
+            guests = guests.filter(state=state)
+        if node := params.get("node"):
+            guests = guests.filter(node__name=node)
+        return guests.order_by("vmid")
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        return super().get_context_data(
+            filters=params.urlencode(), kinds=GuestKind.choices,
+            can_create=permissions.can_create_guests(self.request.user), **kwargs)
+
+
 class GuestDetailView(PanelPageMixin, TemplateView):
     template_name = "guests/guest_detail.html"
 
     def get_context_data(self, **kwargs: object) -> dict:
         guest = visible_guest_or_404(self.request, kwargs["vmid"])
+        # Every action the user may take, each shown only in the states that allow it: the page follows
+        # the guest's state live (static/panel/resources.js) without asking the server again.
         actions = [
-            action
+            (action, " ".join(sorted(ALLOWED_STATES[action])), guest.shown_state in ALLOWED_STATES[action])
             for action in GuestAction
-            if guest.state in ALLOWED_STATES[action]
-            and permissions.can_act_on_guest(self.request.user, guest, action)
+            if permissions.can_act_on_guest(self.request.user, guest, action)
         ]
         return super().get_context_data(
             guest=guest,
@@ -41,8 +72,8 @@ class GuestDetailView(PanelPageMixin, TemplateView):
             pool_choices=(permissions.allocatable_pools(self.request.user)
                           if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
             tasks=permissions.visible_tasks(self.request.user, guest.tasks.select_related("user"))[:15],
-            rrd_url=(f"/api2/json/nodes/{guest.node.name}/{'qemu' if guest.kind == GuestKind.VM else 'lxc'}"
-                     f"/{guest.vmid}/rrddata"),
+            rrd_url=f"/api2/json/nodes/{guest.node.name}/{guest.resource_path}/{guest.vmid}/rrddata",
+            current_resource=guest.resource_id,
             **kwargs,
         )
 

@@ -1,14 +1,21 @@
 """Live figures: each poll tells the cluster group which node changed; every subscriber sends its user
-the resources of that node they may see (the same filtering as /cluster/resources)."""
+the resources of that node they may see (the same filtering as /cluster/resources).
+
+A node that stops reporting publishes nothing, so each web process with subscribers also watches the
+nodes' last reports and announces a node whose status changed (within PANEL_STATUS_WATCH_INTERVAL of
+crossing PANEL_NODE_OFFLINE_AFTER).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from access import permissions
 
@@ -29,8 +36,51 @@ def publish_node_changed(node_name: str) -> None:
         logger.warning("could not publish the figures of %s", node_name, exc_info=True)
 
 
+class NodeStatusWatch:
+    """Announces nodes whose derived status (online/offline) changed since the last look; one per process
+    and event loop, running while this process has subscribers."""
+
+    def __init__(self) -> None:
+        self.subscribers = 0
+        self._task: asyncio.Task | None = None
+
+    def subscribe(self) -> None:
+        self.subscribers += 1
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._run())
+
+    def unsubscribe(self) -> None:
+        self.subscribers = max(self.subscribers - 1, 0)
+
+    async def _run(self) -> None:
+        known = await database_sync_to_async(_node_statuses)()
+        while self.subscribers:
+            await asyncio.sleep(settings.PANEL_STATUS_WATCH_INTERVAL)
+            try:
+                now = await database_sync_to_async(_node_statuses)()
+            except Exception:
+                logger.warning("could not read the nodes' status", exc_info=True)
+                continue
+            for name, status in now.items():
+                if known.get(name) not in (None, status):
+                    await get_channel_layer().group_send(CLUSTER_GROUP, {"type": "node.changed", "node": name})
+            known = now
+
+
+def _node_statuses() -> dict[str, str]:
+    from nodes.models import Node
+
+    return {node.name: node.status for node in Node.objects.only("name", "last_seen")}
+
+
+node_status_watch = NodeStatusWatch()
+
+
 class ResourcesConsumer(AsyncJsonWebsocketConsumer):
     """``ws/cluster/resources/``: every resource the user may see, then those of each node as it polls."""
+
+    subscribed = False
 
     async def connect(self) -> None:
         if not self.scope["user"].is_authenticated:
@@ -38,9 +88,14 @@ class ResourcesConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(CLUSTER_GROUP, self.channel_name)
         await self.accept()
+        node_status_watch.subscribe()
+        self.subscribed = True
         await self.send_json({"type": "resources", "node": None, "data": await self._resources(None)})
 
     async def disconnect(self, code: int) -> None:
+        if self.subscribed:
+            node_status_watch.unsubscribe()
+            self.subscribed = False
         await self.channel_layer.group_discard(CLUSTER_GROUP, self.channel_name)
 
     async def node_changed(self, event: dict) -> None:

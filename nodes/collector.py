@@ -15,26 +15,39 @@ class HostFigures:
     cpus: int
     cpu_usage: float  # 0..1, since the previous call in this process
     load_average: float
+    load_average_5: float
+    load_average_15: float
     memory_total: int
     memory_used: int
-    disk_total: int
+    swap_total: int
+    swap_used: int
+    disk_total: int  # the file system holding the node's storage directory
     disk_used: int
+    root_total: int  # the root file system
+    root_used: int
     uptime: int
     kernel: str
 
 
 def host_figures(storage_dir: str) -> HostFigures:
-    memory = psutil.virtual_memory()
+    memory, swap = psutil.virtual_memory(), psutil.swap_memory()
     path = storage_dir if os.path.exists(storage_dir) else "/"
-    disk = psutil.disk_usage(path)
+    disk, root = psutil.disk_usage(path), psutil.disk_usage("/")
+    load = os.getloadavg()
     return HostFigures(
         cpus=psutil.cpu_count() or 1,
         cpu_usage=psutil.cpu_percent(interval=None) / 100,
-        load_average=os.getloadavg()[0],
+        load_average=load[0],
+        load_average_5=load[1],
+        load_average_15=load[2],
         memory_total=memory.total,
         memory_used=memory.total - memory.available,
+        swap_total=swap.total,
+        swap_used=swap.used,
         disk_total=disk.total,
         disk_used=disk.used,
+        root_total=root.total,
+        root_used=root.used,
         uptime=int(time.time() - psutil.boot_time()),
         kernel=f"{platform.system()} {platform.release()}",
     )

@@ -29,11 +29,17 @@ class Node(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True)
     cpus = models.PositiveIntegerField(default=0)
     cpu_usage = models.FloatField(default=0)  # 0..1 of all cores
-    load_average = models.FloatField(default=0)
+    load_average = models.FloatField(default=0)  # 1, 5 and 15 minutes
+    load_average_5 = models.FloatField(default=0)
+    load_average_15 = models.FloatField(default=0)
     memory_total = models.BigIntegerField(default=0)
     memory_used = models.BigIntegerField(default=0)
+    swap_total = models.BigIntegerField(default=0)
+    swap_used = models.BigIntegerField(default=0)
     disk_total = models.BigIntegerField(default=0)  # the file system holding storage_dir
     disk_used = models.BigIntegerField(default=0)
+    root_total = models.BigIntegerField(default=0)  # the root file system
+    root_used = models.BigIntegerField(default=0)
     uptime = models.BigIntegerField(default=0)
     kernel = models.CharField(max_length=255, blank=True)
     # {"docker": {"ok": bool, "version": str, "error": str}, "libvirt": {...}}

@@ -7,7 +7,6 @@ from django.views.generic import TemplateView
 
 from access import permissions
 from guests.forms import MigrateForm
-from guests.models import Guest
 from guests.services import request_migrate_all
 from panel.errors import Forbidden, PanelError
 from panel.views import PanelPageMixin
@@ -21,19 +20,20 @@ RECENT_TASKS = 15
 
 
 class DatacenterView(PanelPageMixin, TemplateView):
-    """Nodes with their usage, every guest the user may see, the latest tasks."""
+    """Proxmox's datacenter summary: health, guest counts, resources, the nodes, the latest tasks.
+
+    The guests themselves are in the resource tree and on the guest list: a page that stays the same size
+    whatever the cluster's."""
 
     template_name = "nodes/datacenter.html"
 
     def get_context_data(self, **kwargs: object) -> dict:
         user = self.request.user
-        guests = permissions.visible_guests(user, Guest.objects.select_related("node"))
         summary = datacenter_summary(user)
         tasks = permissions.visible_tasks(user, Task.objects.select_related("node", "user"))
         return super().get_context_data(
             summary=summary,
             nodes=summary["nodes"],
-            guests=guests,
             tasks=tasks[:RECENT_TASKS],
             can_create=permissions.can_create_guests(user),
             **kwargs,
@@ -51,7 +51,7 @@ class NodeDetailView(PanelPageMixin, TemplateView):
         return super().get_context_data(
             node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(),
             migrate_form=MigrateForm(source=node) if permissions.can_migrate_node(user, node) else None,
-            can_power=permissions.can_power_node(user, node), **kwargs
+            can_power=permissions.can_power_node(user, node), current_resource=f"node/{node.name}", **kwargs
         )
 
 

@@ -81,6 +81,7 @@ MATRIX: dict[str, list[Case]] = {
                                        Case("post", "/nodes/{node}/startall/", nobody),
                                        Case("post", "/nodes/{node}/stopall/", nobody)],
     "datacenter/<str:action>/": [Case("post", "/datacenter/startall/", nobody)],
+    "guests/": [Case("get", "/guests/", logged_in)],
     "guests/create/<str:kind>/": [
         Case("get", "/guests/create/ct/", needs("VM.Allocate")),
         Case("post", "/guests/create/ct/", needs("VM.Allocate"),
@@ -108,6 +109,7 @@ MATRIX: dict[str, list[Case]] = {
     API + "nodes": [Case("get", "/api2/json/nodes", logged_in)],
     API + "cluster/resources": [Case("get", "/api2/json/cluster/resources", logged_in)],
     API + "nodes/<str:node>/rrddata": [Case("get", "/api2/json/nodes/{node}/rrddata", nobody)],
+    API + "nodes/<str:node>/status": [Case("get", "/api2/json/nodes/{node}/status", nobody)],
     API + "nodes/<str:node>/<str:kind>/<int:vmid>/rrddata": [
         Case("get", "/api2/json/nodes/{node}/lxc/{inside}/rrddata", needs("VM.Audit")),
         Case("get", "/api2/json/nodes/{node}/lxc/{outside}/rrddata", nobody)],

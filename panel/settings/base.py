@@ -154,6 +154,8 @@ PANEL_TEMPLATE_DIR = env("PANEL_TEMPLATE_DIR", default="/var/lib/panel/templates
 PANEL_POLL_INTERVAL = env.int("PANEL_POLL_INTERVAL", default=10)
 # A node whose worker has not reported for this long is shown offline.
 PANEL_NODE_OFFLINE_AFTER = env.int("PANEL_NODE_OFFLINE_AFTER", default=60)
+# How often a web process with live subscribers looks for nodes that went silent (seconds).
+PANEL_STATUS_WATCH_INTERVAL = env.int("PANEL_STATUS_WATCH_INTERVAL", default=5)
 # Graceful shutdown waits this long (seconds) before the task reports a timeout.
 PANEL_SHUTDOWN_TIMEOUT = env.int("PANEL_SHUTDOWN_TIMEOUT", default=180)
 

@@ -69,7 +69,9 @@
     const saved = localStorage.getItem(KEY);
     const timeframe = TIMEFRAMES.includes(saved) ? saved : "hour";
     load(root, timeframe);
-    // Live: the newest points every 10 s, without reloading the page.
-    setInterval(() => load(root, localStorage.getItem(KEY) || timeframe), 10000);
+    // Live: the newest points as soon as the node's poll is pushed (static/panel/resources.js).
+    document.addEventListener("panel:resources", (event) => {
+      if (event.detail.node === root.dataset.rrdNode) load(root, localStorage.getItem(KEY) || timeframe);
+    });
   });
 })();

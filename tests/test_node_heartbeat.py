@@ -1,0 +1,115 @@
+"""A node's collector is its worker, driven by beat: stop the worker and the node turns offline (its guests
+unknown) on every live page; start it again and everything comes back by itself.
+
+Real processes: celery beat on the test database, the node's own worker, the Redis channel layer. The node
+has the local engines to itself during the test (no other node row exists), and one container made
+outside the panel shows inventory discovery on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import docker
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from panel.routing import websocket_urlpatterns
+
+from .conftest import ROOT, TEST_PREFIX, _wait_for_worker
+from .factories import AdminFactory, NodeFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
+
+NODE = "hbnode"
+POLL_INTERVAL, OFFLINE_AFTER, WATCH_INTERVAL = 1, 5, 1
+
+
+@contextmanager
+def process(args: list[str], env: dict, log: Path) -> Iterator[subprocess.Popen]:
+    with open(log, "a") as out:
+        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield child
+        finally:
+            child.terminate()
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@contextmanager
+def node_worker(env: dict) -> Iterator[subprocess.Popen]:
+    with process([sys.executable, "manage.py", "nodeworker", "--concurrency", "1"], env,
+                 ROOT / "var" / "test-worker-heartbeat.log") as worker:
+        _wait_for_worker(env, destination=f"{NODE}@{os.uname().nodename}")
+        yield worker
+
+
+async def next_push(socket: WebsocketCommunicator, want: Callable[[list[dict]], bool], timeout: float) -> list[dict]:
+    """The resources of the first push of NODE that satisfies ``want``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no push of {NODE} as wanted within {timeout} s; see var/test-worker-heartbeat.log"
+        message = await socket.receive_json_from(timeout=left)
+        resources = [r for r in message["data"] if r["node"] == NODE]
+        if message["node"] in (None, NODE) and want(resources):
+            return resources
+
+
+def status_of(resources: list[dict], resource_id: str) -> str | None:
+    return next((r["status"] for r in resources if r["id"] == resource_id), None)
+
+
+def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_it_back(
+    settings, live_database_url: str, docker_client: docker.DockerClient
+) -> None:
+    settings.PANEL_POLL_INTERVAL = POLL_INTERVAL  # the node's periodic poll, written to beat's tables
+    settings.PANEL_NODE_OFFLINE_AFTER = OFFLINE_AFTER
+    settings.PANEL_STATUS_WATCH_INTERVAL = WATCH_INTERVAL
+    NodeFactory(name=NODE)
+    admin = AdminFactory()
+    image = docker_client.images.list(filters={"label": "panel.template=busybox"})[0]
+    outside = docker_client.containers.run(image.id, ["sleep", "600"], name=f"{TEST_PREFIX}heartbeat", detach=True)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": live_database_url,
+           "PANEL_NODE_NAME": NODE, "PANEL_NODE_OFFLINE_AFTER": str(OFFLINE_AFTER)}
+    subprocess.run([sys.executable, "-m", "celery", "-A", "panel", "purge", "-f", "-Q", f"node.{NODE}"],
+                   cwd=ROOT, env=env, check=False, capture_output=True)
+    beat = [sys.executable, "-m", "celery", "-A", "panel", "beat", "--max-interval", "1",
+            "--schedule", str(ROOT / "var" / "test-celerybeat-schedule")]
+
+    async def scenario() -> None:
+        # Starting and stopping processes blocks this loop for a while: pushes wait in the channel layer.
+        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/cluster/resources/")
+        socket.scope["user"] = admin
+        assert (await socket.connect())[0]
+        with process(beat, env, ROOT / "var" / "test-beat.log"):
+            with node_worker(env):
+                found = await next_push(socket, lambda rs: any(
+                    r["name"] == outside.name and r["status"] == "running" for r in rs), timeout=60)
+                guest_id = next(r["id"] for r in found if r["name"] == outside.name)
+                assert status_of(found, f"node/{NODE}") == "online"
+            # The collector has stopped: nothing reports for the node any more.
+            gone = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "offline", timeout=60)
+            assert status_of(gone, guest_id) == "unknown"
+            assert status_of(gone, f"storage/{NODE}/local") == "unknown"
+
+            with node_worker(env):
+                back = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "online", timeout=60)
+                assert status_of(back, guest_id) == "running"
+        await socket.disconnect()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        outside.remove(force=True)
