@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from guests.models import Guest
+from metrics.live import publish_node_changed
+from nodes.models import Node
 
-from .factories import PASSWORD
+from .factories import PASSWORD, GuestFactory
 
 pytestmark = pytest.mark.engines
 
@@ -81,4 +86,46 @@ def test_create_power_and_delete_a_container(page: Page, live_node) -> None:
     wait_for_task_ok(page)
     assert not Guest.objects.filter(vmid=guest.vmid).exists()
     page.goto("/")
-    expect(page.locator("body")).not_to_contain_text("pt-browser")
+    tree = page.locator("[data-resource-tree]")
+    expect(tree).to_contain_text(live_node.name)  # drawn from the socket's first message
+    expect(tree).not_to_contain_text("pt-browser")
+
+
+def publish(node: str) -> None:
+    """What a node's poll does at its end; from a thread of its own, away from Playwright's event loop."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(publish_node_changed, node).result()
+
+
+def test_pages_follow_the_cluster_without_reloading(page: Page, live_node) -> None:
+    """Figures, counts, the tree, a guest's state and its actions, and a node going silent: all pushed."""
+    tree = page.locator("[data-resource-tree]")
+    expect(tree).to_contain_text(live_node.name)
+    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
+
+    Node.objects.filter(pk=live_node.pk).update(cpu_usage=0.5, last_seen=timezone.now())
+    guest = GuestFactory(node=live_node, name="pt-live", state="running", cpu_usage=0.25)
+    publish(live_node.name)
+    row = page.locator(f'tr[data-resource="node/{live_node.name}"]')
+    expect(row.locator("[data-field=cpu] .bar em")).to_have_text("50.0 %")
+    expect(tree).to_contain_text(f"{guest.vmid} (pt-live)")
+    running = Guest.objects.filter(node=live_node, kind="ct", state="running").count()
+    expect(page.locator("[data-summary=ct]")).to_contain_text(f"{running} running")
+    assert page.evaluate("window.sameDocument") is True
+
+    page.goto(guest.get_absolute_url())
+    badge = page.locator("h1 .badge")
+    expect(badge).to_have_text("running")
+    expect(page.locator("button:text('Start')")).to_be_hidden()
+    page.evaluate("window.sameDocument = true")
+    Guest.objects.filter(pk=guest.pk).update(state="stopped")
+    publish(live_node.name)
+    expect(badge).to_have_text("stopped")
+    expect(page.locator("button:text('Start')")).to_be_visible()
+    expect(page.locator("button:text('Shutdown')")).to_be_hidden()
+
+    # The node stops reporting: the web process notices by itself and pushes (no poll arrives).
+    Node.objects.filter(pk=live_node.pk).update(last_seen=timezone.now() - timedelta(hours=1))
+    expect(badge).to_have_text("unknown", timeout=30_000)
+    expect(page.locator("button:text('Start')")).to_be_hidden()
+    assert page.evaluate("window.sameDocument") is True

@@ -40,13 +40,15 @@ def test_pages_need_a_login(client) -> None:
         assert response["Location"].startswith(reverse("login"))
 
 
-def test_datacenter_shows_node_usage_and_guests(admin_client, node) -> None:
+def test_datacenter_shows_node_usage_and_the_guest_list_the_guests(admin_client, node) -> None:
     guest = GuestFactory(node=node, name="pt-shown", state=GuestState.RUNNING, memory_used=10 * 1024**2)
     page = admin_client.get(reverse("datacenter")).content.decode()
     assert node.name in page and "online" in page
     assert f"{node.cpus} CPUs" in page
-    assert guest.name in page and "running" in page and "10.00 MiB" in page
+    assert "1 running, 0 stopped (1 in all)" in page
     assert "docker" in page and "libvirt" in page
+    listed = admin_client.get(reverse("guest_list")).content.decode()
+    assert guest.name in listed and "running" in listed and "10.00 MiB" in listed
 
 
 def test_node_page_lists_templates(admin_client, node) -> None:
@@ -167,7 +169,7 @@ def test_ordinary_user_sees_only_granted_guests_and_cannot_create(client, node) 
     mine = GuestFactory(node=node, name="pt-mine", pool=pool)
     GuestFactory(node=node, name="pt-theirs", owner=user)
     client.login(username=user.username, password=PASSWORD)
-    page = client.get(reverse("datacenter")).content.decode()
+    page = client.get(reverse("guest_list")).content.decode()
     assert "pt-mine" in page and "pt-theirs" not in page
     assert client.get(reverse("guest_detail", args=[mine.vmid + 1])).status_code == 404
     response = client.post(create_url("ct"), ct_form(node))

@@ -13,9 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import docker
 import pytest
@@ -33,26 +31,25 @@ NODE = "hbnode"
 POLL_INTERVAL, OFFLINE_AFTER, WATCH_INTERVAL = 1, 5, 1
 
 
-@contextmanager
-def process(args: list[str], env: dict, log: Path) -> Iterator[subprocess.Popen]:
-    with open(log, "a") as out:
-        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield child
-        finally:
-            child.terminate()
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+def start(args: list[str], env: dict, log: str) -> subprocess.Popen:
+    with open(ROOT / "var" / log, "a") as out:
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-@contextmanager
-def node_worker(env: dict) -> Iterator[subprocess.Popen]:
-    with process([sys.executable, "manage.py", "nodeworker", "--concurrency", "1"], env,
-                 ROOT / "var" / "test-worker-heartbeat.log") as worker:
-        _wait_for_worker(env, destination=f"{NODE}@{os.uname().nodename}")
-        yield worker
+def stop(child: subprocess.Popen) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    worker = start([sys.executable, "manage.py", "nodeworker", "--concurrency", "1"], env,
+                   "test-worker-heartbeat.log")
+    _wait_for_worker(env, destination=f"{NODE}@{os.uname().nodename}")
+    return worker
 
 
 async def next_push(socket: WebsocketCommunicator, want: Callable[[list[dict]], bool], timeout: float) -> list[dict]:
@@ -82,34 +79,39 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
     image = docker_client.images.list(filters={"label": "panel.template=busybox"})[0]
     outside = docker_client.containers.run(image.id, ["sleep", "600"], name=f"{TEST_PREFIX}heartbeat", detach=True)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": live_database_url,
-           "PANEL_NODE_NAME": NODE, "PANEL_NODE_OFFLINE_AFTER": str(OFFLINE_AFTER)}
+           "PANEL_NODE_NAME": NODE, "PANEL_NODE_OFFLINE_AFTER": str(OFFLINE_AFTER),
+           # Every poll saves the node, which writes its schedule from this setting: the same everywhere.
+           "PANEL_POLL_INTERVAL": str(POLL_INTERVAL)}
     subprocess.run([sys.executable, "-m", "celery", "-A", "panel", "purge", "-f", "-Q", f"node.{NODE}"],
                    cwd=ROOT, env=env, check=False, capture_output=True)
     beat = [sys.executable, "-m", "celery", "-A", "panel", "beat", "--max-interval", "1",
             "--schedule", str(ROOT / "var" / "test-celerybeat-schedule")]
 
     async def scenario() -> None:
-        # Starting and stopping processes blocks this loop for a while: pushes wait in the channel layer.
+        # Processes start and stop in threads: the socket's loop must keep reading the channel layer.
         socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/cluster/resources/")
         socket.scope["user"] = admin
         assert (await socket.connect())[0]
-        with process(beat, env, ROOT / "var" / "test-beat.log"):
-            with node_worker(env):
-                found = await next_push(socket, lambda rs: any(
-                    r["name"] == outside.name and r["status"] == "running" for r in rs), timeout=60)
-                guest_id = next(r["id"] for r in found if r["name"] == outside.name)
-                assert status_of(found, f"node/{NODE}") == "online"
-            # The collector has stopped: nothing reports for the node any more.
-            gone = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "offline", timeout=60)
-            assert status_of(gone, guest_id) == "unknown"
-            assert status_of(gone, f"storage/{NODE}/local") == "unknown"
+        worker = await asyncio.to_thread(start_worker, env)
+        found = await next_push(socket, lambda rs: any(
+            r["name"] == outside.name and r["status"] == "running" for r in rs), timeout=60)
+        guest_id = next(r["id"] for r in found if r["name"] == outside.name)
+        assert status_of(found, f"node/{NODE}") == "online"
 
-            with node_worker(env):
-                back = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "online", timeout=60)
-                assert status_of(back, guest_id) == "running"
+        await asyncio.to_thread(stop, worker)  # the collector stops: nothing reports for the node any more
+        gone = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "offline", timeout=60)
+        assert status_of(gone, guest_id) == "unknown"
+        assert status_of(gone, f"storage/{NODE}/local") == "unknown"
+
+        worker = await asyncio.to_thread(start_worker, env)
+        back = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "online", timeout=60)
+        assert status_of(back, guest_id) == "running"
+        await asyncio.to_thread(stop, worker)
         await socket.disconnect()
 
+    beat_process = start(beat, env, "test-beat.log")
     try:
         asyncio.run(scenario())
     finally:
+        stop(beat_process)
         outside.remove(force=True)

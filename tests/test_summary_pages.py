@@ -43,20 +43,40 @@ def test_datacenter_summary(admin_client) -> None:
     assert summary["cpu"] == {"cores": 4, "usage": 0.5}
     assert summary["memory"] == {"used": 2 << 30, "total": 8 << 30}
     body = response.content.decode()
-    assert "Nodes online: <strong>1</strong> of 2" in body
-    assert 'data-resource="node/sm-up"' in body and "panel/resources.js" in body  # live node figures
-    # The guests of the offline node show unknown, in the table and on their page.
+    assert 'Nodes online: <strong data-summary="online">1</strong> of <span data-summary="total">2</span>' in body
+    # Live: the summary, the node rows and the resource tree follow ws/cluster/resources/.
+    assert "data-live-summary" in body and "data-resource-tree" in body
+    assert 'data-resource="node/sm-up"' in body and "panel/resources.js" in body
+    assert "sm-1<" not in body  # no guest table: its size would follow the cluster's
+    # The guests of the offline node show unknown, in the guest list and on their page.
     down_guest = Guest.objects.filter(node__name="sm-down").first()
-    row = body.split(f">{down_guest.name}</a>")[1].split("</tr>")[0]
+    listed = admin_client.get("/guests/", {"node": "sm-down"}).content.decode()
+    row = listed.split(f">{down_guest.name}</a>")[1].split("</tr>")[0]
     assert ">unknown<" in row
     assert ">unknown<" in admin_client.get(f"/guests/{down_guest.vmid}/").content.decode()
+
+
+def test_guest_list_pages_and_filters(admin_client, django_assert_max_num_queries) -> None:
+    _seed(250)
+    with django_assert_max_num_queries(12):
+        first = admin_client.get("/guests/")
+    assert [g.vmid for g in first.context["guests"]] == list(range(30000, 30100))
+    assert "page 1 of 3 (250 guests)" in first.content.decode()
+    third = admin_client.get("/guests/", {"page": 3}).context["guests"]
+    assert [g.vmid for g in third] == list(range(30200, 30250))
+    assert [g.name for g in admin_client.get("/guests/", {"q": "30007"}).context["guests"]] == ["sm-7"]
+    assert {g.name for g in admin_client.get("/guests/", {"q": "sm-24"}).context["guests"]} == {
+        "sm-24", *(f"sm-24{i}" for i in range(10))}
+    vms = admin_client.get("/guests/", {"kind": "vm", "state": "running", "page": 1}).context["paginator"]
+    assert vms.count == Guest.objects.filter(kind="vm", state="running").count()
+    assert admin_client.get("/guests/", {"page": 9}).status_code == 404
 
 
 @pytest.mark.parametrize("guests", [10, 300])
 def test_datacenter_page_queries_do_not_grow(admin_client, django_assert_max_num_queries, guests) -> None:
     _seed(guests)
     admin_client.get("/")
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(10):
         assert admin_client.get("/").status_code == 200
 
 

@@ -3,6 +3,7 @@
 (function () {
   "use strict";
   const TIMEFRAMES = ["hour", "day", "week", "month", "year"];
+  const SPANS = {hour: 3600, day: 86400, week: 7 * 86400, month: 30 * 86400, year: 365 * 86400};
   const KEY = "panel.rrd.timeframe";
   const GRAPHS = [
     {title: "CPU usage", series: [["cpu", "CPU", "#2a7ab0"]], unit: "percent"},
@@ -24,9 +25,10 @@
     return size(value) + (unit === "rate" ? "/s" : "");
   }
 
-  function draw(root, points) {
+  function draw(root, points, timeframe) {
     root.querySelectorAll(".rrd-graph").forEach((el) => el.remove());
     const times = points.map((p) => p.time);
+    const now = Date.now() / 1000;
     const width = Math.max(root.clientWidth / 2 - 24, 280);
     for (const graph of GRAPHS) {
       const box = document.createElement("div");
@@ -39,7 +41,9 @@
           label: label, stroke: colour, width: 1.5, value: (u, v) => format(graph.unit, v),
         }))],
         axes: [{}, {size: 70, values: (u, ticks) => ticks.map((v) => format(graph.unit, v))}],
-        scales: graph.unit === "percent" ? {y: {range: [0, 1]}} : {},
+        // The whole timeframe, however few points it has so far.
+        scales: {x: {time: true, range: () => [now - SPANS[timeframe], now]},
+                 ...(graph.unit === "percent" ? {y: {range: [0, 1]}} : {})},
       }, data, box);
     }
   }
@@ -51,7 +55,7 @@
     });
     fetch(root.dataset.rrdUrl + "?timeframe=" + timeframe, {credentials: "same-origin"})
       .then((r) => r.json())
-      .then((answer) => draw(root, answer.data || []));
+      .then((answer) => draw(root, answer.data || [], timeframe));
   }
 
   document.querySelectorAll("[data-rrd-url]").forEach((root) => {
