@@ -10,6 +10,8 @@ MANAGE := $(PY) manage.py
 
 # KVM on a real host; QEMU software emulation (TCG) where KVM is missing or unusable, as on CI.
 export PANEL_ACCELERATOR ?= qemu
+# The bridge this machine's VMs join (scripts/setup/services.sh makes it); empty for user networking.
+export PANEL_VM_BRIDGE ?= panelbr0
 # The test suite runs on PostgreSQL; `make run` uses SQLite unless DATABASE_URL is set.
 TEST_DATABASE_URL ?= postgres://panel:panel@127.0.0.1:5432/panel
 

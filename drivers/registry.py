@@ -16,6 +16,7 @@ class NodeEndpoints:
     docker_url: str
     storage_dir: str
     template_dir: str
+    vm_bridge: str = ""  # the bridge VMs' NICs join; empty for user networking (no traffic counters)
 
 
 def driver_for(endpoints: NodeEndpoints, kind: GuestKind | str) -> GuestDriver:
@@ -23,7 +24,8 @@ def driver_for(endpoints: NodeEndpoints, kind: GuestKind | str) -> GuestDriver:
     if kind is GuestKind.VM:
         from .libvirt import LibvirtDriver
 
-        return LibvirtDriver(endpoints.libvirt_uri, endpoints.storage_dir, endpoints.template_dir)
+        return LibvirtDriver(endpoints.libvirt_uri, endpoints.storage_dir, endpoints.template_dir,
+                             bridge=endpoints.vm_bridge)
     from .docker import DockerDriver
 
     return DockerDriver(endpoints.docker_url)

@@ -11,7 +11,7 @@ from drivers.registry import NodeEndpoints
 from panel.celery import node_queue
 
 from .choices import Accelerator, NodeStatus
-from .validators import validate_dns_label
+from .validators import validate_bridge_name, validate_dns_label
 
 
 class Node(models.Model):
@@ -24,6 +24,10 @@ class Node(models.Model):
     accelerator = models.CharField(max_length=8, choices=Accelerator.choices, default=Accelerator.KVM)
     storage_dir = models.CharField(max_length=255, default="/var/lib/panel/images")
     template_dir = models.CharField(max_length=255, default="/var/lib/panel/templates")
+    vm_bridge = models.CharField(
+        "VM bridge", max_length=15, blank=True, validators=[validate_bridge_name],
+        help_text="Host bridge that new VMs' NICs join, like Proxmox's vmbr0; empty for user networking, "
+                  "which has no traffic counters.")
 
     # Written by the node's own worker at every poll.
     last_seen = models.DateTimeField(null=True, blank=True)
@@ -65,6 +69,7 @@ class Node(models.Model):
             docker_url=self.docker_url,
             storage_dir=self.storage_dir,
             template_dir=self.template_dir,
+            vm_bridge=self.vm_bridge,
         )
 
     @property

@@ -17,6 +17,14 @@ def validate_dns_label(value: str) -> None:
         )
 
 
+def validate_bridge_name(value: str) -> None:
+    from drivers.libvirt.driver import BRIDGE_NAME
+
+    if value and not BRIDGE_NAME.match(value):
+        raise ValidationError("'%(value)s' is not a valid bridge name: 1 to 15 letters, digits, '.', '_' or '-'",
+                              params={"value": value}, code="invalid_bridge")
+
+
 def validate_guest_name(value: str) -> None:
     if not DNS_NAME.match(value):
         raise ValidationError(

@@ -42,6 +42,7 @@ class NodeFactory(factory.django.DjangoModelFactory):
     accelerator = settings.PANEL_ACCELERATOR
     storage_dir = settings.PANEL_STORAGE_DIR
     template_dir = settings.PANEL_TEMPLATE_DIR
+    vm_bridge = settings.PANEL_VM_BRIDGE
 
 
 class GuestFactory(factory.django.DjangoModelFactory):

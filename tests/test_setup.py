@@ -65,3 +65,14 @@ def test_register_node_refuses_a_bad_name() -> None:
     with pytest.raises(CommandError, match="is not a valid name"):
         call_command("register_node", "--name", "bad_name!")
     assert not Node.objects.filter(name="bad_name!").exists()
+
+
+@pytest.mark.django_db
+def test_register_node_sets_and_checks_the_vm_bridge() -> None:
+    from django.core.management.base import CommandError
+
+    call_command("register_node", "--name", "pt-bridge", "--vm-bridge", "vmbr0")
+    assert Node.objects.get(name="pt-bridge").endpoints.vm_bridge == "vmbr0"
+    with pytest.raises(CommandError, match="not a valid bridge name"):
+        call_command("register_node", "--name", "pt-bridge", "--vm-bridge", "br0;reboot")
+    assert Node.objects.get(name="pt-bridge").vm_bridge == "vmbr0"

@@ -137,15 +137,21 @@ class GuestDisk(ConfigObject):
 
 @dataclass
 class GuestInterface(ConfigObject):
+    """A NIC: ``user`` (QEMU's own NAT, no host device) or ``bridge`` on ``source_bridge`` (a tap device
+    that libvirt counts traffic on; user networking has no traffic counters)."""
+
     root_name: ClassVar[str] = "interface"
     type: str = "user"
     model: str = "virtio"
     mac: str | None = None
+    source_bridge: str | None = None
 
     def format_dom(self) -> etree._Element:
         root = etree.Element(self.root_name, type=self.type)
         if self.mac:
             _sub(root, "mac", address=self.mac)
+        if self.source_bridge:
+            _sub(root, "source", bridge=self.source_bridge)
         _sub(root, "model", type=self.model)
         return root
 
@@ -153,11 +159,20 @@ class GuestInterface(ConfigObject):
     def parse_dom(cls, element: etree._Element) -> GuestInterface:
         model = element.find("model")
         mac = element.find("mac")
+        source = element.find("source")
         return cls(
             type=element.get("type", ""),
             model=model.get("type", "") if model is not None else "",
             mac=mac.get("address") if mac is not None else None,
+            source_bridge=source.get("bridge") if source is not None else None,
         )
+
+    @classmethod
+    def on(cls, bridge: str, model: str = "virtio", mac: str | None = None) -> GuestInterface:
+        """A NIC on ``bridge``, or on user networking when it is empty."""
+        if bridge:
+            return cls(type="bridge", model=model, mac=mac, source_bridge=bridge)
+        return cls(type="user", model=model, mac=mac)
 
 
 @dataclass

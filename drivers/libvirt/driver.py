@@ -59,6 +59,10 @@ _STATS = (
 _POLL = 0.2  # seconds between state checks while waiting for a guest
 
 
+# A Linux network interface name (IFNAMSIZ): what a bridge may be called.
+BRIDGE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+
+
 def validate_name(name: str) -> None:
     labels = name.split(".")
     if not name or len(name) > _MAX_NAME or not all(_LABEL.match(label) for label in labels):
@@ -71,10 +75,14 @@ def validate_name(name: str) -> None:
 class LibvirtDriver(GuestDriver):
     kind = GuestKind.VM
 
-    def __init__(self, uri: str, storage_dir: str, template_dir: str) -> None:
+    def __init__(self, uri: str, storage_dir: str, template_dir: str, bridge: str = "") -> None:
+        """``bridge``: the host bridge new VMs' NICs join (Proxmox's vmbr0); empty for user networking."""
+        if bridge and not BRIDGE_NAME.match(bridge):
+            raise InvalidSpec(f"'{bridge}' is not a valid bridge name (1 to 15 letters, digits, '.', '_', '-')")
         self.uri = uri
         self.storage_dir = os.path.abspath(storage_dir)  # libvirt resolves no relative paths
         self.template_dir = template_dir
+        self.bridge = bridge
         self._host = Host(uri)
 
     def close(self) -> None:
@@ -168,7 +176,7 @@ class LibvirtDriver(GuestDriver):
             on_crash="destroy",
             devices=[
                 GuestDisk(source=disk, target="vda", bus="virtio", format="qcow2"),
-                GuestInterface(type="user", model="virtio"),
+                GuestInterface.on(self.bridge),
                 GuestSerial(log_file=storage.console_log_path(self.storage_dir, spec.vmid), log_append=False),
                 GuestConsole(),
                 GuestGraphics(type="vnc", listen="127.0.0.1", autoport=True),
@@ -302,6 +310,8 @@ class LibvirtDriver(GuestDriver):
                 device = dataclasses.replace(device, log_file=log_file)
             elif isinstance(device, GuestGraphics):
                 device = dataclasses.replace(device, port=None, autoport=True)  # ports are per host
+            elif isinstance(device, GuestInterface):  # the target's network, same MAC
+                device = GuestInterface.on(target.bridge, model=device.model, mac=device.mac)
             devices.append(device)
         return dataclasses.replace(config, virt_type=accelerator or config.virt_type, devices=devices)
 

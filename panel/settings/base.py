@@ -150,6 +150,9 @@ PANEL_DOCKER_URL = env("PANEL_DOCKER_URL", default="unix:///var/run/docker.sock"
 PANEL_ACCELERATOR = env("PANEL_ACCELERATOR", default="kvm")
 PANEL_STORAGE_DIR = env("PANEL_STORAGE_DIR", default="/var/lib/panel/images")
 PANEL_TEMPLATE_DIR = env("PANEL_TEMPLATE_DIR", default="/var/lib/panel/templates")
+# The host bridge VMs' NICs join (Proxmox's vmbr0); empty: QEMU user networking, which libvirt reports
+# no traffic for. scripts/setup/services.sh makes panelbr0 on this machine.
+PANEL_VM_BRIDGE = env("PANEL_VM_BRIDGE", default="")
 # Seconds between two inventory and usage polls of a node by its worker.
 PANEL_POLL_INTERVAL = env.int("PANEL_POLL_INTERVAL", default=10)
 # A node whose worker has not reported for this long is shown offline.

@@ -15,6 +15,7 @@ CELERY_BROKER_URL = REDIS_URL
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 PANEL_NODE_NAME = env("PANEL_NODE_NAME", default="testnode")
 PANEL_ACCELERATOR = "qemu"
+PANEL_VM_BRIDGE = env("PANEL_VM_BRIDGE", default="panelbr0")  # made by scripts/setup/services.sh
 PANEL_STORAGE_DIR = env("PANEL_STORAGE_DIR", default="/var/lib/panel/test-images")
 PANEL_SHUTDOWN_TIMEOUT = 20
 # Serve static files straight from static/ (no collectstatic before the suite).

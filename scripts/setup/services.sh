@@ -83,6 +83,15 @@ start_libvirt() {
     wait_for libvirtd virsh -c qemu:///system version
 }
 
+# The bridge the local node's VMs join (PANEL_VM_BRIDGE), like Proxmox's vmbr0. It has no address and no
+# uplink: guests reach each other, and libvirt counts each VM's traffic on its tap device.
+VM_BRIDGE=${PANEL_VM_BRIDGE:-panelbr0}
+
+vm_bridge() {
+    ip link show "$VM_BRIDGE" >/dev/null 2>&1 || ip link add "$VM_BRIDGE" type bridge
+    ip link set "$VM_BRIDGE" up
+}
+
 postgres_db() {  # postgres_db NAME USER PASSWORD: role (allowed to create test databases) and database, if missing
     local name=$1 user=$2 password=$3
     # psql variables (:'x' literal, :"x" identifier) quote the values; they only work on stdin.
@@ -102,6 +111,7 @@ start_redis
 start_postgres
 start_docker
 start_libvirt
+vm_bridge
 case ${1:-} in
     "") ;;
     postgres-db) [ $# -eq 4 ] || { echo "usage: $0 postgres-db NAME USER PASSWORD" >&2; exit 2; }

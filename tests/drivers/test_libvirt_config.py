@@ -83,6 +83,16 @@ def test_round_trip() -> None:
     assert GuestConfig.parse_str(config.to_xml()) == config
 
 
+def test_bridged_nic_and_user_networking() -> None:
+    bridged = GuestInterface.on("panelbr0", mac="52:54:00:12:34:56")
+    root = parse_xml(make_config(devices=[bridged]).to_xml())
+    nic = root.find("devices/interface")
+    assert (nic.get("type"), nic.find("source").get("bridge"), nic.find("mac").get("address")) == (
+        "bridge", "panelbr0", "52:54:00:12:34:56")
+    assert GuestConfig.parse_str(make_config(devices=[bridged]).to_xml()).devices == [bridged]
+    assert GuestInterface.on("") == GuestInterface(type="user")
+
+
 def test_odd_characters_are_escaped_and_survive() -> None:
     config = make_config(
         name=ODD,

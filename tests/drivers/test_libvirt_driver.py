@@ -121,6 +121,12 @@ def test_list_guests_reads_stats_in_one_call(driver: LibvirtDriver, monkeypatch:
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("bridge", ["br0;rm", "a" * 16, "br 0", "../x"])
+def test_bad_bridge_names_are_refused(storage_dir: Path, template_dir: Path, bridge: str) -> None:
+    with pytest.raises(InvalidSpec, match="not a valid bridge name"):
+        LibvirtDriver(TEST_URI, str(storage_dir), str(template_dir), bridge=bridge)
+
+
 def test_templates(driver: LibvirtDriver, template_dir: Path) -> None:
     write_template(template_dir, "broken", kernel="missing-vmlinuz")
     write_template(template_dir, "escape", kernel="../fake/vmlinuz")

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.vm
 
 URI = os.environ.get("PANEL_TEST_LIBVIRT_URI", "qemu:///system")
 TEMPLATE_DIR = os.environ.get("PANEL_TEST_TEMPLATE_DIR", "/var/lib/panel/templates")
+BRIDGE = os.environ.get("PANEL_VM_BRIDGE", "panelbr0")  # scripts/setup/services.sh makes it
 TEMPLATE = "tiny-linux"
 READY = b"panel-guest: ready"
 BOOT_TIMEOUT = 60
@@ -56,7 +57,7 @@ def storage_dir() -> Iterator[Path]:
 
 @pytest.fixture
 def driver(environment: None, storage_dir: Path) -> Iterator[LibvirtDriver]:
-    driver = LibvirtDriver(URI, str(storage_dir), TEMPLATE_DIR)
+    driver = LibvirtDriver(URI, str(storage_dir), TEMPLATE_DIR, bridge=BRIDGE)
     yield driver
     driver.close()
 
@@ -121,7 +122,13 @@ def test_vm_lifecycle(driver: LibvirtDriver, vm_name: str, storage_dir: Path) ->
     listed = {g.backend_id: g for g in driver.list_guests()}[vm]
     assert (listed.name, listed.state, listed.vmid, listed.template) == (vm_name, PowerState.RUNNING, vmid, TEMPLATE)
     assert (listed.vcpus, listed.memory_mib, listed.disk_bytes) == (1, memory, 1024**3)
-    assert listed.usage.cpu_time_ns > 0 and listed.usage.memory_used > 0
+    assert listed.usage.cpu_time_ns > 0 and 0 < listed.usage.memory_used <= memory * 1024**2
+    # The kernel read the disk's partition table; the guest asks DHCP for an address on the bridge.
+    assert listed.usage.disk_read > 0
+    deadline = time.monotonic() + 20
+    while driver.get_guest(vm).usage.net_out == 0:
+        assert time.monotonic() < deadline, "no traffic counted on the VM's bridged NIC"
+        time.sleep(0.5)
 
     driver.suspend(vm)
     assert state() is PowerState.PAUSED

@@ -19,6 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--accelerator", default=settings.PANEL_ACCELERATOR, choices=Accelerator.values)
         parser.add_argument("--storage-dir", default=settings.PANEL_STORAGE_DIR)
         parser.add_argument("--template-dir", default=settings.PANEL_TEMPLATE_DIR)
+        parser.add_argument("--vm-bridge", default=settings.PANEL_VM_BRIDGE,
+                            help="host bridge for VM NICs; empty for user networking")
 
     def handle(self, *args: object, **options: object) -> None:
         values = {
@@ -28,6 +30,7 @@ class Command(BaseCommand):
             "accelerator": options["accelerator"],
             "storage_dir": options["storage_dir"],
             "template_dir": options["template_dir"],
+            "vm_bridge": options["vm_bridge"],
         }
         node = Node.objects.filter(name=options["name"]).first() or Node(name=options["name"])
         changed = node.pk is None or any(getattr(node, k) != v for k, v in values.items())
