@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -229,7 +230,7 @@ def live_node2(live_node, second_node_worker: subprocess.Popen, second_node_uri:
     """node2 with its real worker, polled once in this process (``collect``: poll_node checks the name)."""
     node = NodeFactory(
         name=NODE2, libvirt_uri=second_node_uri, docker_url=NODE2_DOCKER_URL, accelerator="qemu",
-        storage_dir=str(NODE2_STORAGE_DIR),
+        storage_dir=str(NODE2_STORAGE_DIR), vm_bridge="",  # a session libvirtd may not use host bridges
     )
     collect(node)
     node.refresh_from_db()
@@ -252,25 +253,42 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@contextmanager
+def serve_asgi(database_url: str, **extra_env: str) -> Iterator[str]:
+    """The panel served by a real daphne process on the test database, as `make run` serves it."""
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": database_url, **extra_env}
+    with open(ROOT / "var" / "test-web.log", "a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "panel.asgi:application"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url + "/login/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @pytest.fixture
 def asgi_server(transactional_db: None, live_database_url: str) -> Iterator[str]:
-    port = free_port()
-    """The panel served by a real daphne process on the test database, as `make run` serves it."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": live_database_url}
-    log = open(ROOT / "var" / "test-web.log", "a")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "panel.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url + "/login/", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with serve_asgi(live_database_url) as url:
+        yield url
+
+
+def session_cookie(server: str, username: str) -> str:
+    """Log ``username`` in on ``server``: the Cookie header of its session, for websocket clients."""
+    session = requests.Session()
+    session.get(server + "/login/", timeout=10)
+    session.post(server + "/login/", data={"username": username, "password": PASSWORD,
+                                           "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                 headers={"Referer": server + "/login/"}, timeout=10)
+    return f"sessionid={session.cookies['sessionid']}"

@@ -72,3 +72,20 @@ def test_a_poll_publishes_its_node(node) -> None:
         await socket.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_a_quiet_socket_outlives_the_channel_layers_wait(node) -> None:
+    """channels-redis waits 5 s per read of the channel layer: a socket with nothing to say for longer
+    (a node polled every 10 s) must stay up and get the next push."""
+
+    async def scenario() -> None:
+        socket = await connect(await sync_to_async(AdminFactory)())
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=10)
+        await asyncio.sleep(7)
+        await sync_to_async(publish_node_changed)(node.name)
+        pushed = await socket.receive_json_from(timeout=10)
+        assert pushed["node"] == node.name
+        await socket.disconnect()
+
+    asyncio.run(scenario())

@@ -1,14 +1,15 @@
 """A node's collector is its worker, driven by beat: stop the worker and the node turns offline (its guests
 unknown) on every live page; start it again and everything comes back by itself.
 
-Real processes: celery beat on the test database, the node's own worker, the Redis channel layer. The node
-has the local engines to itself during the test (no other node row exists), and one container made
-outside the panel shows inventory discovery on the way.
+Real processes: celery beat on the test database, the node's own worker, daphne serving the websocket a
+browser page holds, the Redis channel layer. The node has the local engines to itself during the test (no
+other node row exists), and one container made outside the panel shows inventory discovery on the way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -17,12 +18,10 @@ from collections.abc import Callable
 
 import docker
 import pytest
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
+import websockets
+from websockets.asyncio.client import ClientConnection
 
-from panel.routing import websocket_urlpatterns
-
-from .conftest import ROOT, TEST_PREFIX, _wait_for_worker
+from .conftest import ROOT, TEST_PREFIX, _wait_for_worker, serve_asgi, session_cookie
 from .factories import AdminFactory, NodeFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
@@ -52,13 +51,13 @@ def start_worker(env: dict) -> subprocess.Popen:
     return worker
 
 
-async def next_push(socket: WebsocketCommunicator, want: Callable[[list[dict]], bool], timeout: float) -> list[dict]:
+async def next_push(socket: ClientConnection, want: Callable[[list[dict]], bool], timeout: float) -> list[dict]:
     """The resources of the first push of NODE that satisfies ``want``."""
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         assert left > 0, f"no push of {NODE} as wanted within {timeout} s; see var/test-worker-heartbeat.log"
-        message = await socket.receive_json_from(timeout=left)
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout=left))
         resources = [r for r in message["data"] if r["node"] == NODE]
         if message["node"] in (None, NODE) and want(resources):
             return resources
@@ -72,8 +71,6 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
     settings, live_database_url: str, docker_client: docker.DockerClient
 ) -> None:
     settings.PANEL_POLL_INTERVAL = POLL_INTERVAL  # the node's periodic poll, written to beat's tables
-    settings.PANEL_NODE_OFFLINE_AFTER = OFFLINE_AFTER
-    settings.PANEL_STATUS_WATCH_INTERVAL = WATCH_INTERVAL
     NodeFactory(name=NODE)
     admin = AdminFactory()
     image = docker_client.images.list(filters={"label": "panel.template=busybox"})[0]
@@ -87,31 +84,31 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
     beat = [sys.executable, "-m", "celery", "-A", "panel", "beat", "--max-interval", "1",
             "--schedule", str(ROOT / "var" / "test-celerybeat-schedule")]
 
-    async def scenario() -> None:
-        # Processes start and stop in threads: the socket's loop must keep reading the channel layer.
-        socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/cluster/resources/")
-        socket.scope["user"] = admin
-        assert (await socket.connect())[0]
-        worker = await asyncio.to_thread(start_worker, env)
-        found = await next_push(socket, lambda rs: any(
-            r["name"] == outside.name and r["status"] == "running" for r in rs), timeout=60)
-        guest_id = next(r["id"] for r in found if r["name"] == outside.name)
-        assert status_of(found, f"node/{NODE}") == "online"
+    async def scenario(server: str) -> None:
+        headers = {"Cookie": session_cookie(server, admin.username), "Origin": server}
+        url = server.replace("http://", "ws://") + "/ws/cluster/resources/"
+        async with websockets.connect(url, additional_headers=headers, open_timeout=30) as socket:
+            worker = await asyncio.to_thread(start_worker, env)
+            found = await next_push(socket, lambda rs: any(
+                r["name"] == outside.name and r["status"] == "running" for r in rs), timeout=60)
+            guest_id = next(r["id"] for r in found if r["name"] == outside.name)
+            assert status_of(found, f"node/{NODE}") == "online"
 
-        await asyncio.to_thread(stop, worker)  # the collector stops: nothing reports for the node any more
-        gone = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "offline", timeout=60)
-        assert status_of(gone, guest_id) == "unknown"
-        assert status_of(gone, f"storage/{NODE}/local") == "unknown"
+            await asyncio.to_thread(stop, worker)  # the collector stops: nothing reports for the node any more
+            gone = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "offline", timeout=60)
+            assert status_of(gone, guest_id) == "unknown"
+            assert status_of(gone, f"storage/{NODE}/local") == "unknown"
 
-        worker = await asyncio.to_thread(start_worker, env)
-        back = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "online", timeout=60)
-        assert status_of(back, guest_id) == "running"
-        await asyncio.to_thread(stop, worker)
-        await socket.disconnect()
+            worker = await asyncio.to_thread(start_worker, env)
+            back = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "online", timeout=60)
+            assert status_of(back, guest_id) == "running"
+            await asyncio.to_thread(stop, worker)
 
     beat_process = start(beat, env, "test-beat.log")
     try:
-        asyncio.run(scenario())
+        with serve_asgi(live_database_url, PANEL_NODE_OFFLINE_AFTER=str(OFFLINE_AFTER),
+                        PANEL_STATUS_WATCH_INTERVAL=str(WATCH_INTERVAL)) as server:
+            asyncio.run(scenario(server))
     finally:
         stop(beat_process)
         outside.remove(force=True)

@@ -18,7 +18,8 @@ from tasks.models import Task
 from tasks.upid import new_upid
 from tasks.worker import TaskContext, finish
 
-from .factories import PASSWORD, AdminFactory, NodeFactory, UserFactory
+from .conftest import session_cookie
+from .factories import AdminFactory, NodeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,14 +187,3 @@ def test_fifty_viewers_on_a_real_server_get_every_line_in_order(asgi_server: str
     expected = list(range(1, 10 + LINES + 1))
     for numbers in asyncio.run(scenario()):
         assert numbers == expected
-
-
-def session_cookie(server: str, username: str) -> str:
-    import requests
-
-    session = requests.Session()
-    session.get(server + "/login/", timeout=10)
-    session.post(server + "/login/", data={"username": username, "password": PASSWORD,
-                                           "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                 headers={"Referer": server + "/login/"}, timeout=10)
-    return f"sessionid={session.cookies['sessionid']}"

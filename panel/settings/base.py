@@ -121,12 +121,16 @@ REST_FRAMEWORK = {
 
 # Redis carries Celery's broker and the Channels layer.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
-    }
-}
+
+
+def channel_layers(redis_url: str) -> dict:
+    """channels-redis waits for a consumer's next message with a 5 s BZPOPMIN, and redis-py 8 reads with a
+    5 s socket timeout by default: a socket quiet for 5 s died of "Timeout reading". Read longer."""
+    host = {"address": redis_url, "socket_timeout": 30}
+    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None  # outcomes live in the Task rows

@@ -1,7 +1,7 @@
 """Test settings: the suite runs on PostgreSQL, real Redis and real engines (see Makefile)."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import channel_layers, env
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://panel:panel@127.0.0.1:5432/panel")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
@@ -12,7 +12,7 @@ STORAGES = {
 # A Redis database and a node of their own, so tests never meet a panel started with `make run`.
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
 CELERY_BROKER_URL = REDIS_URL
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
 PANEL_NODE_NAME = env("PANEL_NODE_NAME", default="testnode")
 PANEL_ACCELERATOR = "qemu"
 PANEL_VM_BRIDGE = env("PANEL_VM_BRIDGE", default="panelbr0")  # made by scripts/setup/services.sh
