@@ -104,17 +104,23 @@ def worker_process(live_database_url: str) -> Iterator[subprocess.Popen]:
         [sys.executable, "manage.py", "nodeworker", "--concurrency", "2"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    _wait_for_worker(env)
+    wait_for_worker(env)
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
     log.close()
 
 
-def _wait_for_worker(env: dict, timeout: float = 60, destination: str | None = None) -> None:
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Ask a child to stop (a warm shutdown for a worker), kill it if it takes longer than ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for_worker(env: dict, timeout: float = 60, destination: str | None = None) -> None:
     deadline = time.monotonic() + timeout
     target = ["-d", destination] if destination else []
     while time.monotonic() < deadline:
@@ -215,13 +221,9 @@ def second_node_worker(live_database_url: str, second_node_uri: str) -> Iterator
         [sys.executable, "manage.py", "nodeworker", "--concurrency", "2"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    _wait_for_worker(env, destination=f"{NODE2}@{socket.gethostname()}")
+    wait_for_worker(env, destination=f"{NODE2}@{socket.gethostname()}")
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
     log.close()
 
 
@@ -274,8 +276,7 @@ def serve_asgi(database_url: str, **extra_env: str) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from .conftest import ROOT, TEST_PREFIX, _wait_for_worker, serve_asgi, session_cookie
+from .conftest import ROOT, TEST_PREFIX, serve_asgi, session_cookie, stop_process, wait_for_worker
 from .factories import AdminFactory, NodeFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
@@ -35,19 +35,10 @@ def start(args: list[str], env: dict, log: str) -> subprocess.Popen:
         return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def stop(child: subprocess.Popen) -> None:
-    child.terminate()
-    try:
-        child.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
 def start_worker(env: dict) -> subprocess.Popen:
     worker = start([sys.executable, "manage.py", "nodeworker", "--concurrency", "1"], env,
                    "test-worker-heartbeat.log")
-    _wait_for_worker(env, destination=f"{NODE}@{os.uname().nodename}")
+    wait_for_worker(env, destination=f"{NODE}@{os.uname().nodename}")
     return worker
 
 
@@ -94,7 +85,7 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
             guest_id = next(r["id"] for r in found if r["name"] == outside.name)
             assert status_of(found, f"node/{NODE}") == "online"
 
-            await asyncio.to_thread(stop, worker)  # the collector stops: nothing reports for the node any more
+            await asyncio.to_thread(stop_process, worker)  # the collector stops: nothing reports for the node any more
             gone = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "offline", timeout=60)
             assert status_of(gone, guest_id) == "unknown"
             assert status_of(gone, f"storage/{NODE}/local") == "unknown"
@@ -102,7 +93,7 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
             worker = await asyncio.to_thread(start_worker, env)
             back = await next_push(socket, lambda rs: status_of(rs, f"node/{NODE}") == "online", timeout=60)
             assert status_of(back, guest_id) == "running"
-            await asyncio.to_thread(stop, worker)
+            await asyncio.to_thread(stop_process, worker)
 
     beat_process = start(beat, env, "test-beat.log")
     try:
@@ -110,5 +101,5 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
                         PANEL_STATUS_WATCH_INTERVAL=str(WATCH_INTERVAL)) as server:
             asyncio.run(scenario(server))
     finally:
-        stop(beat_process)
+        stop_process(beat_process)
         outside.remove(force=True)

@@ -161,7 +161,7 @@ const PanelResources = (function () {
     }
     const summary = document.createElement("summary");
     summary.append(treeLink(resource ? `/nodes/${encodeURIComponent(name)}/` : null,
-                            `${name}${details.open ? "" : ` (${count})`}`, resource ? resource.status : "unknown",
+                            `${name}${details.open ? "" : ` (${count})`}`, resource ? resource.status : "",
                             current === `node/${name}`));
     details.querySelector("summary")?.remove();
     details.prepend(summary);
