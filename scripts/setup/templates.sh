@@ -10,7 +10,7 @@ VM_DIR=$TEMPLATE_DIR/vm/tiny-linux
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Guest drivers that the Debian cloud kernel builds as modules (=m in its /boot/config-*):
 # ACPI power button and its input events (shutdown, reboot), virtio PCI transport, disks, network.
-VM_MODULES=(button evdev virtio_pci virtio_blk virtio_net)
+VM_MODULES=(button evdev virtio_pci virtio_blk virtio_net virtio_balloon)
 WORK=$(mktemp -d)
 chmod 0755 "$WORK"  # apt-get download runs as _apt and must reach $WORK/deb
 trap 'rm -rf "$WORK"' EXIT

@@ -123,11 +123,15 @@ def test_vm_lifecycle(driver: LibvirtDriver, vm_name: str, storage_dir: Path) ->
     assert (listed.name, listed.state, listed.vmid, listed.template) == (vm_name, PowerState.RUNNING, vmid, TEMPLATE)
     assert (listed.vcpus, listed.memory_mib, listed.disk_bytes) == (1, memory, 1024**3)
     assert listed.usage.cpu_time_ns > 0 and 0 < listed.usage.memory_used <= memory * 1024**2
-    # The kernel read the disk's partition table; the guest asks DHCP for an address on the bridge.
+    # The kernel read the disk's partition table. The guest asks DHCP for an address on the bridge, and
+    # its balloon driver reports what it uses of its memory (within the stats period, 10 s).
     assert listed.usage.disk_read > 0
-    deadline = time.monotonic() + 20
-    while driver.get_guest(vm).usage.net_out == 0:
-        assert time.monotonic() < deadline, "no traffic counted on the VM's bridged NIC"
+    deadline = time.monotonic() + 30
+    while True:
+        usage = driver.get_guest(vm).usage
+        if usage.net_out > 0 and 0 < usage.memory_used < memory * 1024**2:
+            break
+        assert time.monotonic() < deadline, f"no traffic on the bridged NIC or no balloon figure: {usage}"
         time.sleep(0.5)
 
     driver.suspend(vm)
