@@ -13,6 +13,8 @@ from django.urls import reverse
 
 from guests.choices import GuestState
 from guests.models import Guest
+from metrics.models import Counters
+from metrics.store import history
 from nodes.poll import poll_node
 from tasks.choices import TaskStatus
 from tasks.models import Task
@@ -142,9 +144,20 @@ def test_vm_lifecycle_on_qemu(admin_client, live_node) -> None:
     disk = Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-disk-0.qcow2"
     assert disk.exists()
     wait_for_line(console, "panel-guest: ready")
-    poll_node(live_node.name)
-    guest.refresh_from_db()
-    assert guest.uptime >= 1 and guest.memory_used > 0 and guest.disk_bytes == 1024**3
+    # Plausible figures from the node's polls: memory within the VM's (its balloon driver reports it), CPU
+    # time spent, traffic counted on its NIC on the node's bridge (the guest asks DHCP for an address).
+    deadline = time.monotonic() + 40
+    while True:
+        poll_node(live_node.name)
+        guest.refresh_from_db()
+        counters = Counters.objects.filter(kind="guest", key=str(guest.vmid)).first()
+        if counters and counters.netout > 0 and 0 < guest.memory_used < 128 * 1024**2 and guest.cpu_usage > 0:
+            break
+        assert time.monotonic() < deadline, f"implausible figures: {guest.__dict__}, counters {counters}"
+        time.sleep(1)
+    assert guest.uptime >= 1 and guest.disk_bytes == 1024**3 and guest.disk_used > 0
+    points = history("guest", guest.vmid, "hour")
+    assert points and 0 < points[-1]["mem"] < 128 * 1024**2 and points[-1]["cpu"] > 0
     connection = libvirt.open(settings.PANEL_LIBVIRT_URI)
     try:
         domain = connection.lookupByUUIDString(guest.backend_id)
