@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -10,7 +12,7 @@ from rest_framework.views import APIView
 
 from access import permissions
 from guests.choices import GuestAction, GuestKind
-from guests.models import Guest
+from guests.models import Guest, resource_path
 from guests.services import request_action
 from metrics.store import TIMEFRAMES, history
 from nodes.choices import NodeStatus
@@ -159,16 +161,32 @@ LOCAL_STORAGE = "local"
 RESOURCE_TYPES = {"node", "vm", "storage"}
 
 
-def _guest_resource(guest: Guest) -> dict:
-    online = guest.node.status == NodeStatus.ONLINE
-    running = online and guest.state == "running"
+# What a guest resource is made of: read as plain values, since a cluster has thousands of guests.
+GUEST_RESOURCE_FIELDS = ("vmid", "kind", "name", "state", "cpu_usage", "vcpus", "memory_used", "memory_mib",
+                         "disk_used", "disk_bytes", "uptime", "node_id", "pool__name")
+
+
+@dataclass(frozen=True)
+class _NodeFacts:
+    """What each guest resource needs of its node, worked out once per node."""
+
+    name: str
+    online: bool
+    cpus: int
+    memory_total: int
+
+
+def _guest_resource(guest: dict, node: _NodeFacts) -> dict:
+    running = node.online and guest["state"] == "running"
+    path = resource_path(guest["kind"])
     return {
-        "id": guest.resource_id, "type": guest.resource_path, "node": guest.node.name, "vmid": guest.vmid,
-        "name": guest.name, "status": guest.state if online else "unknown",
-        "cpu": guest.cpu_usage if running else 0, "maxcpu": guest.vcpus or guest.node.cpus,
-        "mem": guest.memory_used if running else 0, "maxmem": guest.memory_bytes or guest.node.memory_total,
-        "disk": guest.disk_used or 0, "maxdisk": guest.disk_bytes, "uptime": guest.uptime if running else 0,
-        "pool": guest.pool.name if guest.pool_id else None, "template": 0,
+        "id": f"{path}/{guest['vmid']}", "type": path, "node": node.name, "vmid": guest["vmid"],
+        "name": guest["name"], "status": guest["state"] if node.online else "unknown",
+        "cpu": guest["cpu_usage"] if running else 0, "maxcpu": guest["vcpus"] or node.cpus,
+        "mem": guest["memory_used"] if running else 0,
+        "maxmem": guest["memory_mib"] * 1024 * 1024 or node.memory_total,
+        "disk": guest["disk_used"] or 0, "maxdisk": guest["disk_bytes"],
+        "uptime": guest["uptime"] if running else 0, "pool": guest["pool__name"], "template": 0,
     }
 
 
@@ -196,14 +214,18 @@ def cluster_resources(user, kind: str | None = None, node: str | None = None) ->
     """Every node, guest and storage ``user`` may see (of ``node`` only, if given), in a constant number of
     queries."""
     resources = []
-    node_rows, guest_rows = Node.objects.all(), Guest.objects.select_related("node", "pool")
+    node_rows, guest_rows = Node.objects.all(), Guest.objects.all()
     if node is not None:
         node_rows, guest_rows = node_rows.filter(name=node), guest_rows.filter(node__name=node)
     nodes = list(permissions.visible_nodes(user, node_rows)) if kind in (None, "node", "storage") else []
     if kind in (None, "node"):
         resources += [_node_resource(n) for n in nodes]
     if kind in (None, "vm"):
-        resources += [_guest_resource(g) for g in permissions.visible_guests(user, guest_rows)]
+        # Every node a visible guest may be on, including nodes the user may not see.
+        facts = {n.pk: _NodeFacts(n.name, n.status == NodeStatus.ONLINE, n.cpus, n.memory_total)
+                 for n in node_rows.only("name", "last_seen", "cpus", "memory_total")}
+        guests = permissions.visible_guests(user, guest_rows).values(*GUEST_RESOURCE_FIELDS)
+        resources += [_guest_resource(g, facts[g["node_id"]]) for g in guests]
     if kind in (None, "storage") and permissions.has_privilege(
         user, "Datastore.Audit", f"/storage/{LOCAL_STORAGE}"
     ):

@@ -8,6 +8,11 @@ from django.urls import reverse
 from .choices import STATE_BADGES, VMID_MAX, VMID_MIN, GuestKind, GuestState
 
 
+def resource_path(kind: str) -> str:
+    """Proxmox's name for a guest kind in paths and resource ids: qemu for VMs, lxc for containers."""
+    return "qemu" if kind == GuestKind.VM else "lxc"
+
+
 class Guest(models.Model):
     """A VM or container, known by a cluster-unique numeric id like Proxmox's VMID."""
 
@@ -67,8 +72,7 @@ class Guest(models.Model):
 
     @property
     def resource_path(self) -> str:
-        """Proxmox's name for the kind in paths and resource ids: qemu for VMs, lxc for containers."""
-        return "qemu" if self.kind == GuestKind.VM else "lxc"
+        return resource_path(self.kind)
 
     @property
     def resource_id(self) -> str:
