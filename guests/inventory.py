@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from drivers.types import GuestInfo, PowerState
+from drivers.types import GuestInfo, PowerState, TemplateInfo
 from nodes.models import Node
 from tasks.choices import ACTIVE_STATUSES
 from tasks.models import Task
 
 from .choices import VMID_MIN, GuestState
-from .models import Guest
+from .models import Guest, GuestTemplate
 
 USAGE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "cpu_usage", "cpu_time_ns",
                 "memory_used", "disk_used", "uptime", "running_since", "usage_at"]
@@ -59,8 +59,26 @@ def apply_info(guest: Guest, info: GuestInfo, now: datetime, host_cpus: int) -> 
     guest.usage_at = now
 
 
-def sync_guests(node: Node, kind: str, infos: list[GuestInfo]) -> None:
-    """Reconcile one engine's full inventory with the rows of ``node``: update, discover, forget."""
+def sync_templates(node: Node, kind: str, templates: list[TemplateInfo]) -> None:
+    """Make the node's template rows what the engine offers, writing only what changed (usually nothing)."""
+    known = {t.name: t for t in GuestTemplate.objects.filter(node=node, kind=kind)}
+    offered = {t.name for t in templates}
+    gone = [row.pk for name, row in known.items() if name not in offered]
+    if gone:
+        GuestTemplate.objects.filter(pk__in=gone).delete()
+    for template in templates:
+        values = {"description": template.description, "min_memory_mib": template.min_memory_mib}
+        row = known.get(template.name)
+        if row is None:
+            GuestTemplate.objects.create(node=node, kind=kind, name=template.name, **values)
+        elif any(getattr(row, field) != value for field, value in values.items()):
+            GuestTemplate.objects.filter(pk=row.pk).update(**values)
+
+
+def sync_guests(node: Node, kind: str, infos: list[GuestInfo]) -> dict[str, Guest]:
+    """Reconcile one engine's full inventory with the rows of ``node``: update, discover, forget.
+
+    Returns the rows of the guests the engine reported, by backend id."""
     now = timezone.now()
     rows = {g.backend_id: g for g in Guest.objects.filter(node=node, kind=kind).exclude(backend_id="")}
     being_created = set(
@@ -70,24 +88,29 @@ def sync_guests(node: Node, kind: str, infos: list[GuestInfo]) -> None:
     being_created |= set(
         Task.objects.filter(type="migrate", status__in=ACTIVE_STATUSES).values_list("vmid", flat=True)
     )
-    changed = []
+    changed, reported = [], {}
     for info in infos:
         guest = rows.pop(info.backend_id, None)
         if guest is not None:
             apply_info(guest, info, now, node.cpus)
             changed.append(guest)
         elif info.vmid not in being_created or info.vmid is None:
-            _discover(node, kind, info, now)
+            guest = _discover(node, kind, info, now)
+        if guest is not None:
+            reported[info.backend_id] = guest
     Guest.objects.bulk_update(changed, USAGE_FIELDS)
     # Gone from the engine and not being worked on by a task: deleted outside the panel.
     busy = Task.objects.filter(status__in=ACTIVE_STATUSES, guest__in=rows.values())
     Guest.objects.filter(pk__in=[g.pk for g in rows.values()]).exclude(
         pk__in=busy.values("guest_id")
     ).delete()
+    return reported
 
 
-def _discover(node: Node, kind: str, info: GuestInfo, now: datetime) -> None:
-    """A guest the panel did not know: keep the VMID it carries when free, else give it one."""
+def _discover(node: Node, kind: str, info: GuestInfo, now: datetime) -> Guest | None:
+    """A guest the panel did not know: keep the VMID it carries when free, else give it one.
+
+    None when another poll saved it first."""
     for attempt in range(5):
         vmid = info.vmid if attempt == 0 and info.vmid else next_vmid()
         guest = Guest(vmid=vmid, kind=kind, node=node, backend_id=info.backend_id, template=info.template)
@@ -95,10 +118,10 @@ def _discover(node: Node, kind: str, info: GuestInfo, now: datetime) -> None:
         try:
             with transaction.atomic():
                 guest.save()
-            return
+            return guest
         except IntegrityError:
             if Guest.objects.filter(node=node, kind=kind, backend_id=info.backend_id).exists():
-                return  # another poll got there first
+                return None  # another poll got there first
     raise RuntimeError(f"could not allocate a VMID for {info.name}")
 
 

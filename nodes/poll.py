@@ -38,14 +38,15 @@ def collect(node: Node) -> None:
 
     The Celery path (``poll_node``) keeps its name check: host figures are read from the local machine.
     """
-    for field, value in asdict(host_figures(node.storage_dir)).items():
+    figures = asdict(host_figures(node.storage_dir))
+    for field, value in figures.items():
         setattr(node, field, value)
     engines, read = {}, []
     for kind in GuestKind:
         engines[_engine_name(kind)] = _poll_engine(node, kind, read)
     node.engines = engines
     node.last_seen = timezone.now()
-    node.save()
+    node.save(update_fields=[*figures, "engines", "last_seen"])  # the heartbeat: figures only
     try:
         with transaction.atomic():
             record_poll(node, host_counters(), read)
@@ -64,8 +65,8 @@ def _engine_name(kind: GuestKind) -> str:
 def _poll_engine(node: Node, kind: GuestKind, read: list) -> dict:
     """Reconcile one engine; append (Guest row, GuestInfo) of what it reported to ``read``."""
     from guests.choices import GuestState
-    from guests.inventory import sync_guests
-    from guests.models import Guest, GuestTemplate
+    from guests.inventory import sync_guests, sync_templates
+    from guests.models import Guest
 
     driver = driver_for(node.endpoints, kind)
     try:
@@ -79,15 +80,7 @@ def _poll_engine(node: Node, kind: GuestKind, read: list) -> dict:
     finally:
         driver.close()
     with transaction.atomic():
-        GuestTemplate.objects.filter(node=node, kind=kind).exclude(name__in=[t.name for t in templates]).delete()
-        for template in templates:
-            GuestTemplate.objects.update_or_create(
-                node=node,
-                kind=kind,
-                name=template.name,
-                defaults={"description": template.description, "min_memory_mib": template.min_memory_mib},
-            )
-        sync_guests(node, kind.value, guests)
-    by_backend = {g.backend_id: g for g in Guest.objects.filter(node=node, kind=kind).exclude(backend_id="")}
-    read.extend((by_backend[i.backend_id], i) for i in guests if i.backend_id in by_backend)
+        sync_templates(node, kind.value, templates)
+        rows = sync_guests(node, kind.value, guests)
+    read.extend((rows[i.backend_id], i) for i in guests if i.backend_id in rows)
     return {"ok": True, "version": engine.version, "uri": engine.uri, "error": ""}

@@ -20,21 +20,29 @@ def poll_task_name(node: Node) -> str:
 
 
 @receiver(post_save, sender=Node)
-def schedule_node_poll(sender: type[Node], instance: Node, **kwargs: object) -> None:
+def schedule_node_poll(sender: type[Node], instance: Node, update_fields: frozenset | None = None,
+                       **kwargs: object) -> None:
+    if update_fields is not None and "name" not in update_fields:
+        return  # a heartbeat or another partial save: the schedule depends on the name and the setting only
+    ensure_poll_schedule(instance)
+
+
+def ensure_poll_schedule(node: Node) -> None:
+    """The node's periodic poll, every PANEL_POLL_INTERVAL s on its own queue."""
     interval = settings.PANEL_POLL_INTERVAL
     schedule, _ = IntervalSchedule.objects.get_or_create(every=interval, period=IntervalSchedule.SECONDS)
     wanted = {
         "task": POLL_TASK,
         "interval_id": schedule.pk,
-        "args": json.dumps([instance.name]),
-        "queue": instance.queue,
+        "args": json.dumps([node.name]),
+        "queue": node.queue,
         # A poll that waited longer than one interval is useless: a newer one is queued.
         "expire_seconds": interval,
     }
-    current = PeriodicTask.objects.filter(name=poll_task_name(instance)).values(*wanted).first()
-    # Every poll saves its node: write only when something changed, or beat reloads its whole schedule.
+    current = PeriodicTask.objects.filter(name=poll_task_name(node)).values(*wanted).first()
+    # Write only when something changed, or beat reloads its whole schedule.
     if current != wanted:
-        PeriodicTask.objects.update_or_create(name=poll_task_name(instance), defaults=wanted)
+        PeriodicTask.objects.update_or_create(name=poll_task_name(node), defaults=wanted)
 
 
 @receiver(post_delete, sender=Node)

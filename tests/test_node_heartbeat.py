@@ -68,8 +68,7 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
     outside = docker_client.containers.run(image.id, ["sleep", "600"], name=f"{TEST_PREFIX}heartbeat", detach=True)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": live_database_url,
            "PANEL_NODE_NAME": NODE, "PANEL_NODE_OFFLINE_AFTER": str(OFFLINE_AFTER),
-           # Every poll saves the node, which writes its schedule from this setting: the same everywhere.
-           "PANEL_POLL_INTERVAL": str(POLL_INTERVAL)}
+           "PANEL_POLL_INTERVAL": str(POLL_INTERVAL)}  # as in the test process, which wrote the schedule
     subprocess.run([sys.executable, "-m", "celery", "-A", "panel", "purge", "-f", "-Q", f"node.{NODE}"],
                    cwd=ROOT, env=env, check=False, capture_output=True)
     beat = [sys.executable, "-m", "celery", "-A", "panel", "beat", "--max-interval", "1",

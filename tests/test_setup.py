@@ -76,3 +76,24 @@ def test_register_node_sets_and_checks_the_vm_bridge() -> None:
     with pytest.raises(CommandError, match="not a valid bridge name"):
         call_command("register_node", "--name", "pt-bridge", "--vm-bridge", "br0;reboot")
     assert Node.objects.get(name="pt-bridge").vm_bridge == "vmbr0"
+
+
+@pytest.mark.django_db
+def test_registering_writes_the_poll_schedule_and_a_heartbeat_leaves_it(settings) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    from nodes.poll import collect
+
+    settings.PANEL_POLL_INTERVAL = 7
+    call_command("register_node", "--name", settings.PANEL_NODE_NAME)
+    poll = PeriodicTask.objects.get(name=f"poll node {settings.PANEL_NODE_NAME}")
+    assert (poll.queue, poll.interval.every, poll.expire_seconds) == (f"node.{settings.PANEL_NODE_NAME}", 7, 7)
+
+    settings.PANEL_POLL_INTERVAL = 3
+    collect(Node.objects.get(name=settings.PANEL_NODE_NAME))  # saves the node's figures, not its schedule
+    poll.refresh_from_db()
+    assert poll.interval.every == 7 and Node.objects.get(name=settings.PANEL_NODE_NAME).last_seen is not None
+
+    call_command("register_node", "--name", settings.PANEL_NODE_NAME)  # the node itself is unchanged
+    poll.refresh_from_db()
+    assert poll.interval.every == 3  # a registration applies the setting
