@@ -16,18 +16,9 @@ DOCKER_HOST_NODE2=unix://$RUN/docker.sock
 TEMPLATE_IMAGE=panel-templates/busybox:latest
 TEMPLATE_DIR=/var/lib/panel/templates
 
-mkdir -p "$LOG_DIR" "$STATE" "$RUN"
-cd /  # daemons inherit the working directory; keep them out of the repository
-
-wait_for() {  # wait_for DESCRIPTION COMMAND...: retry COMMAND for up to 60 s
-    local what=$1; shift
-    for _ in $(seq 1 300); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-    done
-    echo "error: $what did not come up; see $LOG_DIR" >&2
-    return 1
-}
+mkdir -p "$STATE" "$RUN"
+# shellcheck source=scripts/setup/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 docker2() { docker -H "$DOCKER_HOST_NODE2" "$@"; }
 
