@@ -9,7 +9,7 @@ from django.views.generic import FormView, ListView, TemplateView
 from access import permissions
 from access.models import Pool
 from panel.errors import Forbidden, PanelError
-from panel.views import PanelPageMixin
+from panel.views import PanelPageMixin, form_errors, queue_task
 
 from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, GuestAction, GuestKind
 from .forms import GuestCreateForm, MigrateForm
@@ -97,15 +97,8 @@ class GuestActionView(PanelPageMixin, View):
         params = {}
         if action is GuestAction.SHUTDOWN and request.POST.get("force_stop"):
             params["force_stop"] = True
-        try:
-            task = request_action(request.user, guest, action, **params)
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except PanelError as exc:
-            messages.error(request, exc.message)
-            return redirect(guest)
-        messages.success(request, f"{action.label} of {guest} queued as task {task.upid}")
-        return redirect(task)
+        return queue_task(request, lambda: request_action(request.user, guest, action, **params), guest,
+                          lambda task: f"{action.label} of {guest} queued as task {task.upid}")
 
     @staticmethod
     def _check(request: HttpRequest, guest: Guest, action: GuestAction) -> None:
@@ -179,19 +172,11 @@ class GuestMigrateView(PanelPageMixin, View):
             raise PermissionDenied(f"you may not migrate {guest}")
         form = MigrateForm(request.POST, source=guest.node)
         if not form.is_valid():
-            messages.error(request, "choose a target node: " + "; ".join(
-                str(error) for errors in form.errors.values() for error in errors))
+            messages.error(request, "choose a target node: " + form_errors(form))
             return redirect(guest)
-        try:
-            task = request_migrate(request.user, guest, form.cleaned_data["target"], form.cleaned_data["online"])
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except PanelError as exc:
-            messages.error(request, exc.message)
-            return redirect(guest)
-        messages.success(request, f"migration of {guest} to {form.cleaned_data['target'].name} queued "
-                                  f"as task {task.upid}")
-        return redirect(task)
+        target, online = form.cleaned_data["target"], form.cleaned_data["online"]
+        return queue_task(request, lambda: request_migrate(request.user, guest, target, online), guest,
+                          lambda task: f"migration of {guest} to {target.name} queued as task {task.upid}")
 
 
 class GuestPoolView(PanelPageMixin, View):

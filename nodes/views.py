@@ -9,7 +9,7 @@ from access import permissions
 from guests.forms import MigrateForm
 from guests.services import request_migrate_all
 from panel.errors import Forbidden, PanelError
-from panel.views import PanelPageMixin
+from panel.views import PanelPageMixin, form_errors, queue_task
 from tasks.models import Task
 
 from .models import Node
@@ -108,16 +108,9 @@ class NodeMigrateAllView(PanelPageMixin, View):
             raise PermissionDenied(f"you may not migrate the guests of node {node.name}")
         form = MigrateForm(request.POST, source=node)
         if not form.is_valid():
-            messages.error(request, "choose a target node: " + "; ".join(
-                str(error) for errors in form.errors.values() for error in errors))
+            messages.error(request, "choose a target node: " + form_errors(form))
             return redirect(node)
-        try:
-            task = request_migrate_all(request.user, node, form.cleaned_data["target"])
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except PanelError as exc:
-            messages.error(request, exc.message)
-            return redirect(node)
-        messages.success(request, f"migration of the guests of {node.name} to "
-                                  f"{form.cleaned_data['target'].name} queued as task {task.upid}")
-        return redirect(task)
+        target = form.cleaned_data["target"]
+        return queue_task(request, lambda: request_migrate_all(request.user, node, target), node,
+                          lambda task: f"migration of the guests of {node.name} to {target.name} queued as task "
+                                       f"{task.upid}")
