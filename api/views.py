@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,7 +14,7 @@ from rest_framework.views import APIView
 
 from access import permissions
 from guests.choices import GuestAction, GuestKind
-from guests.models import Guest, resource_path
+from guests.models import Guest, resource_path, uptime_since
 from guests.services import request_action
 from metrics.store import TIMEFRAMES, history
 from nodes.choices import NodeStatus
@@ -163,7 +165,7 @@ RESOURCE_TYPES = {"node", "vm", "storage"}
 
 # What a guest resource is made of: read as plain values, since a cluster has thousands of guests.
 GUEST_RESOURCE_FIELDS = ("vmid", "kind", "name", "state", "cpu_usage", "vcpus", "memory_used", "memory_mib",
-                         "disk_used", "disk_bytes", "uptime", "node_id", "pool__name")
+                         "disk_used", "disk_bytes", "running_since", "node_id", "pool__name")
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ class _NodeFacts:
     memory_total: int
 
 
-def _guest_resource(guest: dict, node: _NodeFacts) -> dict:
+def _guest_resource(guest: dict, node: _NodeFacts, now: datetime) -> dict:
     running = node.online and guest["state"] == "running"
     path = resource_path(guest["kind"])
     return {
@@ -186,7 +188,8 @@ def _guest_resource(guest: dict, node: _NodeFacts) -> dict:
         "mem": guest["memory_used"] if running else 0,
         "maxmem": guest["memory_mib"] * 1024 * 1024 or node.memory_total,
         "disk": guest["disk_used"] or 0, "maxdisk": guest["disk_bytes"],
-        "uptime": guest["uptime"] if running else 0, "pool": guest["pool__name"], "template": 0,
+        "uptime": uptime_since(guest["running_since"], now) if running else 0, "pool": guest["pool__name"],
+        "template": 0,
     }
 
 
@@ -225,7 +228,8 @@ def cluster_resources(user, kind: str | None = None, node: str | None = None) ->
         facts = {n.pk: _NodeFacts(n.name, n.status == NodeStatus.ONLINE, n.cpus, n.memory_total)
                  for n in node_rows.only("name", "last_seen", "cpus", "memory_total")}
         guests = permissions.visible_guests(user, guest_rows).values(*GUEST_RESOURCE_FIELDS)
-        resources += [_guest_resource(g, facts[g["node_id"]]) for g in guests]
+        now = timezone.now()
+        resources += [_guest_resource(g, facts[g["node_id"]], now) for g in guests]
     if kind in (None, "storage") and permissions.has_privilege(
         user, "Datastore.Audit", f"/storage/{LOCAL_STORAGE}"
     ):

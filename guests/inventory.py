@@ -16,7 +16,7 @@ from .choices import VMID_MIN, GuestState
 from .models import Guest, GuestTemplate
 
 USAGE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "cpu_usage", "cpu_time_ns",
-                "memory_used", "disk_used", "uptime", "running_since", "usage_at"]
+                "memory_used", "disk_used", "running_since", "usage_at"]
 
 
 def next_vmid() -> int:
@@ -55,7 +55,6 @@ def apply_info(guest: Guest, info: GuestInfo, now: datetime, host_cpus: int) -> 
             guest.running_since = now
     else:
         guest.running_since = None
-    guest.uptime = int((now - guest.running_since).total_seconds()) if guest.running_since else 0
     guest.usage_at = now
 
 
@@ -125,7 +124,7 @@ def _discover(node: Node, kind: str, info: GuestInfo, now: datetime) -> Guest | 
     raise RuntimeError(f"could not allocate a VMID for {info.name}")
 
 
-STATE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "running_since", "uptime"]
+STATE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "running_since"]
 
 
 def refresh_guest(guest: Guest, info: GuestInfo, host_cpus: int, usage: bool = True) -> None:

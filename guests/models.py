@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from .choices import STATE_BADGES, VMID_MAX, VMID_MIN, GuestKind, GuestState
+
+
+def uptime_since(running_since: datetime | None, now: datetime) -> int:
+    return max(int((now - running_since).total_seconds()), 0) if running_since else 0
 
 
 def resource_path(kind: str) -> str:
@@ -36,8 +43,7 @@ class Guest(models.Model):
     cpu_time_ns = models.BigIntegerField(default=0)  # the last counter read, for the next rate
     memory_used = models.BigIntegerField(default=0)
     disk_used = models.BigIntegerField(null=True, blank=True)
-    uptime = models.BigIntegerField(default=0)
-    # When the guest was last seen starting; gives an uptime where the engine reports none (libvirt).
+    # When the guest started (from the engine's uptime, or when a poll first saw it up: libvirt has none).
     running_since = models.DateTimeField(null=True, blank=True)
     usage_at = models.DateTimeField(null=True, blank=True)
 
@@ -69,6 +75,11 @@ class Guest(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("guest_detail", args=[self.vmid])
+
+    @property
+    def uptime(self) -> int:
+        """Seconds since the guest started, as of now rather than of the last poll."""
+        return uptime_since(self.running_since, timezone.now())
 
     @property
     def resource_path(self) -> str:
