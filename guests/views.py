@@ -11,7 +11,7 @@ from access.models import Pool
 from panel.errors import Forbidden, PanelError
 from panel.views import PanelPageMixin, form_errors, queue_task
 
-from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, GuestAction, GuestKind
+from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VMID_MAX, GuestAction, GuestKind
 from .forms import GuestCreateForm, MigrateForm
 from .models import Guest
 from .services import CreateRequest, move_to_pool, request_action, request_create, request_migrate
@@ -33,8 +33,10 @@ class GuestListView(PanelPageMixin, ListView):
         guests = permissions.visible_guests(self.request.user, Guest.objects.select_related("node", "pool"))
         params = self.request.GET
         if query := params.get("q", "").strip():
-            guests = guests.filter(Q(name__icontains=query) | Q(vmid=int(query)) if query.isdigit()
-                                   else Q(name__icontains=query))
+            match = Q(name__icontains=query)
+            if query.isdigit() and int(query) <= VMID_MAX:  # a larger number is no VMID (and overflows SQL)
+                match |= Q(vmid=int(query))
+            guests = guests.filter(match)
         if params.get("kind") in GuestKind.values:
             guests = guests.filter(kind=params["kind"])
         if state := params.get("state"):

@@ -70,6 +70,7 @@ def test_guest_list_pages_and_filters(admin_client, django_assert_max_num_querie
     vms = admin_client.get("/guests/", {"kind": "vm", "state": "running", "page": 1}).context["paginator"]
     assert vms.count == Guest.objects.filter(kind="vm", state="running").count()
     assert admin_client.get("/guests/", {"page": 9}).status_code == 404
+    assert admin_client.get("/guests/", {"q": "9" * 30}).context["paginator"].count == 0
 
 
 @pytest.mark.parametrize("guests", [10, 300])
