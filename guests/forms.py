@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from access.models import Pool
+from drivers.libvirt.driver import MAX_DISK_GIB
 from nodes.models import Node
 from nodes.validators import validate_guest_name
 
@@ -11,7 +12,6 @@ from .choices import VMID_MAX, VMID_MIN, GuestKind
 from .models import Guest, GuestTemplate
 
 MAX_VCPUS = 128
-MAX_DISK_GIB = 4096
 DEFAULT_MEMORY_MIB = {GuestKind.VM: 256, GuestKind.CT: 128}
 
 

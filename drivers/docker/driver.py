@@ -16,6 +16,7 @@ import docker
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
+from docker.models.images import Image
 
 from ..base import GuestDriver, Progress, no_progress
 from ..errors import (
@@ -139,26 +140,14 @@ class DockerDriver(GuestDriver):
     def list_templates(self) -> list[TemplateInfo]:
         with self._errors():
             images = self.client.images.list(filters={"label": labels.TEMPLATE})
-        templates = []
-        for image in images:
-            image_labels = image.labels or {}
-            templates.append(
-                TemplateInfo(
-                    name=image_labels[labels.TEMPLATE],
-                    kind=GuestKind.CT,
-                    description=image_labels.get(labels.TEMPLATE_DESCRIPTION, ""),
-                    min_memory_mib=int(image_labels.get(labels.TEMPLATE_MIN_MEMORY, DOCKER_MIN_MEMORY_MIB)),
-                )
-            )
-        return sorted(templates, key=lambda t: t.name)
+        return sorted((_template_info(image) for image in images), key=lambda t: t.name)
 
     def _template_image(self, name: str) -> tuple[str, TemplateInfo]:
         with self._errors():
             images = self.client.images.list(filters={"label": f"{labels.TEMPLATE}={name}"})
         if not images:
             raise TemplateNotFound(f"container template '{name}' does not exist on this node")
-        template = next(t for t in self.list_templates() if t.name == name)
-        return images[0].id, template
+        return images[0].id, _template_info(images[0])
 
     def _info(self, container: Container, with_usage: bool) -> GuestInfo:
         attrs = container.attrs
@@ -228,7 +217,7 @@ class DockerDriver(GuestDriver):
 
     def delete(self, backend_id: str) -> None:
         container = self._container(backend_id)
-        if self._state(container) is not PowerState.STOPPED:
+        if _fetched_state(container) is not PowerState.STOPPED:
             raise InvalidGuestState(f"container {container.name} is running: stop it before deleting it")
         with self._errors(f"container {container.name}"):
             image_id = container.image.id if container.image else ""
@@ -266,7 +255,7 @@ class DockerDriver(GuestDriver):
 
     def stop(self, backend_id: str) -> None:
         container = self._container(backend_id)
-        state = self._state(container)
+        state = _fetched_state(container)
         if state is PowerState.STOPPED:
             raise InvalidGuestState(f"container {container.name} is not running")
         with self._errors(f"container {container.name}"):
@@ -320,7 +309,7 @@ class DockerDriver(GuestDriver):
             )
         container = self._container(backend_id)
         name = container.name
-        state = self._state(container)
+        state = _fetched_state(container)
         if state is PowerState.PAUSED:
             raise InvalidGuestState(f"cannot migrate container {name}: it is paused, resume or stop it first")
         if target.url == self.url:
@@ -434,13 +423,14 @@ class DockerDriver(GuestDriver):
     # -- helpers ------------------------------------------------------------------------
 
     def _state(self, container: Container) -> PowerState:
+        """The state as the engine says now (for waits); a just-fetched container has it: ``_fetched_state``."""
         with self._errors(f"container {container.name}"):
             container.reload()
-        return _STATES.get(container.status, PowerState.UNKNOWN)
+        return _fetched_state(container)
 
     def _require(self, container: Container, wanted: PowerState, verb: str) -> None:
         """``container`` was just fetched: its status is current, no second round trip needed."""
-        state = _STATES.get(container.status, PowerState.UNKNOWN)
+        state = _fetched_state(container)
         if state is not wanted:
             raise InvalidGuestState(f"cannot {verb} container {container.name}: it is {state.value}")
 
@@ -452,6 +442,21 @@ class DockerDriver(GuestDriver):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(_POLL)
+
+
+def _template_info(image: Image) -> TemplateInfo:
+    """A template from the labels of its image."""
+    image_labels = image.labels or {}
+    return TemplateInfo(
+        name=image_labels[labels.TEMPLATE],
+        kind=GuestKind.CT,
+        description=image_labels.get(labels.TEMPLATE_DESCRIPTION, ""),
+        min_memory_mib=int(image_labels.get(labels.TEMPLATE_MIN_MEMORY, DOCKER_MIN_MEMORY_MIB)),
+    )
+
+
+def _fetched_state(container: Container) -> PowerState:
+    return _STATES.get(container.status, PowerState.UNKNOWN)
 
 
 def _imported_image_id(answer: str) -> str:

@@ -233,7 +233,7 @@ class LibvirtDriver(GuestDriver):
         state = guest.power_state()
         if state is PowerState.PAUSED:
             raise InvalidGuestState(f"cannot start {guest.label}: it is paused, resume it instead")
-        if guest.is_active():
+        if _active(guest, state):
             raise InvalidGuestState(f"cannot start {guest.label}: it is already running")
         guest.start()
 
@@ -320,7 +320,7 @@ class LibvirtDriver(GuestDriver):
         state = guest.power_state()
         if state is PowerState.PAUSED:
             raise InvalidGuestState(f"cannot migrate {guest.label}: it is paused, resume or stop it first")
-        was_running = guest.is_active()
+        was_running = _active(guest, state)
         if was_running:
             progress(f"shutting down {guest.label} (timeout {timeout:g} s)")
             try:
@@ -415,6 +415,13 @@ class LibvirtDriver(GuestDriver):
         if state is not wanted:
             raise InvalidGuestState(f"cannot {verb} {guest.label}: it is {state.value}")
         return guest
+
+
+def _active(guest: Guest, state: PowerState) -> bool:
+    """Whether the domain runs, from its state; only states we do not map (crashed, ...) cost a second call."""
+    if state is PowerState.UNKNOWN:
+        return guest.is_active()
+    return state is not PowerState.STOPPED
 
 
 def _memory_used(stats: dict) -> int:
