@@ -99,6 +99,8 @@ def publish(node: str) -> None:
 
 def test_pages_follow_the_cluster_without_reloading(page: Page, live_node) -> None:
     """Figures, counts, the tree, a guest's state and its actions, and a node going silent: all pushed."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     tree = page.locator("[data-resource-tree]")
     expect(tree).to_contain_text(live_node.name)
     page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
@@ -123,9 +125,15 @@ def test_pages_follow_the_cluster_without_reloading(page: Page, live_node) -> No
     expect(badge).to_have_text("stopped")
     expect(page.locator("button:text('Start')")).to_be_visible()
     expect(page.locator("button:text('Shutdown')")).to_be_hidden()
+    # The history graphs took the pushes as new data: still one chart per figure.
+    expect(page.locator(".rrd .uplot")).to_have_count(4)
 
     # The node stops reporting: the web process notices by itself and pushes (no poll arrives).
     Node.objects.filter(pk=live_node.pk).update(last_seen=timezone.now() - timedelta(hours=1))
     expect(badge).to_have_text("unknown", timeout=30_000)
     expect(page.locator("button:text('Start')")).to_be_hidden()
     assert page.evaluate("window.sameDocument") is True
+    page.click("button[data-timeframe=week]")
+    expect(page.locator("button[data-timeframe=week]")).to_have_class(re.compile("active"))
+    expect(page.locator(".rrd .uplot")).to_have_count(4)
+    assert errors == []

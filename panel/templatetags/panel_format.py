@@ -1,5 +1,7 @@
 """Formatting shared by every page: binary sizes, percentages, durations."""
 
+import json
+
 from django import template
 
 register = template.Library()
@@ -37,6 +39,14 @@ def ratio(value: float | None, total: float | None) -> float:
     if not value or not total:
         return 0
     return round(min(value / total, 1) * 100, 1)
+
+
+@register.simple_tag
+def rrd_timeframes() -> str:
+    """The history timeframes and the seconds each shows, as JSON for static/panel/graphs.js."""
+    from metrics.store import TIMEFRAMES
+
+    return json.dumps({name: seconds for name, (_, seconds) in TIMEFRAMES.items()})
 
 
 @register.filter

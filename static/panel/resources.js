@@ -233,7 +233,7 @@ const PanelResources = (function () {
   }
 
   function connect() {
-    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/cluster/resources/`);
+    const ws = new WebSocket(socketUrl("/ws/cluster/resources/"));  // live.js
     ws.onmessage = (event) => apply(JSON.parse(event.data));
     ws.onclose = () => setTimeout(connect, 5000);
   }
