@@ -28,7 +28,7 @@ from .responses import data
 
 LOG_LIMIT_DEFAULT = 50
 # Proxmox's guest paths: /nodes/{node}/qemu/{vmid} for VMs, /nodes/{node}/lxc/{vmid} for containers.
-KIND_OF_PATH = {"qemu": GuestKind.VM, "lxc": GuestKind.CT}
+KIND_OF_PATH = {resource_path(kind): kind for kind in GuestKind}
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -50,12 +50,7 @@ def _task(request: Request, node: str, upid: str) -> Task:
 class NodeListView(APIView):
     def get(self, request: Request) -> Response:
         nodes = permissions.visible_nodes(request.user, Node.objects.all())
-        return data([
-            {"node": n.name, "status": n.status, "cpu": n.cpu_usage, "maxcpu": n.cpus, "mem": n.memory_used,
-             "maxmem": n.memory_total, "disk": n.disk_used, "maxdisk": n.disk_total, "uptime": n.uptime,
-             "type": "node", "id": f"node/{n.name}"}
-            for n in nodes
-        ])
+        return data([_node_resource(n) for n in nodes])  # the same entries as /cluster/resources
 
 
 class NodeStatusView(APIView):

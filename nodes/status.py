@@ -23,19 +23,30 @@ from .models import Node
 def cluster_status() -> dict:
     nodes = list(Node.objects.only("name", "last_seen", "cpus", "cpu_usage", "memory_total", "memory_used",
                                    "disk_total", "disk_used", "engines"))
-    online = [n for n in nodes if n.status == NodeStatus.ONLINE]
-    cpus = sum(n.cpus for n in online)
+    totals = _totals(nodes)
     guests: dict[str, dict[str, int]] = {"vm": {}, "ct": {}}
     for row in Guest.objects.values("kind", "state").annotate(n=Count("pk")).order_by():
         guests.setdefault(row["kind"], {})[row["state"]] = row["n"]
     return {
         "time": timezone.now().isoformat(timespec="seconds"),
+        "health": totals["health"],
+        "nodes": {"online": totals["online"], "total": totals["total"]},
+        "cpu": totals["cpu"], "memory": totals["memory"], "storage": totals["storage"],
+        "guests": {kind: {"total": sum(states.values()), **states} for kind, states in guests.items()},
+    }
+
+
+def _totals(nodes: list[Node]) -> dict:
+    """Health (nodes online of total) and the resources of the online nodes."""
+    online = [n for n in nodes if n.status == NodeStatus.ONLINE]
+    cpus = sum(n.cpus for n in online)
+    return {
         "health": "ok" if nodes and len(online) == len(nodes) else ("degraded" if online else "down"),
-        "nodes": {"online": len(online), "total": len(nodes)},
+        "online": len(online),
+        "total": len(nodes),
         "cpu": {"cores": cpus, "usage": (sum(n.cpu_usage * n.cpus for n in online) / cpus) if cpus else 0.0},
         "memory": {"used": sum(n.memory_used for n in online), "total": sum(n.memory_total for n in online)},
         "storage": {"used": sum(n.disk_used for n in online), "total": sum(n.disk_total for n in online)},
-        "guests": {kind: {"total": sum(states.values()), **states} for kind, states in guests.items()},
     }
 
 
@@ -62,8 +73,7 @@ def datacenter_summary(user) -> dict:
     from access import permissions
 
     nodes = list(permissions.visible_nodes(user, Node.objects.all()))
-    online = [n for n in nodes if n.status == NodeStatus.ONLINE]
-    offline_ids = [n.pk for n in nodes if n.status != NodeStatus.ONLINE]
+    offline_ids = {n.pk for n in nodes if n.status != NodeStatus.ONLINE}
     guests = {"vm": {"running": 0, "stopped": 0, "other": 0, "total": 0},
               "ct": {"running": 0, "stopped": 0, "other": 0, "total": 0}}
     rows = (permissions.visible_guests(user, Guest.objects.all())
@@ -73,14 +83,4 @@ def datacenter_summary(user) -> dict:
         state = "other" if row["node_id"] in offline_ids else row["state"]
         counts[state if state in ("running", "stopped") else "other"] += row["n"]
         counts["total"] += row["n"]
-    cpus = sum(n.cpus for n in online)
-    return {
-        "health": "ok" if nodes and len(online) == len(nodes) else ("degraded" if online else "down"),
-        "nodes": nodes,
-        "online": len(online),
-        "total": len(nodes),
-        "guests": guests,
-        "cpu": {"cores": cpus, "usage": (sum(n.cpu_usage * n.cpus for n in online) / cpus) if cpus else 0.0},
-        "memory": {"used": sum(n.memory_used for n in online), "total": sum(n.memory_total for n in online)},
-        "storage": {"used": sum(n.disk_used for n in online), "total": sum(n.disk_total for n in online)},
-    }
+    return {"nodes": nodes, "guests": guests, **_totals(nodes)}
