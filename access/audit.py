@@ -35,10 +35,6 @@ class AuditAddressMiddleware:
             _address.reset(token)
 
 
-def set_address(address: str | None) -> contextvars.Token:
-    return _address.set(address)
-
-
 def username_of(user: object) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return ""

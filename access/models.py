@@ -62,13 +62,6 @@ class Role(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_no_access(self) -> bool:
-        return self.name == "NoAccess"
-
-    @classmethod
-    def builtin_names(cls) -> list[str]:
-        return list(BUILTIN_ROLES)
 
 
 class ApiToken(models.Model):

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 User = AbstractBaseUser | AnonymousUser
 
-POWER_ACTIONS = {"start", "shutdown", "stop", "reboot", "suspend", "resume"}
 CACHE_ATTRIBUTE = "_panel_acl_cache"
 
 
@@ -46,11 +45,6 @@ def is_root(user: User) -> bool:
     """root@pam: a superuser, unless acting through a privilege-separated token."""
     token = api_token(user)
     return bool(user.is_authenticated and user.is_active and user.is_superuser and not (token and token.privsep))
-
-
-def is_admin(user: User) -> bool:
-    """Kept for callers of the foundation: full administrator, i.e. every privilege on /."""
-    return is_root(user) or privileges(user, "/") >= set(PRIVILEGES)
 
 
 def api_token(user: User):
@@ -237,10 +231,6 @@ def can_create_guests(user: User, pool: object | None = None) -> bool:
 
 def can_see_nodes(user: User) -> bool:
     return has_privilege(user, "Sys.Audit", "/nodes")
-
-
-def can_see_node(user: User, node: Node) -> bool:
-    return has_privilege(user, "Sys.Audit", f"/nodes/{node.name}")
 
 
 def can_power_node(user: User, node: Node) -> bool:

@@ -19,8 +19,8 @@ class PanelPageMixin(LoginRequiredMixin):
 
 def queue_task(request: HttpRequest, submit: Callable[[], Model], back: Model,
                done: Callable[[Model], str]) -> HttpResponse:
-    """Run ``submit`` (a service that queues a task) for a page: to the task with ``done(task)`` as the
-    message, back to ``back`` with the reason when refused, 403 when not allowed."""
+    """Run ``submit`` (a service that queues or cancels a task and returns it) for a page: on to the task
+    with ``done(task)`` as the message, back to ``back`` with the reason when refused, 403 when not allowed."""
     try:
         task = submit()
     except Forbidden as exc:

@@ -37,7 +37,3 @@ def get_task_type(name: str) -> TaskType:
         return _types[name]
     except KeyError:
         raise LookupError(f"unknown task type {name!r}") from None
-
-
-def task_types() -> dict[str, TaskType]:
-    return dict(_types)

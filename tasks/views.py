@@ -1,13 +1,10 @@
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from access import permissions
-from panel.errors import Forbidden, PanelError
-from panel.views import PanelPageMixin
+from panel.views import PanelPageMixin, queue_task
 
 from .models import Task
 from .services import cancel
@@ -27,11 +24,14 @@ class TaskDetailView(PanelPageMixin, TemplateView):
     template_name = "tasks/task_detail.html"
 
     def get_context_data(self, **kwargs: object) -> dict:
-        queryset = permissions.visible_tasks(self.request.user, Task.objects.select_related("node", "user"))
+        queryset = permissions.visible_tasks(
+            self.request.user, Task.objects.select_related("node", "user", "guest", "parent__node"))
         task = get_object_or_404(queryset, upid=kwargs["upid"])
+        log_lines = list(task.log_lines.all())  # read once: shown, and the socket goes on from the last
         return super().get_context_data(
             task=task,
-            log_lines=task.log_lines.all(),
+            log_lines=log_lines,
+            last_line=log_lines[-1].number if log_lines else 0,
             children=task.children.select_related("node", "user"),
             can_cancel=task.is_active and permissions.can_cancel_task(self.request.user, task),
             **kwargs,
@@ -42,12 +42,4 @@ class TaskCancelView(PanelPageMixin, View):
     def post(self, request: HttpRequest, upid: str) -> HttpResponse:
         queryset = permissions.visible_tasks(request.user, Task.objects.all())
         task = get_object_or_404(queryset, upid=upid)
-        try:
-            cancel(request.user, task)
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except PanelError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "cancel requested")
-        return redirect(task)
+        return queue_task(request, lambda: cancel(request.user, task), task, lambda _task: "cancel requested")
