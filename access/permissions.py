@@ -15,6 +15,7 @@ Every view, API endpoint, websocket consumer and task submission asks here; list
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -163,16 +164,23 @@ def _guest_q(grants: list[Grant], privilege: str) -> Q:
     return q
 
 
-def guests_with(user: User, privilege: str, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
-    """Restrict ``queryset`` in SQL to the guests on which ``user`` has ``privilege``."""
+def _restrict(user: User, privilege: str, queryset: QuerySet,
+              condition: Callable[[list[Grant], str], Q]) -> QuerySet:
+    """``queryset`` filtered in SQL by ``condition`` over the user's grants, and over its token's when the
+    token has its own privileges (privsep)."""
     if not user.is_authenticated or not user.is_active:
         return queryset.none()
     token = api_token(user)
     if not user.is_superuser:
-        queryset = queryset.filter(_guest_q(_grants(user)[0], privilege))
+        queryset = queryset.filter(condition(_grants(user)[0], privilege))
     if token is not None and token.privsep:
-        queryset = queryset.filter(_guest_q(_grants(user)[1] or [], privilege))
+        queryset = queryset.filter(condition(_grants(user)[1] or [], privilege))
     return queryset
+
+
+def guests_with(user: User, privilege: str, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
+    """Restrict ``queryset`` in SQL to the guests on which ``user`` has ``privilege``."""
+    return _restrict(user, privilege, queryset, _guest_q)
 
 
 def visible_guests(user: User, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
@@ -195,14 +203,7 @@ def _node_q(grants: list[Grant], privilege: str) -> Q:
 
 def nodes_with(user: User, privilege: str, queryset: QuerySet[Node]) -> QuerySet[Node]:
     """Restrict ``queryset`` in SQL to the nodes on which ``user`` has ``privilege``."""
-    if not user.is_authenticated or not user.is_active:
-        return queryset.none()
-    token = api_token(user)
-    if not user.is_superuser:
-        queryset = queryset.filter(_node_q(_grants(user)[0], privilege))
-    if token is not None and token.privsep:
-        queryset = queryset.filter(_node_q(_grants(user)[1] or [], privilege))
-    return queryset
+    return _restrict(user, privilege, queryset, _node_q)
 
 
 def visible_nodes(user: User, queryset: QuerySet[Node]) -> QuerySet[Node]:

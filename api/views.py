@@ -38,6 +38,18 @@ def _int_param(request: Request, name: str, default: int) -> int:
     return int(value)
 
 
+def _seconds(request: Request, name: str) -> int:
+    value = str(request.data[name])
+    if not value.isdigit():
+        raise ValidationError({name: "seconds, a non-negative integer"})
+    return int(value)
+
+
+def _flag(request: Request, name: str) -> bool:
+    """Proxmox's booleans: 1/0, and true/false as some clients send them; absent is false."""
+    return str(request.data.get(name, "0")).lower() in ("1", "true")
+
+
 def _node(request: Request, name: str) -> Node:
     return get_object_or_404(permissions.visible_nodes(request.user, Node.objects.all()), name=name)
 
@@ -124,14 +136,11 @@ class NodeBulkView(APIView):
             except ValueError:
                 raise ValidationError({"vms": "a list of VMIDs separated by commas"}) from None
         if "force" in request.data:  # startall: also guests not marked "start at boot"
-            params["force"] = str(request.data["force"]) in ("1", "true", "True")
+            params["force"] = _flag(request, "force")
         if "forceStop" in request.data:  # stopall: stop what did not shut down in time (default yes)
-            params["force_stop"] = str(request.data["forceStop"]) in ("1", "true", "True")
+            params["force_stop"] = _flag(request, "forceStop")
         if "timeout" in request.data:
-            timeout = str(request.data["timeout"])
-            if not timeout.isdigit():
-                raise ValidationError({"timeout": "seconds, a non-negative integer"})
-            params["timeout"] = int(timeout)
+            params["timeout"] = _seconds(request, "timeout")
         return data(request_bulk(request.user, _node(request, node), action, **params).upid)
 
 
@@ -146,10 +155,8 @@ class GuestStatusView(APIView):
         params = {}
         if action == "shutdown":
             if "timeout" in request.data:
-                if not str(request.data["timeout"]).isdigit():
-                    raise ValidationError({"timeout": "seconds, a non-negative integer"})
-                params["timeout"] = int(request.data["timeout"])
-            params["force_stop"] = str(request.data.get("forceStop", "0")) in ("1", "true")
+                params["timeout"] = _seconds(request, "timeout")
+            params["force_stop"] = _flag(request, "forceStop")
         return data(request_action(request.user, guest, action, **params).upid)
 
 
