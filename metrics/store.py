@@ -19,6 +19,7 @@ from .models import FIGURES, Counters, Sample
 # (seconds per bucket, buckets kept): 1 min for a day, 30 min for a week, 6 h for a month,
 # 1 day for a year, 1 week for ten years.
 ARCHIVES: list[tuple[int, int]] = [(60, 1440), (1800, 336), (21600, 124), (86400, 366), (604800, 522)]
+MAX_ROWS_PER_OBJECT = sum(rows for _, rows in ARCHIVES)  # the bound the pruning keeps (tests hold it)
 
 # Proxmox's timeframes: (resolution read, seconds shown).
 TIMEFRAMES: dict[str, tuple[int, int]] = {
