@@ -27,6 +27,7 @@ run: setup db
 	exec $(VENV)/bin/honcho start -f Procfile
 
 test: setup
+	$(VENV)/bin/ruff check .
 	bash scripts/setup/second-node.sh  # the migration tests move guests to node2
 	bash scripts/setup/services.sh postgres-db panel panel panel
 	DATABASE_URL=$(TEST_DATABASE_URL) DJANGO_SETTINGS_MODULE=panel.settings.test $(PY) -m pytest $(PYTEST_ARGS)

@@ -17,6 +17,7 @@ class NodeEndpoints:
     storage_dir: str
     template_dir: str
     vm_bridge: str = ""  # the bridge VMs' NICs join; empty for user networking (no traffic counters)
+    name_prefix: str = ""  # only guests whose names start with it are the panel's (engines shared by panels)
 
 
 def driver_for(endpoints: NodeEndpoints, kind: GuestKind | str) -> GuestDriver:
@@ -25,7 +26,7 @@ def driver_for(endpoints: NodeEndpoints, kind: GuestKind | str) -> GuestDriver:
         from .libvirt import LibvirtDriver
 
         return LibvirtDriver(endpoints.libvirt_uri, endpoints.storage_dir, endpoints.template_dir,
-                             bridge=endpoints.vm_bridge)
+                             bridge=endpoints.vm_bridge, name_prefix=endpoints.name_prefix)
     from .docker import DockerDriver
 
-    return DockerDriver(endpoints.docker_url)
+    return DockerDriver(endpoints.docker_url, name_prefix=endpoints.name_prefix)

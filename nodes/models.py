@@ -70,6 +70,7 @@ class Node(models.Model):
             storage_dir=self.storage_dir,
             template_dir=self.template_dir,
             vm_bridge=self.vm_bridge,
+            name_prefix=settings.PANEL_GUEST_NAME_PREFIX,
         )
 
     @property

@@ -1,5 +1,6 @@
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
@@ -33,3 +34,7 @@ def validate_guest_name(value: str) -> None:
             params={"value": value},
             code="invalid_name",
         )
+    prefix = settings.PANEL_GUEST_NAME_PREFIX
+    if not value.startswith(prefix):  # its poll would not see it, and would forget it
+        raise ValidationError("guest names on this panel start with '%(prefix)s'", params={"prefix": prefix},
+                              code="invalid_name")

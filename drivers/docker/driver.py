@@ -62,8 +62,10 @@ log = logging.getLogger(__name__)
 class DockerDriver(GuestDriver):
     kind = GuestKind.CT
 
-    def __init__(self, url: str, timeout: float = 30) -> None:
+    def __init__(self, url: str, timeout: float = 30, name_prefix: str = "") -> None:
+        """``name_prefix``: only containers whose names start with it are listed (engines shared by panels)."""
         self.url = url
+        self.name_prefix = name_prefix
         self._timeout = timeout
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
@@ -117,6 +119,7 @@ class DockerDriver(GuestDriver):
     def list_guests(self) -> list[GuestInfo]:
         with self._errors():
             listed = self.client.containers.list(all=True, sparse=True)
+        listed = [c for c in listed if _name_of(c).startswith(self.name_prefix)]
         if not listed:
             return []
         with ThreadPoolExecutor(min(len(listed), STATS_CONCURRENCY), thread_name_prefix="docker-stats") as pool:
@@ -453,6 +456,12 @@ def _template_info(image: Image) -> TemplateInfo:
         description=image_labels.get(labels.TEMPLATE_DESCRIPTION, ""),
         min_memory_mib=int(image_labels.get(labels.TEMPLATE_MIN_MEMORY, DOCKER_MIN_MEMORY_MIB)),
     )
+
+
+def _name_of(listed: Container) -> str:
+    """A sparsely listed container's name (its attrs hold ``Names``, with Docker's leading slash)."""
+    names = listed.attrs.get("Names") or [""]
+    return names[0].lstrip("/")
 
 
 def _fetched_state(container: Container) -> PowerState:

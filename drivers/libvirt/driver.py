@@ -75,14 +75,17 @@ def validate_name(name: str) -> None:
 class LibvirtDriver(GuestDriver):
     kind = GuestKind.VM
 
-    def __init__(self, uri: str, storage_dir: str, template_dir: str, bridge: str = "") -> None:
-        """``bridge``: the host bridge new VMs' NICs join (Proxmox's vmbr0); empty for user networking."""
+    def __init__(self, uri: str, storage_dir: str, template_dir: str, bridge: str = "",
+                 name_prefix: str = "") -> None:
+        """``bridge``: the host bridge new VMs' NICs join (Proxmox's vmbr0); empty for user networking.
+        ``name_prefix``: only domains whose names start with it are listed (daemons shared by panels)."""
         if bridge and not BRIDGE_NAME.match(bridge):
             raise InvalidSpec(f"'{bridge}' is not a valid bridge name (1 to 15 letters, digits, '.', '_', '-')")
         self.uri = uri
         self.storage_dir = os.path.abspath(storage_dir)  # libvirt resolves no relative paths
         self.template_dir = template_dir
         self.bridge = bridge
+        self.name_prefix = name_prefix
         self._host = Host(uri)
 
     def close(self) -> None:
@@ -96,6 +99,8 @@ class LibvirtDriver(GuestDriver):
     def list_guests(self) -> list[GuestInfo]:
         infos = []
         for guest, stats in self._host.domain_stats(_STATS):
+            if not guest.name.startswith(self.name_prefix):
+                continue
             try:
                 infos.append(self._info(guest, stats))
             except GuestNotFound:
@@ -190,6 +195,8 @@ class LibvirtDriver(GuestDriver):
         for guest in self._host.list_guests():
             if guest.name == spec.name:
                 raise GuestAlreadyExists(f"a VM named '{spec.name}' already exists on this node")
+            if not guest.name.startswith(self.name_prefix):
+                continue  # another panel's: its VMIDs are its own
             try:
                 metadata = guest.get_metadata()
             except GuestNotFound:

@@ -123,11 +123,13 @@ REST_FRAMEWORK = {
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 
-def channel_layers(redis_url: str) -> dict:
+def channel_layers(redis_url: str, prefix: str = "asgi") -> dict:
     """channels-redis waits for a consumer's next message with a 5 s BZPOPMIN, and redis-py 8 reads with a
-    5 s socket timeout by default: a socket quiet for 5 s died of "Timeout reading". Read longer."""
+    5 s socket timeout by default: a socket quiet for 5 s died of "Timeout reading". Read longer.
+    ``prefix`` keeps the groups of two panels sharing one Redis database apart."""
     host = {"address": redis_url, "socket_timeout": 30}
-    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+    config = {"hosts": [host], "prefix": prefix}
+    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
 
 
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
@@ -157,6 +159,9 @@ PANEL_TEMPLATE_DIR = env("PANEL_TEMPLATE_DIR", default="/var/lib/panel/templates
 # The host bridge VMs' NICs join (Proxmox's vmbr0); empty: QEMU user networking, which libvirt reports
 # no traffic for. scripts/setup/services.sh makes panelbr0 on this machine.
 PANEL_VM_BRIDGE = env("PANEL_VM_BRIDGE", default="")
+# When set, only guests whose names start with it belong to this panel: two panels (or test runs) sharing
+# one engine leave each other's guests alone. Empty: every guest of the engine is the panel's.
+PANEL_GUEST_NAME_PREFIX = env("PANEL_GUEST_NAME_PREFIX", default="")
 # Seconds between two inventory and usage polls of a node by its worker.
 PANEL_POLL_INTERVAL = env.int("PANEL_POLL_INTERVAL", default=10)
 # A node whose worker has not reported for this long is shown offline.

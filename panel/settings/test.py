@@ -1,22 +1,36 @@
-"""Test settings: the suite runs on PostgreSQL, real Redis and real engines (see Makefile)."""
+"""Test settings: the suite runs on PostgreSQL, real Redis and real engines (see Makefile).
+
+Every run is isolated from every other run on the machine (and from a panel started with `make run`) by
+its run id, PANEL_TEST_RUN: its database, node names, Redis keys, storage directories and guest names
+carry it. The first process of a run picks it; the worker and server processes it starts inherit it.
+"""
+
+import os
+import secrets
 
 from .base import *  # noqa: F403
 from .base import channel_layers, env
 
+TEST_RUN = os.environ.setdefault("PANEL_TEST_RUN", secrets.token_hex(3))
+
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://panel:panel@127.0.0.1:5432/panel")}
+DATABASES["default"]["TEST"] = {"NAME": f"test_panel_{TEST_RUN}"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# A Redis database and a node of their own, so tests never meet a panel started with `make run`.
+# A Redis database of its own, and this run's keys and groups apart from every other run's.
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
 CELERY_BROKER_URL = REDIS_URL
-CHANNEL_LAYERS = channel_layers(REDIS_URL)
-PANEL_NODE_NAME = env("PANEL_NODE_NAME", default="testnode")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"test-{TEST_RUN}:"}
+CHANNEL_LAYERS = channel_layers(REDIS_URL, prefix=f"test-{TEST_RUN}")
+PANEL_NODE_NAME = env("PANEL_NODE_NAME", default=f"test-{TEST_RUN}")
+# Guests of this run only: another run's, or `make run`'s, on the same engines are none of its business.
+PANEL_GUEST_NAME_PREFIX = f"pt{TEST_RUN}-"
 PANEL_ACCELERATOR = "qemu"
 PANEL_VM_BRIDGE = env("PANEL_VM_BRIDGE", default="panelbr0")  # made by scripts/setup/services.sh
-PANEL_STORAGE_DIR = env("PANEL_STORAGE_DIR", default="/var/lib/panel/test-images")
+PANEL_STORAGE_DIR = env("PANEL_STORAGE_DIR", default=f"/var/lib/panel/test-images/{TEST_RUN}")
 PANEL_SHUTDOWN_TIMEOUT = 20
 # Serve static files straight from static/ (no collectstatic before the suite).
 STATIC_ROOT = None

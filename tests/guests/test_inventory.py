@@ -11,8 +11,7 @@ from guests.choices import GuestState
 from guests.models import Guest, GuestTemplate
 from nodes.choices import NodeStatus
 from nodes.poll import poll_node
-
-from .conftest import CT_TEMPLATE, VM_TEMPLATE
+from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +33,12 @@ def test_poll_records_node_figures_and_templates(node) -> None:
 def test_guests_made_outside_the_panel_appear_and_disappear(
     node, docker_client: docker.DockerClient, template_image: str
 ) -> None:
-    foreign = docker_client.containers.create(template_image, name="pt-foreign")
-    labelled = docker_client.containers.create(template_image, name="pt-labelled", labels={"panel.vmid": "4321"})
+    foreign = docker_client.containers.create(template_image, name=f"{PREFIX}foreign")
+    labelled = docker_client.containers.create(template_image, name=f"{PREFIX}labelled", labels={"panel.vmid": "4321"})
     try:
         poll_node(node.name)
         guest = Guest.objects.get(backend_id=foreign.id)
-        assert (guest.name, guest.kind, guest.state, guest.node) == ("pt-foreign", "ct", GuestState.STOPPED, node)
+        assert (guest.name, guest.kind, guest.state, guest.node) == (f"{PREFIX}foreign", "ct", GuestState.STOPPED, node)
         assert guest.vmid >= 100
         assert Guest.objects.get(backend_id=labelled.id).vmid == 4321
         poll_node(node.name)  # a second poll changes nothing
@@ -48,14 +47,14 @@ def test_guests_made_outside_the_panel_appear_and_disappear(
         foreign.remove(force=True)
         labelled.remove(force=True)
     poll_node(node.name)
-    assert not Guest.objects.filter(name__in=["pt-foreign", "pt-labelled"]).exists()
+    assert not Guest.objects.filter(name__in=[f"{PREFIX}foreign", f"{PREFIX}labelled"]).exists()
 
 
 def test_running_container_shows_cpu_and_memory(
     node, docker_client: docker.DockerClient, template_image: str
 ) -> None:
     burner = docker_client.containers.run(
-        template_image, ["sh", "-c", "while :; do :; done"], name="pt-burner", detach=True, mem_limit="32m"
+        template_image, ["sh", "-c", "while :; do :; done"], name=f"{PREFIX}burner", detach=True, mem_limit="32m"
     )
     try:
         poll_node(node.name)
@@ -71,7 +70,7 @@ def test_running_container_shows_cpu_and_memory(
 
 
 def test_engine_down_keeps_guests_as_unknown(node, docker_client, template_image: str) -> None:
-    container = docker_client.containers.create(template_image, name="pt-kept")
+    container = docker_client.containers.create(template_image, name=f"{PREFIX}kept")
     try:
         poll_node(node.name)
         node.docker_url = "unix:///nonexistent/docker.sock"

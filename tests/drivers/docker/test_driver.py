@@ -20,6 +20,7 @@ from drivers.errors import (
     TemplateNotFound,
 )
 from drivers.types import GuestKind, GuestSpec, PowerState
+from tests.support import PREFIX
 
 DOCKER_URL = "unix:///var/run/docker.sock"
 
@@ -33,7 +34,7 @@ def driver() -> Iterator[DockerDriver]:
 
 @pytest.fixture
 def name() -> str:
-    return f"pt-drv-{uuid.uuid4().hex[:8]}"
+    return f"{PREFIX}drv-{uuid.uuid4().hex[:8]}"
 
 
 def spec(guest_name: str, **overrides: object) -> GuestSpec:
@@ -42,7 +43,7 @@ def spec(guest_name: str, **overrides: object) -> GuestSpec:
 
 
 def container_names(client: docker.DockerClient) -> set[str]:
-    return {c.name for c in client.containers.list(all=True)}
+    return {c.name for c in client.containers.list(all=True) if c.name.startswith(PREFIX)}
 
 
 def test_templates_include_local_busybox(driver: DockerDriver) -> None:

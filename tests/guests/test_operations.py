@@ -18,43 +18,18 @@ from metrics.store import history
 from nodes.poll import poll_node
 from tasks.choices import TaskStatus
 from tasks.models import Task
-
-from .conftest import CT_TEMPLATE, VM_TEMPLATE, wait_for_task
+from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE, act, assert_ok, create, ours, wait_for_line
 
 pytestmark = pytest.mark.engines
 
 
-def act(client, guest: Guest, action: str, **data: str) -> Task:
-    if action in ("stop", "delete"):
-        data.setdefault("confirm", str(guest.vmid))
-    response = client.post(reverse("guest_action", args=[guest.vmid, action]), data)
-    assert response.status_code == 302, response.content.decode()[:2000]
-    task = Task.objects.filter(vmid=guest.vmid).order_by("-pk").first()
-    assert response["Location"] == task.get_absolute_url()
-    return wait_for_task(task)
-
-
-def create(client, kind: str, data: dict) -> Task:
-    response = client.post(reverse("guest_create", args=[kind]), data)
-    assert response.status_code == 302, response.content.decode()[:3000]
-    # The worker may have run it already, and a failed create leaves no guest row to look it up by.
-    task = Task.objects.filter(type="create").order_by("-pk").first()
-    assert response["Location"] == task.get_absolute_url()
-    return wait_for_task(task, timeout=120)
-
-
-def assert_ok(task: Task) -> None:
-    assert task.status == TaskStatus.OK, f"{task.type}: {task.exit_message}"
-    assert task.started_at and task.ended_at and task.ended_at >= task.started_at
-
-
 def test_container_lifecycle(admin_client, admin_user, live_node, docker_client: docker.DockerClient) -> None:
-    task = create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": "pt-web",
+    task = create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}web",
                                        "vcpus": 1, "memory_mib": 64, "start": "on"})
     assert_ok(task)
     assert (task.user, task.node, task.type) == (admin_user, live_node, "create")
     assert [line.text for line in task.log_lines.all()][-1] == "TASK OK"
-    guest = Guest.objects.get(name="pt-web")
+    guest = Guest.objects.get(name=f"{PREFIX}web")
     assert guest.state == GuestState.RUNNING and guest.owner == admin_user
     container = docker_client.containers.get(guest.backend_id)
     assert container.labels["panel.vmid"] == str(guest.vmid)
@@ -84,26 +59,26 @@ def test_container_lifecycle(admin_client, admin_user, live_node, docker_client:
 
 def test_failed_create_leaves_nothing_behind(admin_client, live_node, docker_client: docker.DockerClient) -> None:
     image = docker_client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0]
-    clash = docker_client.containers.create(image.id, name="pt-clash")  # made outside the panel, not polled yet
+    clash = docker_client.containers.create(image.id, name=f"{PREFIX}clash")  # made outside the panel, not polled yet
     try:
-        before = {c.id for c in docker_client.containers.list(all=True)}
-        task = create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": "pt-clash",
+        before = ours(docker_client.containers.list(all=True))
+        task = create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}clash",
                                            "vcpus": 1, "memory_mib": 64})
         assert task.status == TaskStatus.ERROR
-        assert task.exit_message == "a container named 'pt-clash' already exists on this node"
-        assert "TASK ERROR: a container named 'pt-clash' already exists" in "\n".join(
+        assert task.exit_message == f"a container named '{PREFIX}clash' already exists on this node"
+        assert f"TASK ERROR: a container named '{PREFIX}clash' already exists" in "\n".join(
             line.text for line in task.log_lines.all())
         assert not Guest.objects.filter(vmid=task.vmid).exists()
-        assert {c.id for c in docker_client.containers.list(all=True)} == before
+        assert ours(docker_client.containers.list(all=True)) == before
     finally:
         clash.remove(force=True)
 
 
 def test_engine_going_down_fails_the_task_with_the_reason(admin_client, live_node) -> None:
-    task = create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": "pt-down",
+    task = create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}down",
                                        "vcpus": 1, "memory_mib": 64})
     assert_ok(task)
-    guest = Guest.objects.get(name="pt-down")
+    guest = Guest.objects.get(name=f"{PREFIX}down")
     real_url = live_node.docker_url
     live_node.docker_url = "unix:///nonexistent/docker.sock"  # the engine "dies" after the last poll
     live_node.save()
@@ -120,9 +95,9 @@ def test_engine_going_down_fails_the_task_with_the_reason(admin_client, live_nod
 
 
 def test_second_action_on_a_busy_guest_is_refused(admin_client, live_node) -> None:
-    assert_ok(create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": "pt-busy",
+    assert_ok(create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}busy",
                                           "vcpus": 1, "memory_mib": 64}))
-    guest = Guest.objects.get(name="pt-busy")
+    guest = Guest.objects.get(name=f"{PREFIX}busy")
     first = Task.objects.create(upid="UPID:test:0:0:0:start:busy:root@pam:", node=live_node, type="start",
                                 guest=guest, vmid=guest.vmid)  # a queued task nobody will run
     response = admin_client.post(reverse("guest_action", args=[guest.vmid, "start"]), follow=True)
@@ -135,10 +110,10 @@ def test_second_action_on_a_busy_guest_is_refused(admin_client, live_node) -> No
 @pytest.mark.vm
 def test_vm_lifecycle_on_qemu(admin_client, live_node) -> None:
     assert live_node.accelerator == "qemu"
-    task = create(admin_client, "vm", {"node": live_node.name, "template": VM_TEMPLATE, "name": "pt-vm",
+    task = create(admin_client, "vm", {"node": live_node.name, "template": VM_TEMPLATE, "name": f"{PREFIX}vm",
                                        "vcpus": 1, "memory_mib": 128, "disk_gib": 1, "start": "on"})
     assert_ok(task)
-    guest = Guest.objects.get(name="pt-vm")
+    guest = Guest.objects.get(name=f"{PREFIX}vm")
     assert guest.state == GuestState.RUNNING
     console = Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log"
     disk = Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-disk-0.qcow2"
@@ -173,12 +148,3 @@ def test_vm_lifecycle_on_qemu(admin_client, live_node) -> None:
     assert_ok(act(admin_client, guest, "delete"))
     assert not disk.exists()
     assert not Guest.objects.filter(vmid=guest.vmid).exists()
-
-
-def wait_for_line(path: Path, line: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and line in path.read_text(errors="replace"):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{line!r} not in {path} after {timeout} s")

@@ -17,9 +17,8 @@ from tasks.choices import TaskStatus
 from tasks.models import Task
 from tasks.upid import new_upid
 from tasks.worker import TaskContext, finish
-
-from .conftest import session_cookie
-from .factories import AdminFactory, NodeFactory, UserFactory
+from tests.factories import AdminFactory, NodeFactory, UserFactory
+from tests.support import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 from django.core.management import get_commands
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 SERVICES = {"web", "worker", "beat", "redis", "postgres"}
 
 

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from guests.models import Guest
 from metrics.store import Reading, ingest
-
-from .factories import PASSWORD, NodeFactory, PoolFactory, UserFactory, grant
+from tests.factories import PASSWORD, NodeFactory, PoolFactory, UserFactory, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from guests.models import Guest
-
-from .factories import GuestFactory, NodeFactory
+from tests.factories import GuestFactory, NodeFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from tasks.choices import TaskStatus
 from tasks.models import Task, TaskLogLine
-
-from .factories import PASSWORD, GuestFactory, UserFactory
+from tests.factories import PASSWORD, GuestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,8 @@ from django.utils import timezone
 from guests.choices import GuestKind, GuestState
 from guests.models import Guest
 from tasks.models import Task
-
-from .conftest import CT_TEMPLATE, VM_TEMPLATE
-from .factories import PASSWORD, GuestFactory, PoolFactory, UserFactory, grant
+from tests.factories import PASSWORD, GuestFactory, PoolFactory, UserFactory, grant
+from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE, ours
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +23,12 @@ def create_url(kind: str) -> str:
 
 
 def ct_form(node, **overrides) -> dict:
-    return {"node": node.name, "template": CT_TEMPLATE, "name": "pt-web", "vcpus": 1, "memory_mib": 64,
+    return {"node": node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}web", "vcpus": 1, "memory_mib": 64,
             **overrides}
 
 
 def vm_form(node, **overrides) -> dict:
-    return {"node": node.name, "template": VM_TEMPLATE, "name": "pt-vm", "vcpus": 1, "memory_mib": 128,
+    return {"node": node.name, "template": VM_TEMPLATE, "name": f"{PREFIX}vm", "vcpus": 1, "memory_mib": 128,
             "disk_gib": 1, **overrides}
 
 
@@ -41,7 +40,7 @@ def test_pages_need_a_login(client) -> None:
 
 
 def test_datacenter_shows_node_usage_and_the_guest_list_the_guests(admin_client, node) -> None:
-    guest = GuestFactory(node=node, name="pt-shown", state=GuestState.RUNNING, memory_used=10 * 1024**2)
+    guest = GuestFactory(node=node, name=f"{PREFIX}shown", state=GuestState.RUNNING, memory_used=10 * 1024**2)
     page = admin_client.get(reverse("datacenter")).content.decode()
     assert node.name in page and "online" in page
     assert f"{node.cpus} CPUs" in page
@@ -85,7 +84,7 @@ def test_login_page_works(client, admin_user) -> None:
 def test_bad_create_input_is_refused_with_a_message(
     admin_client, node, docker_client: docker.DockerClient, kind: str, overrides: dict, field: str, message: str
 ) -> None:
-    containers_before = len(docker_client.containers.list(all=True))
+    containers_before = ours(docker_client.containers.list(all=True))
     guests_before = Guest.objects.count()
     data = (vm_form if kind == "vm" else ct_form)(node, **overrides)
     response = admin_client.post(create_url(kind), data)
@@ -93,17 +92,17 @@ def test_bad_create_input_is_refused_with_a_message(
     assert message in response.content.decode()
     assert field in response.context["form"].errors
     assert Guest.objects.count() == guests_before and not Task.objects.exists()
-    assert len(docker_client.containers.list(all=True)) == containers_before
+    assert ours(docker_client.containers.list(all=True)) == containers_before
 
 
 def test_duplicate_name_and_vmid_are_refused(admin_client, node) -> None:
-    GuestFactory(node=node, vmid=150, name="pt-taken", kind=GuestKind.CT)
-    response = admin_client.post(create_url("ct"), ct_form(node, name="pt-taken", vmid=150))
+    GuestFactory(node=node, vmid=150, name=f"{PREFIX}taken", kind=GuestKind.CT)
+    response = admin_client.post(create_url("ct"), ct_form(node, name=f"{PREFIX}taken", vmid=150))
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert "already exists" in errors["name"][0]
     assert "VMID 150 is already in use" in errors["vmid"][0]
-    assert Guest.objects.filter(name="pt-taken").count() == 1 and not Task.objects.exists()
+    assert Guest.objects.filter(name=f"{PREFIX}taken").count() == 1 and not Task.objects.exists()
 
 
 def test_offline_node_is_refused(admin_client, node) -> None:
@@ -112,7 +111,7 @@ def test_offline_node_is_refused(admin_client, node) -> None:
     response = admin_client.post(create_url("ct"), ct_form(node))
     assert response.status_code == 400
     assert f"node {node.name} is offline" in response.content.decode()
-    assert not Guest.objects.filter(name="pt-web").exists() and not Task.objects.exists()
+    assert not Guest.objects.filter(name=f"{PREFIX}web").exists() and not Task.objects.exists()
 
 
 def test_engine_down_is_refused(admin_client, node) -> None:
@@ -126,28 +125,28 @@ def test_engine_down_is_refused(admin_client, node) -> None:
     page = response.content.decode()
     assert f"the docker engine of node {node.name} is unavailable" in page
     assert "is not reachable" in page
-    assert not Guest.objects.filter(name="pt-web").exists() and not Task.objects.exists()
+    assert not Guest.objects.filter(name=f"{PREFIX}web").exists() and not Task.objects.exists()
 
 
 @pytest.mark.parametrize(
     ("state", "action", "message"),
     [
-        (GuestState.STOPPED, "shutdown", "cannot shutdown CT {vmid} (pt-state): it is stopped"),
+        (GuestState.STOPPED, "shutdown", f"cannot shutdown CT {{vmid}} ({PREFIX}state): it is stopped"),
         (GuestState.STOPPED, "suspend", "cannot pause"),
-        (GuestState.RUNNING, "start", "cannot start CT {vmid} (pt-state): it is running"),
+        (GuestState.RUNNING, "start", f"cannot start CT {{vmid}} ({PREFIX}state): it is running"),
         (GuestState.RUNNING, "resume", "cannot resume"),
         (GuestState.CREATING, "start", "it is creating"),
     ],
 )
 def test_action_in_wrong_state_is_refused(admin_client, node, state: str, action: str, message: str) -> None:
-    guest = GuestFactory(node=node, name="pt-state", state=state)
+    guest = GuestFactory(node=node, name=f"{PREFIX}state", state=state)
     response = admin_client.post(reverse("guest_action", args=[guest.vmid, action]), follow=True)
     assert message.format(vmid=guest.vmid) in response.content.decode()
     assert not Task.objects.exists()
 
 
 def test_delete_needs_the_vmid_typed(admin_client, node) -> None:
-    guest = GuestFactory(node=node, name="pt-keep", state=GuestState.STOPPED)
+    guest = GuestFactory(node=node, name=f"{PREFIX}keep", state=GuestState.STOPPED)
     url = reverse("guest_action", args=[guest.vmid, "delete"])
     assert "Type the VMID" in admin_client.get(url).content.decode()
     response = admin_client.post(url, {"confirm": "wrong"})
@@ -166,15 +165,15 @@ def test_ordinary_user_sees_only_granted_guests_and_cannot_create(client, node) 
     user = UserFactory()
     pool = PoolFactory(name="mine")
     grant(user, "PVEVMUser", pool.path)
-    mine = GuestFactory(node=node, name="pt-mine", pool=pool)
-    GuestFactory(node=node, name="pt-theirs", owner=user)
+    mine = GuestFactory(node=node, name=f"{PREFIX}mine", pool=pool)
+    GuestFactory(node=node, name=f"{PREFIX}theirs", owner=user)
     client.login(username=user.username, password=PASSWORD)
     page = client.get(reverse("guest_list")).content.decode()
-    assert "pt-mine" in page and "pt-theirs" not in page
+    assert f"{PREFIX}mine" in page and f"{PREFIX}theirs" not in page
     assert client.get(reverse("guest_detail", args=[mine.vmid + 1])).status_code == 404
     response = client.post(create_url("ct"), ct_form(node))
     assert response.status_code == 403 and "you may not create guests" in response.content.decode()
-    assert not Guest.objects.filter(name="pt-web").exists()
+    assert not Guest.objects.filter(name=f"{PREFIX}web").exists()
 
 
 def test_pool_user_creates_in_their_pool_up_to_its_quota(client, node) -> None:
@@ -188,9 +187,9 @@ def test_pool_user_creates_in_their_pool_up_to_its_quota(client, node) -> None:
     assert client.post(create_url("ct"), ct_form(node)).status_code == 400  # the pool is required
     response = client.post(create_url("ct"), ct_form(node, pool="team-a"))
     assert response.status_code == 302
-    guest = Guest.objects.get(name="pt-web")
+    guest = Guest.objects.get(name=f"{PREFIX}web")
     assert guest.pool == pool and guest.owner == user
-    response = client.post(create_url("ct"), ct_form(node, name="pt-web2", pool="team-a"))
+    response = client.post(create_url("ct"), ct_form(node, name=f"{PREFIX}web2", pool="team-a"))
     assert response.status_code == 400
     assert "pool team-a quota exceeded: guests limit is 1" in response.content.decode()
-    assert not Guest.objects.filter(name="pt-web2").exists()
+    assert not Guest.objects.filter(name=f"{PREFIX}web2").exists()

@@ -17,9 +17,7 @@ from guests.models import Guest
 from nodes.poll import poll_node
 from tasks.choices import TaskStatus
 from tasks.models import Task
-
-from .conftest import CT_TEMPLATE, wait_for_task
-from .test_guest_tasks import wait_for_line
+from tests.support import CT_TEMPLATE, PREFIX, wait_for_line, wait_for_task
 
 pytestmark = pytest.mark.engines
 
@@ -60,18 +58,19 @@ def log_text(task: Task) -> str:
 
 
 def test_start_all_and_stop_all_follow_startup_order(admin_client, live_node, make_ct, docker_client) -> None:
-    second = make_ct("pt-second", onboot=True, startup_order=2)
-    first = make_ct("pt-first", onboot=True, startup_order=1)
-    first_too = make_ct("pt-first-too", onboot=True, startup_order=1)
-    last = make_ct("pt-last", onboot=True)  # no order: after every ordered guest
-    manual = make_ct("pt-manual", onboot=False, startup_order=1)
+    second = make_ct(f"{PREFIX}second", onboot=True, startup_order=2)
+    first = make_ct(f"{PREFIX}first", onboot=True, startup_order=1)
+    first_too = make_ct(f"{PREFIX}first-too", onboot=True, startup_order=1)
+    last = make_ct(f"{PREFIX}last", onboot=True)  # no order: after every ordered guest
+    manual = make_ct(f"{PREFIX}manual", onboot=False, startup_order=1)
     # Stops ignoring SIGTERM: its shutdown times out after its own "down" of 1 s, then it is stopped.
-    stubborn = make_ct("pt-stubborn", ["sleep", "3600"], onboot=True, startup_order=3, startup_down=1)
+    stubborn = make_ct(f"{PREFIX}stubborn", ["sleep", "3600"], onboot=True, startup_order=3, startup_down=1)
 
     task = wait_for_task(bulk(admin_client, live_node, "startall"))
     assert task.status == TaskStatus.OK, task.exit_message
     order = step_order(task)
-    assert set(order[:2]) == {"pt-first", "pt-first-too"} and order[2:] == ["pt-second", "pt-stubborn", "pt-last"]
+    assert set(order[:2]) == {f"{PREFIX}first", f"{PREFIX}first-too"}
+    assert order[2:] == [f"{PREFIX}second", f"{PREFIX}stubborn", f"{PREFIX}last"]
     assert "progress 5/5" in log_text(task) and "5 of 5 guests starting OK" in log_text(task)
     for guest in (first, first_too, second, last, stubborn):
         assert docker_client.containers.get(guest.backend_id).status == "running"
@@ -86,30 +85,30 @@ def test_start_all_and_stop_all_follow_startup_order(admin_client, live_node, ma
     assert response.status_code == 200, response.content
     task = wait_for_task(Task.objects.get(upid=response.json()["data"]), timeout=120)
     assert task.status == TaskStatus.OK, task.exit_message
-    assert step_order(task)[0] == "pt-last" and step_order(task)[1] == "pt-stubborn"
-    assert set(step_order(task)[2:]) == {"pt-second", "pt-first", "pt-first-too"}
-    assert step_order(task).index("pt-second") < step_order(task).index("pt-first")
+    assert step_order(task)[0] == f"{PREFIX}last" and step_order(task)[1] == f"{PREFIX}stubborn"
+    assert set(step_order(task)[2:]) == {f"{PREFIX}second", f"{PREFIX}first", f"{PREFIX}first-too"}
+    assert step_order(task).index(f"{PREFIX}second") < step_order(task).index(f"{PREFIX}first")
     assert "did not shut down within 1 s; stopping it" in log_text(task.children.get(guest=stubborn))
     for guest in (first, first_too, second, last, stubborn):
         assert docker_client.containers.get(guest.backend_id).status == "exited"
 
 
 def test_one_failing_guest_does_not_stop_the_others(admin_client, live_node, make_ct, docker_client) -> None:
-    good = make_ct("pt-good", onboot=True, startup_order=1)
-    later = make_ct("pt-later", onboot=True, startup_order=2)
-    gone = make_ct("pt-gone", onboot=True, startup_order=1)
+    good = make_ct(f"{PREFIX}good", onboot=True, startup_order=1)
+    later = make_ct(f"{PREFIX}later", onboot=True, startup_order=2)
+    gone = make_ct(f"{PREFIX}gone", onboot=True, startup_order=1)
     docker_client.containers.get(gone.backend_id).remove()  # behind the panel's back, before the next poll
 
     task = wait_for_task(bulk(admin_client, live_node, "startall"))
     assert task.status == TaskStatus.ERROR
-    assert task.exit_message == f"1 of 3 guests failed: CT {gone.vmid} (pt-gone)"
+    assert task.exit_message == f"1 of 3 guests failed: CT {gone.vmid} ({PREFIX}gone)"
     assert "starting CT" in log_text(task) and "not found" in log_text(task)
     for guest in (good, later):
         assert docker_client.containers.get(guest.backend_id).status == "running"
 
 
 def test_cancel_stops_a_bulk_task_between_guests(admin_client, live_node, make_ct, docker_client) -> None:
-    guests = [make_ct(f"pt-slow-{i}", onboot=True, startup_order=i, startup_up=3) for i in (1, 2, 3)]
+    guests = [make_ct(f"{PREFIX}slow-{i}", onboot=True, startup_order=i, startup_up=3) for i in (1, 2, 3)]
     task = bulk(admin_client, live_node, "startall")
     deadline = time.monotonic() + 30
     while not task.children.exists() and time.monotonic() < deadline:
@@ -132,7 +131,7 @@ def test_cancel_of_a_queued_task_and_of_an_ended_one(admin_client, live_node) ->
 
 
 def test_a_killed_worker_leaves_the_task_in_error_not_running(admin_client, live_node, make_ct, docker_client) -> None:
-    stubborn = make_ct("pt-killed", ["sleep", "3600"])
+    stubborn = make_ct(f"{PREFIX}killed", ["sleep", "3600"])
     docker_client.containers.get(stubborn.backend_id).start()
     poll_node(live_node.name)
     response = admin_client.post(reverse("guest_action", args=[stubborn.vmid, "shutdown"]))
@@ -161,18 +160,19 @@ def test_start_all_and_stop_all_with_a_vm(admin_client, live_node, make_ct, dock
     from drivers.libvirt import LibvirtDriver
     from drivers.types import GuestSpec
 
-    driver = LibvirtDriver(live_node.libvirt_uri, live_node.storage_dir, live_node.template_dir)
-    info = driver.create(GuestSpec(vmid=7001, name="pt-bulk-vm", template="tiny-linux", vcpus=1, memory_mib=128,
+    driver = LibvirtDriver(live_node.libvirt_uri, live_node.storage_dir, live_node.template_dir,
+                           name_prefix=PREFIX)
+    info = driver.create(GuestSpec(vmid=7001, name=f"{PREFIX}bulk-vm", template="tiny-linux", vcpus=1, memory_mib=128,
                                    disk_gib=1, accelerator=settings.PANEL_ACCELERATOR))
     try:
         poll_node(live_node.name)
         Guest.objects.filter(vmid=7001).update(startup_order=1, onboot=True)
-        web = make_ct("pt-bulk-web", onboot=True, startup_order=2)
+        web = make_ct(f"{PREFIX}bulk-web", onboot=True, startup_order=2)
         ids = f"7001,{web.vmid}"
         response = admin_client.post(f"/api2/json/nodes/{live_node.name}/startall", {"vms": ids})
         task = wait_for_task(Task.objects.get(upid=response.json()["data"]))
         assert task.status == TaskStatus.OK, task.exit_message
-        assert step_order(task) == ["pt-bulk-vm", "pt-bulk-web"]
+        assert step_order(task) == [f"{PREFIX}bulk-vm", f"{PREFIX}bulk-web"]
         assert driver.get_guest(info.backend_id).state.value == "running"
         # A guest still booting has no ACPI handler yet and would ignore the power button.
         wait_for_line(Path(live_node.storage_dir) / "vm-7001-console.log", "panel-guest: ready")
@@ -180,7 +180,7 @@ def test_start_all_and_stop_all_with_a_vm(admin_client, live_node, make_ct, dock
         response = admin_client.post(f"/api2/json/nodes/{live_node.name}/stopall", {"vms": ids})
         task = wait_for_task(Task.objects.get(upid=response.json()["data"]), timeout=120)
         assert task.status == TaskStatus.OK, task.exit_message
-        assert step_order(task) == ["pt-bulk-web", "pt-bulk-vm"]
+        assert step_order(task) == [f"{PREFIX}bulk-web", f"{PREFIX}bulk-vm"]
         assert "did not shut down" not in log_text(task.children.get(vmid=7001))  # ACPI shutdown honoured
         assert driver.get_guest(info.backend_id).state.value == "stopped"
     finally:

@@ -6,8 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from access.models import AclEntry, ApiToken, AuditEntry, Pool, Role
-
-from .factories import PASSWORD, UserFactory, grant
+from tests.factories import PASSWORD, UserFactory, grant
 
 pytestmark = pytest.mark.django_db
 

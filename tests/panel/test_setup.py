@@ -12,8 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from nodes.models import Node
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import PREFIX, ROOT
 
 
 def test_templates_script_is_idempotent(docker_client: docker.DockerClient) -> None:
@@ -42,19 +41,19 @@ def test_services_script_leaves_running_daemons_alone() -> None:
 @pytest.mark.django_db
 def test_register_node_and_ensure_admin_are_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     password_file = tmp_path / "admin-password"
-    call_command("register_node", "--name", "pt-setup", "--accelerator", "qemu")
-    call_command("ensure_admin", "--username", "pt-admin", "--password-file", str(password_file))
+    call_command("register_node", "--name", f"{PREFIX}setup", "--accelerator", "qemu")
+    call_command("ensure_admin", "--username", f"{PREFIX}admin", "--password-file", str(password_file))
     first = capsys.readouterr().out
-    node = Node.objects.get(name="pt-setup")
-    call_command("register_node", "--name", "pt-setup", "--accelerator", "qemu")
-    call_command("ensure_admin", "--username", "pt-admin", "--password-file", str(password_file))
+    node = Node.objects.get(name=f"{PREFIX}setup")
+    call_command("register_node", "--name", f"{PREFIX}setup", "--accelerator", "qemu")
+    call_command("ensure_admin", "--username", f"{PREFIX}admin", "--password-file", str(password_file))
     second = capsys.readouterr().out
-    assert "node pt-setup registered" in first and "node pt-setup unchanged" in second
-    assert Node.objects.get(name="pt-setup").pk == node.pk and node.accelerator == "qemu"
+    assert f"node {PREFIX}setup registered" in first and f"node {PREFIX}setup unchanged" in second
+    assert Node.objects.get(name=f"{PREFIX}setup").pk == node.pk and node.accelerator == "qemu"
     password = password_file.read_text().strip()
-    assert f"login: pt-admin  password: {password}" in first and f"password: {password}" in second
+    assert f"login: {PREFIX}admin  password: {password}" in first and f"password: {password}" in second
     assert password_file.stat().st_mode & 0o077 == 0
-    admin = get_user_model().objects.get(username="pt-admin")
+    admin = get_user_model().objects.get(username=f"{PREFIX}admin")
     assert admin.is_superuser and admin.check_password(password)
 
 
@@ -71,11 +70,11 @@ def test_register_node_refuses_a_bad_name() -> None:
 def test_register_node_sets_and_checks_the_vm_bridge() -> None:
     from django.core.management.base import CommandError
 
-    call_command("register_node", "--name", "pt-bridge", "--vm-bridge", "vmbr0")
-    assert Node.objects.get(name="pt-bridge").endpoints.vm_bridge == "vmbr0"
+    call_command("register_node", "--name", f"{PREFIX}bridge", "--vm-bridge", "vmbr0")
+    assert Node.objects.get(name=f"{PREFIX}bridge").endpoints.vm_bridge == "vmbr0"
     with pytest.raises(CommandError, match="not a valid bridge name"):
-        call_command("register_node", "--name", "pt-bridge", "--vm-bridge", "br0;reboot")
-    assert Node.objects.get(name="pt-bridge").vm_bridge == "vmbr0"
+        call_command("register_node", "--name", f"{PREFIX}bridge", "--vm-bridge", "br0;reboot")
+    assert Node.objects.get(name=f"{PREFIX}bridge").vm_bridge == "vmbr0"
 
 
 @pytest.mark.django_db

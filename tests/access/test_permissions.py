@@ -15,8 +15,8 @@ from guests.models import Guest
 from guests.services import CreateRequest, move_to_pool, request_action, request_create
 from panel.errors import Conflict, Forbidden
 from tasks.models import Task
-
-from .factories import PASSWORD, AdminFactory, GuestFactory, PoolFactory, UserFactory, grant
+from tests.factories import PASSWORD, AdminFactory, GuestFactory, PoolFactory, UserFactory, grant
+from tests.support import PREFIX
 
 pytestmark = pytest.mark.django_db
 
@@ -126,19 +126,19 @@ def ct(node, name, pool=None, vcpus=1, memory=64):
 def test_create_lands_in_the_pool_owned_by_the_user_within_quota(node) -> None:
     pool = PoolFactory(name="quota", max_guests=2, max_vcpus=3, max_memory_mib=200)
     user = pool_user(pool)
-    task = request_create(user, ct(node, "pt-q1", pool, vcpus=2, memory=100))
+    task = request_create(user, ct(node, f"{PREFIX}q1", pool, vcpus=2, memory=100))
     assert task.guest.pool == pool and task.guest.owner == user
     with pytest.raises(Conflict, match="pool quota quota exceeded: vCPUs limit is 3"):
-        request_create(user, ct(node, "pt-q2", pool, vcpus=2, memory=10))
+        request_create(user, ct(node, f"{PREFIX}q2", pool, vcpus=2, memory=10))
     with pytest.raises(Conflict, match="memory limit is 200 MiB"):
-        request_create(user, ct(node, "pt-q2", pool, vcpus=1, memory=101))
-    request_create(user, ct(node, "pt-q2", pool, vcpus=1, memory=100))  # exactly at the limits
+        request_create(user, ct(node, f"{PREFIX}q2", pool, vcpus=1, memory=101))
+    request_create(user, ct(node, f"{PREFIX}q2", pool, vcpus=1, memory=100))  # exactly at the limits
     with pytest.raises(Conflict, match="guests limit is 2"):
-        request_create(user, ct(node, "pt-q3", pool, vcpus=0, memory=0))
+        request_create(user, ct(node, f"{PREFIX}q3", pool, vcpus=0, memory=0))
     assert Guest.objects.filter(pool=pool).count() == 2
     # Outside the pool, without VM.Allocate on /vms: refused.
     with pytest.raises(Forbidden):
-        request_create(user, ct(node, "pt-q4"))
+        request_create(user, ct(node, f"{PREFIX}q4"))
     assert AuditEntry.objects.filter(user=user, action="guest.create", result="failed").count() == 3
     assert AuditEntry.objects.filter(user=user, action="guest.create", result="denied").count() == 1
 

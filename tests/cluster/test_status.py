@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from .factories import GuestFactory
+from tests.factories import GuestFactory
+from tests.support import PREFIX
 
 pytestmark = pytest.mark.django_db
 
 
 def test_status_is_public_and_leaks_no_guest_names(client, node) -> None:
-    GuestFactory(node=node, name="pt-secret-web", state="running")
-    GuestFactory(node=node, name="pt-secret-db", state="stopped", kind="vm")
+    GuestFactory(node=node, name=f"{PREFIX}secret-web", state="running")
+    GuestFactory(node=node, name=f"{PREFIX}secret-db", state="stopped", kind="vm")
     page = client.get("/status")
     assert page.status_code == 200
     body = page.content.decode()
@@ -21,7 +22,7 @@ def test_status_is_public_and_leaks_no_guest_names(client, node) -> None:
     assert data["nodes"] == {"online": 1, "total": 1} and data["health"] == "ok"
     assert data["guests"]["ct"]["running"] >= 1 and data["guests"]["vm"]["stopped"] >= 1
     for text in (body, str(data)):
-        assert "pt-secret" not in text and node.name not in text and "127.0.0.1" not in text
+        assert f"{PREFIX}secret" not in text and node.name not in text and "127.0.0.1" not in text
     assert "<form" not in body.split("<main>")[1]  # nothing that acts
 
 

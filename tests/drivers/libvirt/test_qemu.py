@@ -1,7 +1,7 @@
 """A real VM on qemu:///system under TCG (accelerator 'qemu'), from the tiny-linux template.
 
 Needs libvirtd (and virtlogd, which writes the console log) and the template that
-scripts/setup/templates.sh builds; skipped when either is missing. The guest prints
+scripts/setup/templates.sh builds; fails when either is missing. The guest prints
 "panel-guest: ready" on its serial console once booted and powers off on an ACPI
 power-button press.
 """
@@ -24,6 +24,7 @@ import pytest
 from drivers.errors import GuestNotFound
 from drivers.libvirt import LibvirtDriver
 from drivers.types import GuestSpec, PowerState
+from tests.support import PREFIX
 
 pytestmark = pytest.mark.vm
 
@@ -57,19 +58,15 @@ def storage_dir() -> Iterator[Path]:
 
 @pytest.fixture
 def driver(environment: None, storage_dir: Path) -> Iterator[LibvirtDriver]:
-    driver = LibvirtDriver(URI, str(storage_dir), TEMPLATE_DIR, bridge=BRIDGE)
+    driver = LibvirtDriver(URI, str(storage_dir), TEMPLATE_DIR, bridge=BRIDGE, name_prefix=PREFIX)
     yield driver
     driver.close()
 
 
 @pytest.fixture
 def vm_name() -> Iterator[str]:
-    """A unique name, removed even on failure.
-
-    Not "pt-": tests/conftest.py sweeps every "pt-" guest when a session starts or ends, which
-    would destroy this VM halfway whenever another test session runs at the same time.
-    """
-    name = f"pvm-{uuid.uuid4().hex[:8]}"
+    """A unique name of this run, removed even on failure."""
+    name = f"{PREFIX}vm-{uuid.uuid4().hex[:8]}"
     yield name
     conn = libvirt.open(URI)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from .factories import PASSWORD
+from tests.factories import PASSWORD
 
 
 def test_login_and_datacenter_over_http(asgi_server: str, admin_user) -> None:

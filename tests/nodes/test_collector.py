@@ -11,8 +11,7 @@ from guests.models import Guest
 from metrics.models import Sample
 from metrics.store import history
 from nodes.poll import poll_node
-
-from .conftest import CT_TEMPLATE
+from tests.support import CT_TEMPLATE, PREFIX
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +20,7 @@ def test_poll_records_history_of_node_and_busy_container(node, docker_client: do
     image = docker_client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0].id
     burner = docker_client.containers.run(
         image, ["sh", "-c", "dd if=/dev/zero of=/tmp/f bs=1M count=8; while :; do :; done"],
-        name="pt-hist-burner", detach=True, mem_limit="32m",
+        name=f"{PREFIX}hist-burner", detach=True, mem_limit="32m",
     )
     try:
         poll_node(node.name)
@@ -43,8 +42,7 @@ def test_poll_records_history_of_node_and_busy_container(node, docker_client: do
 def test_poll_history_writes_do_not_grow_with_guests(node, docker_client, django_assert_max_num_queries) -> None:
     from drivers.types import GuestInfo, GuestUsage, PowerState
     from metrics.feed import record_poll
-
-    from .factories import GuestFactory
+    from tests.factories import GuestFactory
 
     guests = [GuestFactory(node=node, state="running", cpu_usage=0.5, memory_used=10**6) for _ in range(200)]
     infos = [GuestInfo(backend_id=str(g.vmid), name=g.name, state=PowerState.RUNNING, vcpus=1, memory_mib=64,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,24 +20,30 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from .conftest import ROOT, TEST_PREFIX, serve_asgi, session_cookie, stop_process, wait_for_worker
-from .factories import AdminFactory, NodeFactory
+from tests.factories import AdminFactory, NodeFactory
+from tests.support import (
+    LOGS,
+    PREFIX,
+    RUN,
+    process_env,
+    purge_queue,
+    serve_asgi,
+    session_cookie,
+    start_process,
+    stop_process,
+    wait_for_worker,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
 
-NODE = "hbnode"
+NODE = f"hb-{RUN}"
 POLL_INTERVAL, OFFLINE_AFTER, WATCH_INTERVAL = 1, 5, 1
 
 
-def start(args: list[str], env: dict, log: str) -> subprocess.Popen:
-    with open(ROOT / "var" / log, "a") as out:
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
 def start_worker(env: dict) -> subprocess.Popen:
-    worker = start([sys.executable, "manage.py", "nodeworker", "--concurrency", "1"], env,
-                   "test-worker-heartbeat.log")
-    wait_for_worker(env, destination=f"{NODE}@{os.uname().nodename}")
+    worker = start_process([sys.executable, "manage.py", "nodeworker", "--concurrency", "1"], env,
+                           "worker-heartbeat.log")
+    wait_for_worker(env)
     return worker
 
 
@@ -47,7 +52,7 @@ async def next_push(socket: ClientConnection, want: Callable[[list[dict]], bool]
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
-        assert left > 0, f"no push of {NODE} as wanted within {timeout} s; see var/test-worker-heartbeat.log"
+        assert left > 0, f"no push of {NODE} as wanted within {timeout} s; see {LOGS}/worker-heartbeat.log"
         message = json.loads(await asyncio.wait_for(socket.recv(), timeout=left))
         resources = [r for r in message["data"] if r["node"] == NODE]
         if message["node"] in (None, NODE) and want(resources):
@@ -65,14 +70,12 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
     NodeFactory(name=NODE)
     admin = AdminFactory()
     image = docker_client.images.list(filters={"label": "panel.template=busybox"})[0]
-    outside = docker_client.containers.run(image.id, ["sleep", "600"], name=f"{TEST_PREFIX}heartbeat", detach=True)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": live_database_url,
-           "PANEL_NODE_NAME": NODE, "PANEL_NODE_OFFLINE_AFTER": str(OFFLINE_AFTER),
-           "PANEL_POLL_INTERVAL": str(POLL_INTERVAL)}  # as in the test process, which wrote the schedule
-    subprocess.run([sys.executable, "-m", "celery", "-A", "panel", "purge", "-f", "-Q", f"node.{NODE}"],
-                   cwd=ROOT, env=env, check=False, capture_output=True)
+    outside = docker_client.containers.run(image.id, ["sleep", "600"], name=f"{PREFIX}heartbeat", detach=True)
+    env = process_env(live_database_url, PANEL_NODE_NAME=NODE, PANEL_NODE_OFFLINE_AFTER=str(OFFLINE_AFTER),
+                      PANEL_POLL_INTERVAL=str(POLL_INTERVAL))  # as in the test process, which wrote the schedule
+    purge_queue(env)
     beat = [sys.executable, "-m", "celery", "-A", "panel", "beat", "--max-interval", "1",
-            "--schedule", str(ROOT / "var" / "test-celerybeat-schedule")]
+            "--schedule", str(LOGS / "celerybeat-schedule")]
 
     async def scenario(server: str) -> None:
         headers = {"Cookie": session_cookie(server, admin.username), "Origin": server}
@@ -94,7 +97,7 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
             assert status_of(back, guest_id) == "running"
             await asyncio.to_thread(stop_process, worker)
 
-    beat_process = start(beat, env, "test-beat.log")
+    beat_process = start_process(beat, env, "beat.log")
     try:
         with serve_asgi(live_database_url, PANEL_NODE_OFFLINE_AFTER=str(OFFLINE_AFTER),
                         PANEL_STATUS_WATCH_INTERVAL=str(WATCH_INTERVAL)) as server:

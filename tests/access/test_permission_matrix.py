@@ -27,8 +27,8 @@ from nodes.models import Node
 from panel.routing import websocket_urlpatterns
 from tasks.models import Task
 from tasks.upid import new_upid
-
-from .factories import PASSWORD, AdminFactory, GuestFactory, NodeFactory, PoolFactory, UserFactory, grant
+from tests.factories import PASSWORD, AdminFactory, GuestFactory, NodeFactory, PoolFactory, UserFactory, grant
+from tests.support import PREFIX
 
 ANONYMOUS = "anonymous"
 SUBJECTS = [ANONYMOUS, *BUILTIN_ROLES]
@@ -85,7 +85,7 @@ MATRIX: dict[str, list[Case]] = {
     "guests/create/<str:kind>/": [
         Case("get", "/guests/create/ct/", needs("VM.Allocate")),
         Case("post", "/guests/create/ct/", needs("VM.Allocate"),
-             {"node": "{node}", "template": "busybox", "name": "pt-matrix", "vcpus": 1, "memory_mib": 64,
+             {"node": "{node}", "template": "busybox", "name": f"{PREFIX}matrix", "vcpus": 1, "memory_mib": 64,
               "pool": "team-a"}),
     ],
     "guests/<int:vmid>/": [Case("get", "/guests/{inside}/", needs("VM.Audit")),

@@ -15,8 +15,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from guests.models import Guest
 from metrics.live import publish_node_changed
 from nodes.models import Node
-
-from .factories import PASSWORD, GuestFactory
+from tests.factories import PASSWORD, GuestFactory
+from tests.support import PREFIX
 
 pytestmark = pytest.mark.engines
 
@@ -64,14 +64,14 @@ def test_create_power_and_delete_a_container(page: Page, live_node) -> None:
     page.click("form.form button[type=submit]")
     expect(page.locator(".field-error")).to_contain_text("is not a valid guest name")
 
-    page.fill("#id_name", "pt-browser")
+    page.fill("#id_name", f"{PREFIX}browser")
     page.check("#id_start")
     page.click("form.form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/tasks/UPID:"))
     wait_for_task_ok(page)
     expect(page.locator("pre.log")).to_contain_text("TASK OK")
 
-    guest = Guest.objects.get(name="pt-browser")
+    guest = Guest.objects.get(name=f"{PREFIX}browser")
     page.goto(guest.get_absolute_url())
     expect(page.locator("h1 .badge")).to_have_text("running")
     page.click("button:text('Shutdown')")
@@ -88,7 +88,7 @@ def test_create_power_and_delete_a_container(page: Page, live_node) -> None:
     page.goto("/")
     tree = page.locator("[data-resource-tree]")
     expect(tree).to_contain_text(live_node.name)  # drawn from the socket's first message
-    expect(tree).not_to_contain_text("pt-browser")
+    expect(tree).not_to_contain_text(f"{PREFIX}browser")
 
 
 def publish(node: str) -> None:
@@ -106,11 +106,11 @@ def test_pages_follow_the_cluster_without_reloading(page: Page, live_node) -> No
     page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
 
     Node.objects.filter(pk=live_node.pk).update(cpu_usage=0.5, last_seen=timezone.now())
-    guest = GuestFactory(node=live_node, name="pt-live", state="running", cpu_usage=0.25)
+    guest = GuestFactory(node=live_node, name=f"{PREFIX}live", state="running", cpu_usage=0.25)
     publish(live_node.name)
     row = page.locator(f'tr[data-resource="node/{live_node.name}"]')
     expect(row.locator("[data-field=cpu] .bar em")).to_have_text("50.0 %")
-    expect(tree).to_contain_text(f"{guest.vmid} (pt-live)")
+    expect(tree).to_contain_text(f"{guest.vmid} ({PREFIX}live)")
     running = Guest.objects.filter(node=live_node, kind="ct", state="running").count()
     expect(page.locator("[data-summary=ct]")).to_contain_text(f"{running} running")
     assert page.evaluate("window.sameDocument") is True

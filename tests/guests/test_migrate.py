@@ -23,9 +23,20 @@ from nodes.poll import collect
 from panel.errors import Conflict
 from tasks.choices import TaskStatus
 from tasks.models import Task
-
-from .conftest import CT_TEMPLATE, NODE2_DOCKER_URL, NODE2_STORAGE_DIR, ROOT, VM_TEMPLATE, wait_for_task
-from .test_guest_tasks import act, assert_ok, create, wait_for_line
+from tests.support import (
+    CT_TEMPLATE,
+    NODE2_DOCKER_URL,
+    NODE2_STORAGE_DIR,
+    PREFIX,
+    ROOT,
+    VM_TEMPLATE,
+    act,
+    assert_ok,
+    create,
+    migrated_images,
+    wait_for_line,
+    wait_for_task,
+)
 
 pytestmark = pytest.mark.engines
 READY = "panel-guest: ready"
@@ -72,7 +83,7 @@ def remove(client, guest: Guest) -> None:
 
 def test_running_container_moves_with_its_files(admin_client, live_node, live_node2, docker_client,
                                                node2_docker) -> None:
-    guest = new_container(admin_client, live_node, "pt-mig")
+    guest = new_container(admin_client, live_node, f"{PREFIX}mig")
     source = docker_client.containers.get(guest.backend_id)
     assert source.exec_run(["sh", "-c", "echo hello > /data.txt"]).exit_code == 0
 
@@ -83,10 +94,10 @@ def test_running_container_moves_with_its_files(admin_client, live_node, live_no
     assert f"migrating {guest} from node {live_node.name} to node {live_node2.name} (offline)" in log
 
     guest_after = Guest.objects.get(pk=guest.pk)
-    assert (guest_after.vmid, guest_after.name, guest_after.node) == (guest.vmid, "pt-mig", live_node2)
+    assert (guest_after.vmid, guest_after.name, guest_after.node) == (guest.vmid, f"{PREFIX}mig", live_node2)
     assert guest_after.backend_id != guest.backend_id and guest_after.state == GuestState.RUNNING
     moved = node2_docker.containers.get(guest_after.backend_id)
-    assert moved.name == "pt-mig" and moved.status == "running"
+    assert moved.name == f"{PREFIX}mig" and moved.status == "running"
     assert moved.labels["panel.vmid"] == str(guest.vmid) and moved.labels["panel.template"] == CT_TEMPLATE
     assert moved.attrs["HostConfig"]["Memory"] == 64 * 1024**2
     assert moved.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
@@ -99,18 +110,18 @@ def test_running_container_moves_with_its_files(admin_client, live_node, live_no
     # The next polls of both nodes agree: one guest, on node2.
     collect(live_node)
     collect(live_node2)
-    assert list(Guest.objects.filter(name="pt-mig").values_list("vmid", "node__name")) == [
+    assert list(Guest.objects.filter(name=f"{PREFIX}mig").values_list("vmid", "node__name")) == [
         (guest.vmid, live_node2.name)]
     page = admin_client.get(guest_after.get_absolute_url()).content.decode()
     assert live_node2.name in page and "Migrate" in page
 
     remove(admin_client, guest_after)  # through node2's own worker
-    assert not node2_docker.images.list(filters={"label": "panel.migrated-from"})
+    assert not migrated_images(node2_docker)
 
 
 def test_failed_migration_leaves_the_source_running(admin_client, admin_user, live_node, live_node2,
                                                     docker_client) -> None:
-    guest = new_container(admin_client, live_node, "pt-migfail")
+    guest = new_container(admin_client, live_node, f"{PREFIX}migfail")
     real_url = live_node2.docker_url
     live_node2.docker_url = "unix:///nonexistent/docker.sock"  # node2's engine "dies" after its last poll
     live_node2.save()
@@ -145,8 +156,8 @@ def test_failed_migration_leaves_the_source_running(admin_client, admin_user, li
 
 
 def test_migrate_all_moves_every_guest_as_child_tasks(admin_client, live_node, live_node2, node2_docker) -> None:
-    running = new_container(admin_client, live_node, "pt-ma1")
-    stopped = new_container(admin_client, live_node, "pt-ma2", start=False)
+    running = new_container(admin_client, live_node, f"{PREFIX}ma1")
+    stopped = new_container(admin_client, live_node, f"{PREFIX}ma2", start=False)
     # Only our two: containers of other runs on the shared engine may have been discovered as guests.
     Guest.objects.filter(node=live_node).exclude(pk__in=[running.pk, stopped.pk]).delete()
     response = admin_client.post(reverse("node_migrate_all", args=[live_node.name]), {"target": live_node2.name})
@@ -166,16 +177,16 @@ def test_migrate_all_moves_every_guest_as_child_tasks(admin_client, live_node, l
 
 @pytest.mark.vm
 def test_vm_offline_from_system_to_session(admin_client, live_node, live_node2) -> None:
-    task = create(admin_client, "vm", {"node": live_node.name, "template": VM_TEMPLATE, "name": "pt-vmmig",
+    task = create(admin_client, "vm", {"node": live_node.name, "template": VM_TEMPLATE, "name": f"{PREFIX}vmmig",
                                        "vcpus": 1, "memory_mib": 128, "disk_gib": 1, "start": "on"})
     assert_ok(task)
-    guest = Guest.objects.get(name="pt-vmmig")
+    guest = Guest.objects.get(name=f"{PREFIX}vmmig")
     wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", READY, timeout=BOOT_TIMEOUT)
 
     # Both libvirt daemons run on this host: libvirt cannot live-migrate between them, and says so.
     task = migrate(admin_client, guest, live_node2.name, online=True)
     assert task.status == TaskStatus.ERROR
-    assert "libvirt cannot live-migrate VM pt-vmmig" in task.exit_message
+    assert f"libvirt cannot live-migrate VM {PREFIX}vmmig" in task.exit_message
     assert "both libvirt daemons run on the same host" in task.exit_message
     guest.refresh_from_db()
     assert guest.node == live_node and guest.state == GuestState.RUNNING
@@ -188,7 +199,7 @@ def test_vm_offline_from_system_to_session(admin_client, live_node, live_node2) 
     finally:
         clash.unlink()
     assert task.status == TaskStatus.ERROR
-    assert task.exit_message == (f"migration of VM pt-vmmig failed: disk {clash} already exists on the target node")
+    assert task.exit_message == f"migration of VM {PREFIX}vmmig failed: disk {clash} already exists on the target node"
     guest.refresh_from_db()
     assert guest.node == live_node and guest.state == GuestState.RUNNING
     wait_for_line(Path(settings.PANEL_STORAGE_DIR) / f"vm-{guest.vmid}-console.log", READY, timeout=BOOT_TIMEOUT)
@@ -228,24 +239,24 @@ def test_container_failing_on_the_target_is_restarted_and_nothing_is_left_there(
                                                                                  node2_docker, monkeypatch) -> None:
     """Driver level, on both real engines: the target refuses to create the container after the copy."""
     source, target = DockerDriver(settings.PANEL_DOCKER_URL), DockerDriver(NODE2_DOCKER_URL)
-    info = source.create(GuestSpec(vmid=4343, name="pt-rollback", template=CT_TEMPLATE, vcpus=1, memory_mib=32))
+    info = source.create(GuestSpec(vmid=4343, name=f"{PREFIX}rollback", template=CT_TEMPLATE, vcpus=1, memory_mib=32))
     try:
         source.start(info.backend_id)
-        images_before = {i.id for i in node2_docker.images.list(all=True)}
+        images_before = {i.id for i in migrated_images(node2_docker)}
 
         def refuse(*args: object, **kwargs: object) -> None:
             raise docker.errors.APIError("no space left on device (simulated)")
 
         monkeypatch.setattr(ContainerCollection, "create", refuse)  # only the target creates in a migration
         lines: list[str] = []
-        with pytest.raises(MigrationFailed, match="migration of container pt-rollback failed: Docker engine error: "
-                                                  "no space left on device"):
+        with pytest.raises(MigrationFailed, match=f"migration of container {PREFIX}rollback failed: "
+                                                  "Docker engine error: no space left on device"):
             source.migrate(info.backend_id, target, timeout=10, progress=lines.append)
-        assert "shutting down container pt-rollback (timeout 10 s)" in lines
-        assert "starting container pt-rollback again on its node" in lines
+        assert f"shutting down container {PREFIX}rollback (timeout 10 s)" in lines
+        assert f"starting container {PREFIX}rollback again on its node" in lines
         assert source.get_guest(info.backend_id).state is PowerState.RUNNING
-        assert {i.id for i in node2_docker.images.list(all=True)} == images_before
-        assert not node2_docker.containers.list(all=True, filters={"name": "pt-rollback"})
+        assert {i.id for i in migrated_images(node2_docker)} == images_before
+        assert not node2_docker.containers.list(all=True, filters={"name": f"{PREFIX}rollback"})
     finally:
         source.client.containers.get(info.backend_id).remove(force=True)
         source.close()

@@ -15,8 +15,7 @@ from guests.models import Guest
 from metrics.live import publish_node_changed
 from nodes.poll import collect
 from panel.routing import websocket_urlpatterns
-
-from .factories import AdminFactory, GuestFactory, NodeFactory, PoolFactory, UserFactory, grant
+from tests.factories import AdminFactory, GuestFactory, NodeFactory, PoolFactory, UserFactory, grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,184 @@
+"""What tests share besides fixtures: this run's names, waits with a bound, and the processes a test starts.
+
+Every run has its own id (``settings.TEST_RUN``, see panel/settings/test.py): the guests it makes are named
+``PREFIX + something``, its node is ``settings.PANEL_NODE_NAME``, its disks live in a directory of its own.
+Two runs on one machine never touch each other's guests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.urls import reverse
+
+from tasks.choices import ACTIVE_STATUSES, TaskStatus
+from tasks.models import Task
+
+from .factories import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = ROOT / "var" / f"test-{settings.TEST_RUN}"  # logs of the worker and server processes the tests start
+LOGS.mkdir(parents=True, exist_ok=True)
+RUN = settings.TEST_RUN
+PREFIX = settings.PANEL_GUEST_NAME_PREFIX  # every guest of this run is named so
+CT_TEMPLATE = "busybox"
+VM_TEMPLATE = "tiny-linux"
+# The second node on this machine (scripts/setup/second-node.sh): its own dockerd and libvirt session.
+NODE2 = f"node2-{RUN}"
+NODE2_DOCKER_URL = "unix:///var/run/panel-node2/docker.sock"
+NODE2_USER = "panelnode2"
+NODE2_STORAGE_DIR = Path("/var/lib/panel-node2/test-images") / RUN
+
+
+def ours(objects: list) -> set[str]:
+    """The ids of the containers (or volumes) of this run among ``objects``: other runs share the engines."""
+    return {o.id for o in objects if o.name.startswith(PREFIX)}
+
+
+def migrated_images(client) -> list:
+    """The images a migration of this run made on an engine (``panel-migrated/<guest name>:<vmid>``)."""
+    return [i for i in client.images.list(filters={"label": "panel.migrated-from"})
+            if any(t.startswith(f"panel-migrated/{PREFIX}") for t in i.tags)]
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
+    """``condition()``'s first true value; fails the test, saying ``what`` was awaited, after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(interval)
+
+
+def wait_for_task(task: Task, timeout: float = 90) -> Task:
+    def ended() -> bool:
+        task.refresh_from_db()
+        return task.status not in ACTIVE_STATUSES
+
+    wait_until(ended, timeout, f"task {task.upid} to end (still {task.status}; see {LOGS}/worker.log)", 0.2)
+    return task
+
+
+def wait_for_line(path: Path, line: str, timeout: float = 60) -> None:
+    wait_until(lambda: path.exists() and line in path.read_text(errors="replace"), timeout,
+               f"{line!r} in {path}", 0.5)
+
+
+def assert_ok(task: Task) -> None:
+    assert task.status == TaskStatus.OK, f"{task.type}: {task.exit_message}"
+    assert task.started_at and task.ended_at and task.ended_at >= task.started_at
+
+
+def act(client, guest, action: str, **data: str) -> Task:
+    """Run a guest action through its page and wait for the task."""
+    if action in ("stop", "delete"):
+        data.setdefault("confirm", str(guest.vmid))
+    response = client.post(reverse("guest_action", args=[guest.vmid, action]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    task = Task.objects.filter(vmid=guest.vmid).order_by("-pk").first()
+    assert response["Location"] == task.get_absolute_url()
+    return wait_for_task(task)
+
+
+def create(client, kind: str, data: dict) -> Task:
+    """Create a guest through its form and wait for the task."""
+    response = client.post(reverse("guest_create", args=[kind]), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    # The worker may have run it already, and a failed create leaves no guest row to look it up by.
+    task = Task.objects.filter(type="create").order_by("-pk").first()
+    assert response["Location"] == task.get_absolute_url()
+    return wait_for_task(task, timeout=120)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Ask a child to stop (a warm shutdown for a worker), kill it if it takes longer than ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def process_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a process started by a test: this run's settings, on the test database."""
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": database_url,
+            "PANEL_TEST_RUN": RUN, **extra}
+
+
+def start_process(args: list[str], env: dict, log: str) -> subprocess.Popen:
+    with open(LOGS / log, "a") as out:
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_for_worker(env: dict, timeout: float = 60, destination: str | None = None) -> None:
+    target = ["-d", destination or f"{env['PANEL_NODE_NAME']}@{socket.gethostname()}"]
+
+    def pong() -> bool:
+        result = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "panel", "inspect", "ping", "-t", "2", *target],
+            cwd=ROOT, env=env, capture_output=True, text=True,
+        )
+        return "pong" in result.stdout
+
+    wait_until(pong, timeout, f"the Celery worker {target[1]} to answer (see {LOGS})", 1)
+
+
+def purge_queue(env: dict) -> None:
+    """Drop the messages a killed earlier process left in the node's queue."""
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "panel", "purge", "-f", "-Q", f"node.{env['PANEL_NODE_NAME']}"],
+        cwd=ROOT, env=env, check=False, capture_output=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve_asgi(database_url: str, **extra_env: str) -> Iterator[str]:
+    """The panel served by a real daphne process on the test database, as `make run` serves it."""
+    port = free_port()
+    process = start_process(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "panel.asgi:application"],
+        process_env(database_url, **extra_env), "web.log")
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        assert process.poll() is None, f"daphne exited with {process.returncode}; see {LOGS}/web.log"
+        try:
+            requests.get(url + "/login/", timeout=1)
+        except requests.ConnectionError:
+            return False
+        return True
+
+    try:
+        wait_until(answers, 30, f"daphne to answer at {url} (see {LOGS}/web.log)", 0.2)
+        yield url
+    finally:
+        stop_process(process, timeout=10)
+
+
+def session_cookie(server: str, username: str) -> str:
+    """Log ``username`` in on ``server``: the Cookie header of its session, for websocket clients."""
+    session = requests.Session()
+    session.get(server + "/login/", timeout=10)
+    session.post(server + "/login/", data={"username": username, "password": PASSWORD,
+                                           "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                 headers={"Referer": server + "/login/"}, timeout=10)
+    return f"sessionid={session.cookies['sessionid']}"
