@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access import permissions
+from cluster.resources import RESOURCE_TYPES, cluster_resources, node_resource
 from guests.choices import GuestAction, GuestKind
-from guests.models import Guest, resource_path, uptime_since
+from guests.models import Guest, resource_path
 from guests.services import request_action
 from metrics.store import TIMEFRAMES, history
 from nodes.choices import NodeStatus
@@ -62,7 +59,7 @@ def _task(request: Request, node: str, upid: str) -> Task:
 class NodeListView(APIView):
     def get(self, request: Request) -> Response:
         nodes = permissions.visible_nodes(request.user, Node.objects.all())
-        return data([_node_resource(n) for n in nodes])  # the same entries as /cluster/resources
+        return data([node_resource(n) for n in nodes])  # the same entries as /cluster/resources
 
 
 class NodeStatusView(APIView):
@@ -158,85 +155,6 @@ class GuestStatusView(APIView):
                 params["timeout"] = _seconds(request, "timeout")
             params["force_stop"] = _flag(request, "forceStop")
         return data(request_action(request.user, guest, action, **params).upid)
-
-
-# The node's storage directory, shown as Proxmox's "local" storage of each node.
-LOCAL_STORAGE = "local"
-RESOURCE_TYPES = {"node", "vm", "storage"}
-
-
-# What a guest resource is made of: read as plain values, since a cluster has thousands of guests.
-GUEST_RESOURCE_FIELDS = ("vmid", "kind", "name", "state", "cpu_usage", "vcpus", "memory_used", "memory_mib",
-                         "disk_used", "disk_bytes", "running_since", "node_id", "pool__name")
-
-
-@dataclass(frozen=True)
-class _NodeFacts:
-    """What each guest resource needs of its node, worked out once per node."""
-
-    name: str
-    online: bool
-    cpus: int
-    memory_total: int
-
-
-def _guest_resource(guest: dict, node: _NodeFacts, now: datetime) -> dict:
-    running = node.online and guest["state"] == "running"
-    path = resource_path(guest["kind"])
-    return {
-        "id": f"{path}/{guest['vmid']}", "type": path, "node": node.name, "vmid": guest["vmid"],
-        "name": guest["name"], "status": guest["state"] if node.online else "unknown",
-        "cpu": guest["cpu_usage"] if running else 0, "maxcpu": guest["vcpus"] or node.cpus,
-        "mem": guest["memory_used"] if running else 0,
-        "maxmem": guest["memory_mib"] * 1024 * 1024 or node.memory_total,
-        "disk": guest["disk_used"] or 0, "maxdisk": guest["disk_bytes"],
-        "uptime": uptime_since(guest["running_since"], now) if running else 0, "pool": guest["pool__name"],
-        "template": 0,
-    }
-
-
-def _node_resource(node: Node) -> dict:
-    online = node.status == NodeStatus.ONLINE
-    return {
-        "id": f"node/{node.name}", "type": "node", "node": node.name, "name": node.name,
-        "status": "online" if online else "offline", "cpu": node.cpu_usage if online else 0, "maxcpu": node.cpus,
-        "mem": node.memory_used if online else 0, "maxmem": node.memory_total,
-        "disk": node.disk_used, "maxdisk": node.disk_total, "uptime": node.uptime if online else 0,
-        "level": "", "template": 0,
-    }
-
-
-def _storage_resource(node: Node) -> dict:
-    return {
-        "id": f"storage/{node.name}/{LOCAL_STORAGE}", "type": "storage", "node": node.name,
-        "storage": LOCAL_STORAGE, "name": LOCAL_STORAGE, "path": node.storage_dir,
-        "status": "available" if node.status == NodeStatus.ONLINE else "unknown",
-        "disk": node.disk_used, "maxdisk": node.disk_total, "content": "images,rootdir", "shared": 0,
-    }
-
-
-def cluster_resources(user, kind: str | None = None, node: str | None = None) -> list[dict]:
-    """Every node, guest and storage ``user`` may see (of ``node`` only, if given), in a constant number of
-    queries."""
-    resources = []
-    node_rows, guest_rows = Node.objects.all(), Guest.objects.all()
-    if node is not None:
-        node_rows, guest_rows = node_rows.filter(name=node), guest_rows.filter(node__name=node)
-    nodes = list(permissions.visible_nodes(user, node_rows)) if kind in (None, "node", "storage") else []
-    if kind in (None, "node"):
-        resources += [_node_resource(n) for n in nodes]
-    if kind in (None, "vm"):
-        # Every node a visible guest may be on, including nodes the user may not see.
-        facts = {n.pk: _NodeFacts(n.name, n.status == NodeStatus.ONLINE, n.cpus, n.memory_total)
-                 for n in node_rows.only("name", "last_seen", "cpus", "memory_total")}
-        guests = permissions.visible_guests(user, guest_rows).values(*GUEST_RESOURCE_FIELDS)
-        now = timezone.now()
-        resources += [_guest_resource(g, facts[g["node_id"]], now) for g in guests]
-    if kind in (None, "storage") and permissions.has_privilege(
-        user, "Datastore.Audit", f"/storage/{LOCAL_STORAGE}"
-    ):
-        resources += [_storage_resource(n) for n in nodes]
-    return resources
 
 
 class ClusterResourcesView(APIView):

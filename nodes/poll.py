@@ -9,11 +9,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cluster.events import publish_node_changed
 from drivers.errors import DriverError
 from drivers.registry import driver_for
 from drivers.types import GuestKind
 from metrics.feed import record_poll
-from metrics.live import publish_node_changed
 from tasks.recovery import fail_tasks_of_dead_processes, fail_tasks_of_offline_nodes
 
 from .collector import host_counters, host_figures

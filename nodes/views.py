@@ -10,34 +10,11 @@ from guests.forms import MigrateForm
 from guests.services import request_migrate_all
 from panel.errors import Forbidden, PanelError
 from panel.views import PanelPageMixin, form_errors, queue_task
-from tasks.models import Task
 
 from .models import Node
 from .services import BULK_ACTIONS, request_bulk, request_bulk_everywhere
-from .status import datacenter_summary
 
 RECENT_TASKS = 15
-
-
-class DatacenterView(PanelPageMixin, TemplateView):
-    """Proxmox's datacenter summary: health, guest counts, resources, the nodes, the latest tasks.
-
-    The guests themselves are in the resource tree and on the guest list: a page that stays the same size
-    whatever the cluster's."""
-
-    template_name = "nodes/datacenter.html"
-
-    def get_context_data(self, **kwargs: object) -> dict:
-        user = self.request.user
-        summary = datacenter_summary(user)
-        tasks = permissions.visible_tasks(user, Task.objects.select_related("node", "user"))
-        return super().get_context_data(
-            summary=summary,
-            nodes=summary["nodes"],
-            tasks=tasks[:RECENT_TASKS],
-            can_create=permissions.can_create_guests(user),
-            **kwargs,
-        )
 
 
 class NodeDetailView(PanelPageMixin, TemplateView):

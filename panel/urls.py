@@ -3,17 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from access.forms import ThrottledAuthenticationForm
-from nodes.status import StatusJsonView, StatusView
 
 urlpatterns = [
+    path("", include("cluster.urls")),
     path("", include("nodes.urls")),
     path("guests/", include("guests.urls")),
     path("tasks/", include("tasks.urls")),
     path("api2/json/", include("api.urls")),
     path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("status", StatusView.as_view(), name="status"),
-    path("status.json", StatusJsonView.as_view(), name="status_json"),
     path("access/", include("access.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "guests",
     "tasks",
     "metrics",
+    "cluster",
     "api",
 ]
 

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from cluster.events import publish_node_changed
 from guests.models import Guest
-from metrics.live import publish_node_changed
 from nodes.models import Node
 from tests.factories import PASSWORD, GuestFactory
 from tests.support import PREFIX

@@ -11,8 +11,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from cluster.events import publish_node_changed
 from guests.models import Guest
-from metrics.live import publish_node_changed
 from nodes.poll import collect
 from panel.routing import websocket_urlpatterns
 from tests.factories import AdminFactory, GuestFactory, NodeFactory, PoolFactory, UserFactory, grant

@@ -1,5 +1,4 @@
-"""Live figures: each poll tells the cluster group which node changed; every subscriber sends its user
-the resources of that node they may see (the same filtering as /cluster/resources).
+"""``ws/cluster/resources/``: every resource the user may see, then those of each node as it changes.
 
 A node that stops reporting publishes nothing, so each web process with subscribers also watches the
 nodes' last reports and announces a node whose status changed (within PANEL_STATUS_WATCH_INTERVAL of
@@ -11,29 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from access import permissions
+from nodes.models import Node
+
+from .events import CLUSTER_GROUP
+from .resources import cluster_resources
 
 logger = logging.getLogger(__name__)
 
-CLUSTER_GROUP = "cluster"
 CLOSE_FORBIDDEN = 4403
-
-
-def publish_node_changed(node_name: str) -> None:
-    """Best effort: the figures are in the database; a page that misses one gets the next poll's."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(CLUSTER_GROUP, {"type": "node.changed", "node": node_name})
-    except Exception:
-        logger.warning("could not publish the figures of %s", node_name, exc_info=True)
 
 
 class NodeStatusWatch:
@@ -69,8 +59,6 @@ class NodeStatusWatch:
 
 
 def _node_statuses() -> dict[str, str]:
-    from nodes.models import Node
-
     return {node.name: node.status for node in Node.objects.only("name", "last_seen")}
 
 
@@ -104,7 +92,5 @@ class ResourcesConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _resources(self, node: str | None) -> list[dict]:
-        from api.views import cluster_resources
-
         permissions.invalidate(self.scope["user"])  # a long-lived socket follows ACL changes
         return cluster_resources(self.scope["user"], node=node)

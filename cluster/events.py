@@ -1,0 +1,25 @@
+"""Cluster events on the Channels layer: a node's poll (or a web process noticing a silent node) tells the
+cluster group which node changed; every subscriber of ws/cluster/resources/ then sends its user what changed
+(see consumers.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_GROUP = "cluster"
+
+
+def publish_node_changed(node_name: str) -> None:
+    """Best effort: the figures are in the database; a page that misses one gets the next poll's."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(CLUSTER_GROUP, {"type": "node.changed", "node": node_name})
+    except Exception:
+        logger.warning("could not publish the figures of %s", node_name, exc_info=True)
