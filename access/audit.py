@@ -1,14 +1,24 @@
-"""The audit log: the service layer records every action here, with the address of the request."""
+"""The audit log: the service layer records every action here, with the address of the request.
+
+A service runs its checks and its work inside ``audited``, which writes one row for the outcome: ok (with
+the detail the block set, e.g. the task's UPID), denied (it raised Forbidden) or failed (another PanelError).
+Pages and the API therefore leave the same rows, whoever refuses the request.
+"""
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from panel.errors import Forbidden, PanelError
+
+from .identity import userid, userid_of
 from .models import AuditEntry
 
 _address: contextvars.ContextVar[str | None] = contextvars.ContextVar("panel_client_address", default=None)
@@ -35,20 +45,12 @@ class AuditAddressMiddleware:
             _address.reset(token)
 
 
-def username_of(user: object) -> str:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return ""
-    name = f"{user.get_username()}@pam"
-    token = getattr(user, "panel_api_token", None)
-    return f"{name}!{token.tokenid}" if token is not None else name
-
-
 def record(user: object, action: str, obj: object = "", result: str = AuditEntry.Result.OK, detail: str = "",
            username: str | None = None, address: str | None = None) -> AuditEntry:
     authenticated = user is not None and getattr(user, "is_authenticated", False)
     return AuditEntry.objects.create(
         user=user if authenticated else None,
-        username=username if username is not None else username_of(user),
+        username=username if username is not None else (userid_of(user) if authenticated else ""),
         action=action,
         object=str(obj)[:255],
         address=address or _address.get(),
@@ -61,7 +63,29 @@ def denied(user: object, action: str, obj: object, detail: str = "") -> AuditEnt
     return record(user, action, obj, AuditEntry.Result.DENIED, detail)
 
 
+@dataclass
+class Outcome:
+    """What an audited block says of its success: ``detail`` (e.g. a task's UPID)."""
+
+    detail: str = ""
+
+
+@contextmanager
+def audited(user: object, action: str, obj: object) -> Iterator[Outcome]:
+    """Run the block and record its outcome: ok, denied (Forbidden) or failed (any other PanelError)."""
+    outcome = Outcome()
+    try:
+        yield outcome
+    except Forbidden as exc:
+        denied(user, action, obj, exc.message)
+        raise
+    except PanelError as exc:
+        record(user, action, obj, AuditEntry.Result.FAILED, exc.message)
+        raise
+    record(user, action, obj, detail=outcome.detail)
+
+
 def recent_login_failures(username: str, address: str | None) -> int:
     since = timezone.now() - LOGIN_FAILURE_WINDOW
-    return AuditEntry.objects.filter(action="login", result=AuditEntry.Result.FAILED, username=f"{username}@pam",
+    return AuditEntry.objects.filter(action="login", result=AuditEntry.Result.FAILED, username=userid(username),
                                      address=address, at__gte=since).count()

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 
 from . import audit
 from .choices import PRIVILEGE_CHOICES
+from .identity import userid
 from .models import AclEntry, ApiToken, Pool, Role
 
 
@@ -20,8 +21,8 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         address = audit.client_address(self.request) if self.request is not None else None
         if username and audit.recent_login_failures(username, address) >= audit.LOGIN_FAILURES_ALLOWED:
             minutes = int(audit.LOGIN_FAILURE_WINDOW.total_seconds() // 60)
-            audit.record(None, "login", f"{username}@pam", audit.AuditEntry.Result.DENIED,
-                         "throttled", username=f"{username}@pam", address=address)
+            audit.record(None, "login", userid(username), audit.AuditEntry.Result.DENIED,
+                         "throttled", username=userid(username), address=address)
             raise forms.ValidationError(
                 f"too many failed logins for {username} from this address: try again in {minutes} minutes",
                 code="throttled")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from nodes.validators import validate_dns_label
 
 from .choices import BUILTIN_ROLES, PRIVILEGES
+from .identity import userid
 
 validate_acl_path = RegexValidator(
     r"^/((vms|nodes|pool|storage)(/[A-Za-z0-9][A-Za-z0-9_.-]*)?)?$",
@@ -88,7 +89,7 @@ class ApiToken(models.Model):
 
     @property
     def full_id(self) -> str:
-        return f"{self.user.get_username()}@pam!{self.tokenid}"
+        return f"{userid(self.user.get_username())}!{self.tokenid}"
 
     @property
     def expired(self) -> bool:
@@ -140,7 +141,7 @@ class AclEntry(models.Model):
     @property
     def subject(self) -> str:
         if self.user_id:
-            return f"{self.user.get_username()}@pam"
+            return userid(self.user.get_username())
         if self.group_id:
             return f"@{self.group.name}"
         return self.token.full_id

@@ -8,11 +8,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 
-from access import audit, permissions
+from access import permissions
+from access.audit import audited
 from access.models import Pool
 from nodes.choices import NodeStatus
 from nodes.models import Node
-from panel.errors import Conflict, Forbidden, NodeUnavailable, PanelError
+from panel.errors import Conflict, Forbidden, NodeUnavailable
 from tasks.models import Task
 from tasks.services import submit
 
@@ -33,32 +34,17 @@ def check_node_ready(node: Node, kind: str) -> None:
         raise NodeUnavailable(f"the {engine} engine of node {node.name} is unavailable: {reason}")
 
 
-def audited(user: AbstractBaseUser, action: str, obj: object, work):
-    """Run ``work()``; write the audit entry of the outcome (ok, denied or failed) and return its result."""
-    try:
-        result = work()
-    except Forbidden as exc:
-        audit.denied(user, action, obj, exc.message)
-        raise
-    except PanelError as exc:
-        audit.record(user, action, obj, audit.AuditEntry.Result.FAILED, exc.message)
-        raise
-    audit.record(user, action, obj, detail=getattr(result, "upid", ""))
-    return result
-
-
 def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: object) -> Task:
     action = GuestAction(action)
-
-    def work() -> Task:
+    with audited(user, f"guest.{action.value}", guest) as outcome:
         if not permissions.can_act_on_guest(user, guest, action):
             raise Forbidden(f"you may not {action.label.lower()} {guest}")
         if guest.state not in ALLOWED_STATES[action]:
             raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
         check_node_ready(guest.node, guest.kind)
-        return submit(guest.node, action.value, user, guest=guest, params=params)
-
-    return audited(user, f"guest.{action.value}", guest, work)
+        task = submit(guest.node, action.value, user, guest=guest, params=params)
+        outcome.detail = task.upid
+    return task
 
 
 def check_pool_quota(pool: Pool, vcpus: float, memory_mib: int, disk_gib: float, guests: int = 1,
@@ -83,8 +69,7 @@ def check_pool_quota(pool: Pool, vcpus: float, memory_mib: int, disk_gib: float,
 
 def move_to_pool(user: AbstractBaseUser, guest: Guest, pool: Pool | None) -> Guest:
     """Put ``guest`` in ``pool`` (None: out of any): VM.Allocate on the guest and on the pool, within quota."""
-
-    def work() -> Guest:
+    with audited(user, "guest.pool", f"{guest} -> {pool or '(none)'}"):
         if not permissions.can_act_on_guest(user, guest, "delete") or (
                 pool is not None and not permissions.can_create_guests(user, pool.name)):
             raise Forbidden(f"you may not move {guest} to pool {pool or '(none)'}")
@@ -92,10 +77,8 @@ def move_to_pool(user: AbstractBaseUser, guest: Guest, pool: Pool | None) -> Gue
             if pool is not None:
                 check_pool_quota(pool, guest.vcpus, guest.memory_mib, guest.disk_bytes / 1024**3, moving=guest)
             Guest.objects.filter(pk=guest.pk).update(pool=pool)
-        guest.pool = pool
-        return guest
-
-    return audited(user, "guest.pool", f"{guest} -> {pool or '(none)'}", work)
+    guest.pool = pool
+    return guest
 
 
 @dataclass(frozen=True)
@@ -115,12 +98,16 @@ class CreateRequest:
 
 
 def request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
-    return audited(user, "guest.create", f"{request.kind.upper()} {request.vmid or ''} ({request.name})".replace(
-        "  ", " "), lambda: _request_create(user, request))
-
-
-def _request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
     """Reserve the VMID with a placeholder row and queue the create task, in one transaction."""
+    described = f"{request.kind.upper()} {request.vmid} ({request.name})" if request.vmid else \
+        f"{request.kind.upper()} ({request.name})"
+    with audited(user, "guest.create", described) as outcome:
+        task = _create(user, request)
+        outcome.detail = task.upid
+    return task
+
+
+def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
     pool = request.pool
     if pool is not None:
         if not permissions.can_create_guests(user, pool.name):
@@ -182,33 +169,30 @@ def check_migration_target(source: Node, target: Node, kinds: set[str]) -> None:
 
 def request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, online: bool = False) -> Task:
     """Queue the migration of ``guest`` to ``target_node`` on the worker of the node that holds it."""
-    return audited(user, "guest.migrate", f"{guest} -> {target_node.name}",
-                   lambda: _request_migrate(user, guest, target_node, online))
-
-
-def _request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, online: bool) -> Task:
-    if not permissions.can_act_on_guest(user, guest, "migrate"):
-        raise Forbidden(f"you may not migrate {guest}")
-    if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
-        raise Conflict(f"cannot migrate {guest}: it is {guest.get_state_display()}")
-    if online and guest.kind == GuestKind.CT:
-        raise Conflict(f"cannot migrate {guest} online: containers are migrated offline (stopped, moved, "
-                       "started again)")
-    if online and guest.state != GuestState.RUNNING:
-        raise Conflict(f"cannot migrate {guest} online: it is not running")
-    check_migration_target(guest.node, target_node, {guest.kind})
-    return submit(guest.node, "migrate", user, guest=guest,
-                  params={"target": target_node.name, "online": bool(online)})
+    with audited(user, "guest.migrate", f"{guest} -> {target_node.name}") as outcome:
+        if not permissions.can_act_on_guest(user, guest, "migrate"):
+            raise Forbidden(f"you may not migrate {guest}")
+        if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
+            raise Conflict(f"cannot migrate {guest}: it is {guest.get_state_display()}")
+        if online and guest.kind == GuestKind.CT:
+            raise Conflict(f"cannot migrate {guest} online: containers are migrated offline (stopped, moved, "
+                           "started again)")
+        if online and guest.state != GuestState.RUNNING:
+            raise Conflict(f"cannot migrate {guest} online: it is not running")
+        check_migration_target(guest.node, target_node, {guest.kind})
+        task = submit(guest.node, "migrate", user, guest=guest,
+                      params={"target": target_node.name, "online": bool(online)})
+        outcome.detail = task.upid
+    return task
 
 
 def request_migrate_all(user: AbstractBaseUser, node: Node, target_node: Node) -> Task:
     """Queue the migration of every guest of ``node`` to ``target_node``, one child task per guest."""
-
-    def work() -> Task:
+    with audited(user, "node.migrateall", f"{node.name} -> {target_node.name}") as outcome:
         if not permissions.can_migrate_node(user, node):
             raise Forbidden(f"you may not migrate the guests of node {node.name}")
         kinds = set(Guest.objects.filter(node=node).exclude(backend_id="").values_list("kind", flat=True))
         check_migration_target(node, target_node, kinds)
-        return submit(node, "migrateall", user, params={"target": target_node.name})
-
-    return audited(user, "node.migrateall", f"{node.name} -> {target_node.name}", work)
+        task = submit(node, "migrateall", user, params={"target": target_node.name})
+        outcome.detail = task.upid
+    return task

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from access.identity import SYSTEM_USERID, userid
+
 from .choices import ACTIVE_STATUSES, STATUS_BADGES, TaskStatus
 
 
@@ -61,7 +63,7 @@ class Task(models.Model):
     @property
     def user_name(self) -> str:
         """Proxmox-style user id; tasks started by the system run as root@pam."""
-        return f"{self.user.get_username()}@pam" if self.user_id else "root@pam"
+        return userid(self.user.get_username()) if self.user_id else SYSTEM_USERID
 
     @property
     def target(self) -> str:

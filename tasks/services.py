@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 
 from access import permissions
+from access.audit import audited
+from access.identity import userid_of
 from panel.errors import Conflict, Forbidden
 
 from . import events
@@ -33,7 +35,7 @@ def submit(
     """Record a task and queue it on the node's own queue once the transaction commits."""
     get_task_type(type_)  # fail here, not on the worker, for a type nobody registered
     vmid = vmid if vmid is not None else (guest.vmid if guest else None)
-    user_name = f"{user.get_username()}@pam" if user is not None else "root@pam"
+    user_name = userid_of(user)
     try:
         with transaction.atomic():
             task = Task.objects.create(
@@ -66,18 +68,8 @@ def enqueue(task: Task) -> None:
 
 def cancel(user: AbstractBaseUser, task: Task) -> Task:
     """A queued task is cancelled at once; a running one stops at its next step (between guests)."""
-    from access import audit
-
-    try:
-        result = _cancel(user, task)
-    except Forbidden as exc:
-        audit.denied(user, "task.cancel", task.upid, exc.message)
-        raise
-    except Conflict as exc:
-        audit.record(user, "task.cancel", task.upid, audit.AuditEntry.Result.FAILED, exc.message)
-        raise
-    audit.record(user, "task.cancel", task.upid)
-    return result
+    with audited(user, "task.cancel", task.upid):
+        return _cancel(user, task)
 
 
 def _cancel(user: AbstractBaseUser, task: Task) -> Task:

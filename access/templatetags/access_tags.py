@@ -1,6 +1,14 @@
 from django import template
 
+from access.identity import userid_of
+
 register = template.Library()
+
+
+@register.filter
+def userid(user: object) -> str:
+    """``alice@pam`` (with ``!tokenid`` for a token)."""
+    return userid_of(user)
 
 
 @register.filter
