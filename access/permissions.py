@@ -8,8 +8,9 @@ NoAccess denies everything. A guest's chain is ``/``, ``/vms``, ``/pool/<its poo
 Superusers are ``root@pam`` and have every privilege. A privilege-separated API token has what its own ACL
 entries grant, never more than its user.
 
-Every view, API endpoint, websocket consumer and task submission asks here; lists are filtered in SQL
-(``visible_guests``, ``visible_nodes``, ``visible_tasks``) from the few ACL entries of the user.
+Every view, API endpoint, websocket consumer and task submission asks here; lists are filtered in SQL by
+the conditions built here from the few ACL entries of the user, through each model's queryset
+(``Guest.objects.visible_to(user)``, see access/querysets.py).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from .choices import ACTION_PRIVILEGE, NO_ACCESS, PRIVILEGES
 
 if TYPE_CHECKING:
     from guests.models import Guest
     from nodes.models import Node
+    from tasks.models import Task
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -138,8 +140,9 @@ def has_guest_privilege(user: User, privilege: str, guest: Guest) -> bool:
     return privilege in _privileges_on_chain(user, guest_chain(guest.vmid, pool))
 
 
-def _guest_q(grants: list[Grant], privilege: str) -> Q:
-    """A Q selecting the guests whose resolved privileges on their chain include ``privilege``."""
+def guest_condition(grants: list[Grant], privilege: str, prefix: str = "") -> Q:
+    """A Q selecting the guests whose resolved privileges on their chain include ``privilege``; ``prefix``
+    reaches the guest through a relation (``guest__``)."""
     # A guest without entries of its own or of its pool: what / and /vms give (neither is its final path).
     base = privilege in _resolve(grants, ["/", "/vms", "/vms/-"])
     # Pools and VMIDs with entries of their own decide for their guests, the VMID before the pool.
@@ -153,42 +156,18 @@ def _guest_q(grants: list[Grant], privilege: str) -> Q:
             level = _level(grants, path, final=True)
             if level is not None:
                 (vms_yes if privilege in level else vms_no).add(int(path[5:]))
-    everything, nothing = Q(pk__isnull=False), Q(pk__isnull=True)  # never an empty Q(): it would vanish in |
-    in_pool_yes = Q(pool__name__in=pools_yes) if pools_yes else nothing
-    unless_denied_by_pool = ~Q(pool__name__in=pools_no) if pools_no else everything
+    pool, vmid = f"{prefix}pool__name__in", f"{prefix}vmid__in"
+    in_pool_yes = Q(**{pool: pools_yes}) if pools_yes else NOTHING
+    unless_denied_by_pool = ~Q(**{pool: pools_no}) if pools_no else EVERYTHING
     q = unless_denied_by_pool if base else in_pool_yes
     if vms_no:
-        q &= ~Q(vmid__in=vms_no)
+        q &= ~Q(**{vmid: vms_no})
     if vms_yes:
-        q |= Q(vmid__in=vms_yes)
+        q |= Q(**{vmid: vms_yes})
     return q
 
 
-def _restrict(user: User, privilege: str, queryset: QuerySet,
-              condition: Callable[[list[Grant], str], Q]) -> QuerySet:
-    """``queryset`` filtered in SQL by ``condition`` over the user's grants, and over its token's when the
-    token has its own privileges (privsep)."""
-    if not user.is_authenticated or not user.is_active:
-        return queryset.none()
-    token = api_token(user)
-    if not user.is_superuser:
-        queryset = queryset.filter(condition(_grants(user)[0], privilege))
-    if token is not None and token.privsep:
-        queryset = queryset.filter(condition(_grants(user)[1] or [], privilege))
-    return queryset
-
-
-def guests_with(user: User, privilege: str, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
-    """Restrict ``queryset`` in SQL to the guests on which ``user`` has ``privilege``."""
-    return _restrict(user, privilege, queryset, _guest_q)
-
-
-def visible_guests(user: User, queryset: QuerySet[Guest]) -> QuerySet[Guest]:
-    """Restrict ``queryset`` in SQL to the guests ``user`` may see (VM.Audit)."""
-    return guests_with(user, "VM.Audit", queryset)
-
-
-def _node_q(grants: list[Grant], privilege: str) -> Q:
+def node_condition(grants: list[Grant], privilege: str, prefix: str = "") -> Q:
     """A Q selecting the nodes whose resolved privileges on /nodes/<name> include ``privilege``."""
     base = privilege in _resolve(grants, ["/", "/nodes", "/nodes/-"])
     yes, no = set(), set()
@@ -196,19 +175,27 @@ def _node_q(grants: list[Grant], privilege: str) -> Q:
         level = _level(grants, path, final=True)
         if level is not None:
             (yes if privilege in level else no).add(path.removeprefix("/nodes/"))
+    name = f"{prefix}name__in"
     if base:
-        return ~Q(name__in=no) if no else Q(pk__isnull=False)
-    return Q(name__in=yes) if yes else Q(pk__isnull=True)
+        return ~Q(**{name: no}) if no else EVERYTHING
+    return Q(**{name: yes}) if yes else NOTHING
 
 
-def nodes_with(user: User, privilege: str, queryset: QuerySet[Node]) -> QuerySet[Node]:
-    """Restrict ``queryset`` in SQL to the nodes on which ``user`` has ``privilege``."""
-    return _restrict(user, privilege, queryset, _node_q)
+# Never an empty Q(): it would vanish when combined with |.
+EVERYTHING, NOTHING = Q(pk__isnull=False), Q(pk__isnull=True)
+Condition = Callable[[list[Grant], str, str], Q]
 
 
-def visible_nodes(user: User, queryset: QuerySet[Node]) -> QuerySet[Node]:
-    """The nodes on which ``user`` has Sys.Audit."""
-    return nodes_with(user, "Sys.Audit", queryset)
+def condition(user: User, privilege: str, builder: Condition, prefix: str = "") -> Q:
+    """The SQL condition for the objects on which ``user`` has ``privilege``: ``builder`` over the user's
+    grants, and over its token's when the token has its own privileges (privsep)."""
+    if not user.is_authenticated or not user.is_active:
+        return NOTHING
+    token = api_token(user)
+    result = EVERYTHING if user.is_superuser else builder(_grants(user)[0], privilege, prefix)
+    if token is not None and token.privsep:
+        result &= builder(_grants(user)[1] or [], privilege, prefix)
+    return result
 
 
 def can_act_on_guest(user: User, guest: Guest, action: str) -> bool:
@@ -245,25 +232,19 @@ def can_migrate_node(user: User, node: Node) -> bool:
     return has_privilege(user, "Sys.Modify", f"/nodes/{node.name}") and has_privilege(user, "VM.Migrate", "/vms")
 
 
-def visible_tasks(user: User, queryset: QuerySet) -> QuerySet:
+def task_condition(user: User) -> Q:
     """Tasks the user started, tasks on guests they may audit, node tasks on nodes they may audit."""
-    if not user.is_authenticated or not user.is_active:
-        return queryset.none()
     if is_root(user):
-        return queryset
-    from guests.models import Guest
-    from nodes.models import Node
-
-    guests = visible_guests(user, Guest.objects.all()).values("pk")
-    nodes = visible_nodes(user, Node.objects.all()).values("pk")
-    audited = Q(guest__in=guests) | Q(guest__isnull=True, node__in=nodes)
+        return EVERYTHING
+    audited = ((Q(guest__isnull=False) & condition(user, "VM.Audit", guest_condition, "guest__"))
+               | (Q(guest__isnull=True) & condition(user, "Sys.Audit", node_condition, "node__")))
     token = api_token(user)
     if token is not None and token.privsep:
-        return queryset.filter(audited)  # a separated token sees only what its own entries let it audit
-    return queryset.filter(Q(user=user) | audited)
+        return audited  # a separated token sees only what its own entries let it audit
+    return (Q(user=user) | audited) if user.is_authenticated and user.is_active else NOTHING
 
 
-def can_cancel_task(user: User, task: object) -> bool:
+def can_cancel_task(user: User, task: Task) -> bool:
     """The user who started it, or Sys.Modify on its node."""
     if not user.is_authenticated:
         return False

@@ -8,7 +8,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access import permissions
 from cluster.resources import RESOURCE_TYPES, cluster_resources, node_resource
 from guests.choices import GuestAction, GuestKind
 from guests.models import Guest, resource_path
@@ -48,17 +47,17 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def _node(request: Request, name: str) -> Node:
-    return get_object_or_404(permissions.visible_nodes(request.user, Node.objects.all()), name=name)
+    return get_object_or_404(Node.objects.visible_to(request.user), name=name)
 
 
 def _task(request: Request, node: str, upid: str) -> Task:
-    queryset = permissions.visible_tasks(request.user, Task.objects.select_related("node", "user", "parent"))
+    queryset = Task.objects.select_related("node", "user", "parent").visible_to(request.user)
     return get_object_or_404(queryset, node__name=node, upid=upid)
 
 
 class NodeListView(APIView):
     def get(self, request: Request) -> Response:
-        nodes = permissions.visible_nodes(request.user, Node.objects.all())
+        nodes = Node.objects.visible_to(request.user)
         return data([node_resource(n) for n in nodes])  # the same entries as /cluster/resources
 
 
@@ -87,9 +86,7 @@ class NodeStatusView(APIView):
 class NodeTaskListView(APIView):
     def get(self, request: Request, node: str) -> Response:
         start, limit = _int_param(request, "start", 0), _int_param(request, "limit", 50)
-        tasks = permissions.visible_tasks(
-            request.user, Task.objects.select_related("node", "user", "parent").filter(node__name=node)
-        )
+        tasks = Task.objects.select_related("node", "user", "parent").filter(node__name=node).visible_to(request.user)
         if "vmid" in request.query_params:
             tasks = tasks.filter(vmid=_int_param(request, "vmid", 0))
         return data([task_summary(t) for t in tasks[start:start + limit]], total=tasks.count())
@@ -147,7 +144,7 @@ class GuestStatusView(APIView):
     def post(self, request: Request, node: str, kind: str, vmid: int, action: str) -> Response:
         if kind not in KIND_OF_PATH or action not in {a.value for a in GuestAction} - {"delete"}:
             raise NotFound("no such endpoint")
-        queryset = permissions.visible_guests(request.user, Guest.objects.select_related("node"))
+        queryset = Guest.objects.select_related("node").visible_to(request.user)
         guest = get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
         params = {}
         if action == "shutdown":
@@ -196,7 +193,7 @@ class GuestRrdDataView(APIView):
         if kind not in KIND_OF_PATH:
             raise NotFound("no such endpoint")
         timeframe, cf = _timeframe(request)
-        queryset = permissions.visible_guests(request.user, Guest.objects.select_related("node"))
+        queryset = Guest.objects.select_related("node").visible_to(request.user)
         guest = get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
         points = history("guest", guest.vmid, timeframe, cf)
         maxmem = guest.memory_bytes or guest.node.memory_total

@@ -76,14 +76,14 @@ def cluster_resources(user, kind: str | None = None, node: str | None = None) ->
     node_rows, guest_rows = Node.objects.all(), Guest.objects.all()
     if node is not None:
         node_rows, guest_rows = node_rows.filter(name=node), guest_rows.filter(node__name=node)
-    nodes = list(permissions.visible_nodes(user, node_rows)) if kind in (None, "node", "storage") else []
+    nodes = list(node_rows.visible_to(user)) if kind in (None, "node", "storage") else []
     if kind in (None, "node"):
         resources += [node_resource(n) for n in nodes]
     if kind in (None, "vm"):
         # Every node a visible guest may be on, including nodes the user may not see.
         facts = {n.pk: _NodeFacts(n.name, n.status == NodeStatus.ONLINE, n.cpus, n.memory_total)
                  for n in node_rows.only("name", "last_seen", "cpus", "memory_total")}
-        guests = permissions.visible_guests(user, guest_rows).values(*GUEST_RESOURCE_FIELDS)
+        guests = guest_rows.visible_to(user).values(*GUEST_RESOURCE_FIELDS)
         now = timezone.now()
         resources += [_guest_resource(g, facts[g["node_id"]], now) for g in guests]
     if kind in (None, "storage") and permissions.has_privilege(

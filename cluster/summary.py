@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.db.models import Count
 from django.utils import timezone
 
-from access import permissions
 from guests.models import Guest
 from nodes.choices import NodeStatus
 from nodes.models import Node
@@ -46,11 +45,11 @@ def totals(nodes: list[Node]) -> dict:
 def datacenter_summary(user) -> dict:
     """Proxmox's datacenter summary over what ``user`` may see, in three queries whatever the cluster size:
     health (nodes online of total), guest counts by kind and state, resources of the online nodes."""
-    nodes = list(permissions.visible_nodes(user, Node.objects.all()))
+    nodes = list(Node.objects.visible_to(user))
     offline_ids = {n.pk for n in nodes if n.status != NodeStatus.ONLINE}
     guests = {"vm": {"running": 0, "stopped": 0, "other": 0, "total": 0},
               "ct": {"running": 0, "stopped": 0, "other": 0, "total": 0}}
-    rows = (permissions.visible_guests(user, Guest.objects.all())
+    rows = (Guest.objects.visible_to(user)
             .values("kind", "state", "node_id").annotate(n=Count("pk")).order_by())
     for row in rows:
         counts = guests.setdefault(row["kind"], {"running": 0, "stopped": 0, "other": 0, "total": 0})

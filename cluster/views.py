@@ -34,7 +34,7 @@ class DatacenterView(PanelPageMixin, TemplateView):
     def get_context_data(self, **kwargs: object) -> dict:
         user = self.request.user
         summary = datacenter_summary(user)
-        tasks = permissions.visible_tasks(user, Task.objects.select_related("node", "user"))
+        tasks = Task.objects.select_related("node", "user").visible_to(user)
         return super().get_context_data(
             summary=summary,
             nodes=summary["nodes"],

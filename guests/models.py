@@ -8,6 +8,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from access import permissions
+from access.querysets import RestrictedQuerySet
+
 from .choices import STATE_BADGES, VMID_MAX, VMID_MIN, GuestKind, GuestState
 
 
@@ -18,6 +21,11 @@ def uptime_since(running_since: datetime | None, now: datetime) -> int:
 def resource_path(kind: str) -> str:
     """Proxmox's name for a guest kind in paths and resource ids: qemu for VMs, lxc for containers."""
     return "qemu" if kind == GuestKind.VM else "lxc"
+
+
+class GuestQuerySet(RestrictedQuerySet):
+    audit_privilege = "VM.Audit"
+    acl_condition = staticmethod(permissions.guest_condition)
 
 
 class Guest(models.Model):
@@ -59,6 +67,8 @@ class Guest(models.Model):
         "access.Pool", null=True, blank=True, on_delete=models.SET_NULL, related_name="guests"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GuestQuerySet.as_manager()
 
     class Meta:
         ordering = ["vmid"]

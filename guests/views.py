@@ -18,7 +18,7 @@ from .services import CreateRequest, move_to_pool, request_action, request_creat
 
 
 def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
-    queryset = permissions.visible_guests(request.user, Guest.objects.select_related("node"))
+    queryset = Guest.objects.select_related("node").visible_to(request.user)
     return get_object_or_404(queryset, vmid=vmid)
 
 
@@ -30,7 +30,7 @@ class GuestListView(PanelPageMixin, ListView):
     paginate_by = 100
 
     def get_queryset(self) -> QuerySet[Guest]:
-        guests = permissions.visible_guests(self.request.user, Guest.objects.select_related("node", "pool"))
+        guests = Guest.objects.select_related("node", "pool").visible_to(self.request.user)
         params = self.request.GET
         if query := params.get("q", "").strip():
             match = Q(name__icontains=query)
@@ -73,7 +73,7 @@ class GuestDetailView(PanelPageMixin, TemplateView):
                           if permissions.can_act_on_guest(self.request.user, guest, "migrate") else None),
             pool_choices=(permissions.allocatable_pools(self.request.user)
                           if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
-            tasks=permissions.visible_tasks(self.request.user, guest.tasks.select_related("user"))[:15],
+            tasks=guest.tasks.select_related("user").visible_to(self.request.user)[:15],
             rrd_url=f"/api2/json/nodes/{guest.node.name}/{guest.resource_path}/{guest.vmid}/rrddata",
             current_resource=guest.resource_id,
             **kwargs,

@@ -7,11 +7,18 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from access import permissions
+from access.querysets import RestrictedQuerySet
 from drivers.registry import NodeEndpoints
 from panel.celery import node_queue
 
 from .choices import Accelerator, NodeStatus
 from .validators import validate_bridge_name, validate_dns_label
+
+
+class NodeQuerySet(RestrictedQuerySet):
+    audit_privilege = "Sys.Audit"
+    acl_condition = staticmethod(permissions.node_condition)
 
 
 class Node(models.Model):
@@ -48,6 +55,8 @@ class Node(models.Model):
     kernel = models.CharField(max_length=255, blank=True)
     # {"docker": {"ok": bool, "version": str, "error": str}, "libvirt": {...}}
     engines = models.JSONField(default=dict, blank=True)
+
+    objects = NodeQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -22,9 +22,9 @@ class NodeDetailView(PanelPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs: object) -> dict:
         user = self.request.user
-        node = get_object_or_404(permissions.visible_nodes(user, Node.objects.all()), name=kwargs["name"])
-        guests = permissions.visible_guests(user, node.guests.all())
-        tasks = permissions.visible_tasks(user, node.tasks.select_related("user"))
+        node = get_object_or_404(Node.objects.visible_to(user), name=kwargs["name"])
+        guests = node.guests.visible_to(user)
+        tasks = node.tasks.select_related("user").visible_to(user)
         return super().get_context_data(
             node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(),
             migrate_form=MigrateForm(source=node) if permissions.can_migrate_node(user, node) else None,
@@ -64,7 +64,7 @@ class NodeBulkActionView(PanelPageMixin, View):
     def _node(self, name: str | None) -> Node | None:
         user = self.request.user
         if name:
-            return get_object_or_404(permissions.visible_nodes(user, Node.objects.all()), name=name)
+            return get_object_or_404(Node.objects.visible_to(user), name=name)
         if not permissions.can_see_nodes(user):
             raise Http404("no such node")
         return None
@@ -80,7 +80,7 @@ class NodeMigrateAllView(PanelPageMixin, View):
     """POST moves every guest of the node to the chosen node, as one task with a child per guest."""
 
     def post(self, request: HttpRequest, name: str) -> HttpResponse:
-        node = get_object_or_404(permissions.visible_nodes(request.user, Node.objects.all()), name=name)
+        node = get_object_or_404(Node.objects.visible_to(request.user), name=name)
         if not permissions.can_migrate_node(request.user, node):
             raise PermissionDenied(f"you may not migrate the guests of node {node.name}")
         form = MigrateForm(request.POST, source=node)

@@ -88,7 +88,7 @@ class TaskLogConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _visible_task(self, upid: str) -> Task | None:
-        queryset = permissions.visible_tasks(self.scope["user"], Task.objects.all())
+        queryset = Task.objects.visible_to(self.scope["user"])
         return queryset.filter(upid=upid).first()
 
     @database_sync_to_async
@@ -117,7 +117,7 @@ class TaskListConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _recent(self) -> list[dict]:
-        queryset = permissions.visible_tasks(self.scope["user"], Task.objects.select_related("node", "user", "parent"))
+        queryset = Task.objects.select_related("node", "user", "parent").visible_to(self.scope["user"])
         return [events.task_summary(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
 
     @database_sync_to_async
@@ -126,4 +126,4 @@ class TaskListConsumer(AsyncJsonWebsocketConsumer):
         if permissions.is_root(user):
             return True  # no query per event and viewer for root@pam
         permissions.invalidate(user)  # a long-lived socket follows ACL changes
-        return permissions.visible_tasks(user, Task.objects.filter(pk=task_id)).exists()
+        return Task.objects.filter(pk=task_id).visible_to(user).exists()

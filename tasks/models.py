@@ -4,9 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from access import permissions
 from access.identity import SYSTEM_USERID, userid
 
 from .choices import ACTIVE_STATUSES, STATUS_BADGES, TaskStatus
+
+
+class TaskQuerySet(models.QuerySet):
+    def visible_to(self, user: permissions.User) -> TaskQuerySet:
+        """What ``user`` may see: tasks they started, of guests or nodes they may audit."""
+        return self.filter(permissions.task_condition(user))
 
 
 class Task(models.Model):
@@ -33,6 +40,8 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

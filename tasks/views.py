@@ -17,15 +17,14 @@ class TaskListView(PanelPageMixin, ListView):
 
     def get_queryset(self):
         tasks = Task.objects.select_related("node", "user").filter(parent=None)
-        return permissions.visible_tasks(self.request.user, tasks)
+        return tasks.visible_to(self.request.user)
 
 
 class TaskDetailView(PanelPageMixin, TemplateView):
     template_name = "tasks/task_detail.html"
 
     def get_context_data(self, **kwargs: object) -> dict:
-        queryset = permissions.visible_tasks(
-            self.request.user, Task.objects.select_related("node", "user", "guest", "parent__node"))
+        queryset = Task.objects.select_related("node", "user", "guest", "parent__node").visible_to(self.request.user)
         task = get_object_or_404(queryset, upid=kwargs["upid"])
         log_lines = list(task.log_lines.all())  # read once: shown, and the socket goes on from the last
         return super().get_context_data(
@@ -40,6 +39,6 @@ class TaskDetailView(PanelPageMixin, TemplateView):
 
 class TaskCancelView(PanelPageMixin, View):
     def post(self, request: HttpRequest, upid: str) -> HttpResponse:
-        queryset = permissions.visible_tasks(request.user, Task.objects.all())
+        queryset = Task.objects.visible_to(request.user)
         task = get_object_or_404(queryset, upid=upid)
         return queue_task(request, lambda: cancel(request.user, task), task, lambda _task: "cancel requested")

@@ -86,7 +86,7 @@ def test_guest_chain_and_sql_filter(node) -> None:
     group = Group.objects.create(name="team-a-users")
     user.groups.add(group)
     grant(group, "PVEVMUser", "/pool/team-a")
-    visible = permissions.visible_guests(user, Guest.objects.all())
+    visible = Guest.objects.visible_to(user)
     assert set(visible) == {a1, a2}
     assert permissions.can_act_on_guest(user, a1, "start")
     assert not permissions.can_act_on_guest(user, a1, "delete")
@@ -96,19 +96,19 @@ def test_guest_chain_and_sql_filter(node) -> None:
     grant(user, "NoAccess", f"/vms/{a2.vmid}")
     grant(user, "PVEAuditor", "/")
     fresh(user)
-    assert set(permissions.visible_guests(user, Guest.objects.all())) == {a1, b, loose}
+    assert set(Guest.objects.visible_to(user)) == {a1, b, loose}
     assert not permissions.has_guest_privilege(user, "VM.Audit", a2)
     # The SQL filter agrees with the per-object answer on every guest.
     for guest in Guest.objects.select_related("pool"):
         expected = permissions.has_guest_privilege(user, "VM.Audit", guest)
-        assert permissions.visible_guests(user, Guest.objects.filter(pk=guest.pk)).exists() == expected
+        assert Guest.objects.filter(pk=guest.pk).visible_to(user).exists() == expected
 
 
 def test_non_propagating_pool_entry_does_not_reach_its_guests(node) -> None:
     user, pool = UserFactory(), PoolFactory(name="np")
     guest = GuestFactory(node=node, pool=pool)
     grant(user, "PVEVMUser", "/pool/np", propagate=False)
-    assert not permissions.visible_guests(user, Guest.objects.all()).exists()
+    assert not Guest.objects.visible_to(user).exists()
     assert not permissions.has_guest_privilege(user, "VM.Audit", guest)
 
 
@@ -242,11 +242,11 @@ def test_node_filter_agrees_with_has_privilege(node) -> None:
 
     other = Node.objects.create(name="mx-other")
     user = UserFactory()
-    assert not permissions.visible_nodes(user, Node.objects.all()).exists()
+    assert not Node.objects.visible_to(user).exists()
     grant(user, "PVEAuditor", "/nodes")
-    assert set(permissions.visible_nodes(fresh(user), Node.objects.all())) == {node, other}
+    assert set(Node.objects.visible_to(fresh(user))) == {node, other}
     grant(user, "NoAccess", "/nodes/mx-other")
-    assert list(permissions.visible_nodes(fresh(user), Node.objects.all())) == [node]
+    assert list(Node.objects.visible_to(fresh(user))) == [node]
     for row in Node.objects.all():
         assert permissions.has_privilege(user, "Sys.Audit", f"/nodes/{row.name}") == (row == node)
 
