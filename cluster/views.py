@@ -16,11 +16,9 @@ from django.views.generic import TemplateView
 
 from access import permissions
 from panel.views import PanelPageMixin
-from tasks.models import Task
+from tasks.models import RECENT_TASKS, Task
 
 from .summary import cluster_status, datacenter_summary
-
-RECENT_TASKS = 15
 
 
 class DatacenterView(PanelPageMixin, TemplateView):

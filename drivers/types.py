@@ -10,6 +10,11 @@ class GuestKind(enum.StrEnum):
     VM = "vm"
     CT = "ct"
 
+    @property
+    def engine(self) -> str:
+        """The engine a guest of this kind runs on."""
+        return "libvirt" if self is GuestKind.VM else "docker"
+
 
 class PowerState(enum.StrEnum):
     """Our own power states; each driver maps its engine's states onto these."""

@@ -11,9 +11,10 @@ from django.db.models import Count, Sum
 from access import permissions
 from access.audit import audited
 from access.models import Pool
+from drivers.types import GuestKind as DriverGuestKind
 from nodes.choices import NodeStatus
 from nodes.models import Node
-from panel.errors import Conflict, Forbidden, NodeUnavailable
+from panel.errors import Conflict, Forbidden, InvalidRequest, NodeUnavailable
 from tasks.models import Task
 from tasks.services import submit
 
@@ -21,24 +22,28 @@ from .choices import ALLOWED_STATES, GuestAction, GuestKind, GuestState
 from .inventory import next_vmid
 from .models import Guest
 
-ENGINE_OF_KIND = {GuestKind.VM: "libvirt", GuestKind.CT: "docker"}
-
 
 def check_node_ready(node: Node, kind: str) -> None:
     """Refuse at once, with a reason, what the node cannot do now."""
     if node.status != NodeStatus.ONLINE:
         raise NodeUnavailable(f"node {node.name} is {node.status}: its worker has not reported recently")
-    engine = ENGINE_OF_KIND[GuestKind(kind)]
+    engine = DriverGuestKind(kind).engine
     if not node.engine_ok(engine):
         reason = node.engine_error(engine) or "it has not been reached yet"
         raise NodeUnavailable(f"the {engine} engine of node {node.name} is unavailable: {reason}")
 
 
+def check_may_act(user: AbstractBaseUser, guest: Guest, action: str) -> None:
+    """Refuse an action (a GuestAction, or migrate) on ``guest`` that ``user`` holds no privilege for."""
+    if not permissions.can_act_on_guest(user, guest, action):
+        label = GuestAction(action).label.lower() if action in GuestAction.values else action
+        raise Forbidden(f"you may not {label} {guest}")
+
+
 def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: object) -> Task:
     action = GuestAction(action)
     with audited(user, f"guest.{action.value}", guest) as outcome:
-        if not permissions.can_act_on_guest(user, guest, action):
-            raise Forbidden(f"you may not {action.label.lower()} {guest}")
+        check_may_act(user, guest, action)
         if guest.state not in ALLOWED_STATES[action]:
             raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
         check_node_ready(guest.node, guest.kind)
@@ -95,6 +100,12 @@ class CreateRequest:
     startup_order: int | None = None
     start: bool = False
     pool: Pool | None = None
+
+
+def check_may_create(user: AbstractBaseUser) -> None:
+    """Refuse the create form to who may create guests nowhere."""
+    if not permissions.can_create_guests(user):
+        raise Forbidden("you may not create guests")
 
 
 def request_create(user: AbstractBaseUser, request: CreateRequest) -> Task:
@@ -167,11 +178,20 @@ def check_migration_target(source: Node, target: Node, kinds: set[str]) -> None:
         check_node_ready(target, kind)
 
 
-def request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, online: bool = False) -> Task:
-    """Queue the migration of ``guest`` to ``target_node`` on the worker of the node that holds it."""
-    with audited(user, "guest.migrate", f"{guest} -> {target_node.name}") as outcome:
-        if not permissions.can_act_on_guest(user, guest, "migrate"):
-            raise Forbidden(f"you may not migrate {guest}")
+def target_node(name: str) -> Node:
+    """The node named ``name``, to move guests to."""
+    node = Node.objects.filter(name=name).first() if name else None
+    if node is None:
+        raise InvalidRequest(f"choose a target node: there is no node named '{name}'" if name else
+                             "choose a target node")
+    return node
+
+
+def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: bool = False) -> Task:
+    """Queue the migration of ``guest`` to the node named ``target`` on the worker of the node that holds it."""
+    with audited(user, "guest.migrate", f"{guest} -> {target}") as outcome:
+        check_may_act(user, guest, "migrate")
+        destination = target_node(target)
         if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
             raise Conflict(f"cannot migrate {guest}: it is {guest.get_state_display()}")
         if online and guest.kind == GuestKind.CT:
@@ -179,20 +199,21 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target_node: Node, onl
                            "started again)")
         if online and guest.state != GuestState.RUNNING:
             raise Conflict(f"cannot migrate {guest} online: it is not running")
-        check_migration_target(guest.node, target_node, {guest.kind})
+        check_migration_target(guest.node, destination, {guest.kind})
         task = submit(guest.node, "migrate", user, guest=guest,
-                      params={"target": target_node.name, "online": bool(online)})
+                      params={"target": destination.name, "online": bool(online)})
         outcome.detail = task.upid
     return task
 
 
-def request_migrate_all(user: AbstractBaseUser, node: Node, target_node: Node) -> Task:
-    """Queue the migration of every guest of ``node`` to ``target_node``, one child task per guest."""
-    with audited(user, "node.migrateall", f"{node.name} -> {target_node.name}") as outcome:
+def request_migrate_all(user: AbstractBaseUser, node: Node, target: str) -> Task:
+    """Queue the migration of every guest of ``node`` to the node named ``target``, one child task per guest."""
+    with audited(user, "node.migrateall", f"{node.name} -> {target}") as outcome:
         if not permissions.can_migrate_node(user, node):
             raise Forbidden(f"you may not migrate the guests of node {node.name}")
+        to = target_node(target)
         kinds = set(Guest.objects.filter(node=node).exclude(backend_id="").values_list("kind", flat=True))
-        check_migration_target(node, target_node, kinds)
-        task = submit(node, "migrateall", user, params={"target": target_node.name})
+        check_migration_target(node, to, kinds)
+        task = submit(node, "migrateall", user, params={"target": to.name})
         outcome.detail = task.upid
     return task

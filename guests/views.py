@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -8,13 +7,22 @@ from django.views.generic import FormView, ListView, TemplateView
 
 from access import permissions
 from access.models import Pool
-from panel.errors import Forbidden, PanelError
-from panel.views import PanelPageMixin, form_errors, queue_task
+from panel.errors import Refused
+from panel.views import PanelPageMixin, queue_task
+from tasks.models import RECENT_TASKS
 
 from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VMID_MAX, GuestAction, GuestKind
 from .forms import GuestCreateForm, MigrateForm
 from .models import Guest
-from .services import CreateRequest, move_to_pool, request_action, request_create, request_migrate
+from .services import (
+    CreateRequest,
+    check_may_act,
+    check_may_create,
+    move_to_pool,
+    request_action,
+    request_create,
+    request_migrate,
+)
 
 
 def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
@@ -73,7 +81,7 @@ class GuestDetailView(PanelPageMixin, TemplateView):
                           if permissions.can_act_on_guest(self.request.user, guest, "migrate") else None),
             pool_choices=(permissions.allocatable_pools(self.request.user)
                           if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
-            tasks=guest.tasks.select_related("user").visible_to(self.request.user)[:15],
+            tasks=guest.tasks.select_related("user").visible_to(self.request.user)[:RECENT_TASKS],
             rrd_url=f"/api2/json/nodes/{guest.node.name}/{guest.resource_path}/{guest.vmid}/rrddata",
             current_resource=guest.resource_id,
             **kwargs,
@@ -86,13 +94,12 @@ class GuestActionView(PanelPageMixin, View):
     def get(self, request: HttpRequest, vmid: int, action: str) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
         action = self._action(action)
-        self._check(request, guest, action)
+        check_may_act(request.user, guest, action)
         return render(request, "guests/guest_confirm.html", {"guest": guest, "action": action})
 
     def post(self, request: HttpRequest, vmid: int, action: str) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
         action = self._action(action)
-        self._check(request, guest, action)
         if action in DESTRUCTIVE_ACTIONS and request.POST.get("confirm") != str(guest.vmid):
             messages.error(request, f"type the VMID {guest.vmid} to confirm: {action.label.lower()} {guest}")
             return render(request, "guests/guest_confirm.html", {"guest": guest, "action": action}, status=400)
@@ -101,11 +108,6 @@ class GuestActionView(PanelPageMixin, View):
             params["force_stop"] = True
         return queue_task(request, lambda: request_action(request.user, guest, action, **params), guest,
                           lambda task: f"{action.label} of {guest} queued as task {task.upid}")
-
-    @staticmethod
-    def _check(request: HttpRequest, guest: Guest, action: GuestAction) -> None:
-        if not permissions.can_act_on_guest(request.user, guest, action):
-            raise PermissionDenied(f"you may not {action.label.lower()} {guest}")
 
     @staticmethod
     def _action(name: str) -> GuestAction:
@@ -123,8 +125,8 @@ class GuestCreateView(PanelPageMixin, FormView):
         if kwargs["kind"] not in GuestKind.values:
             raise Http404("no such guest kind")
         self.kind = GuestKind(kwargs["kind"])
-        if request.user.is_authenticated and not permissions.can_create_guests(request.user):
-            raise PermissionDenied("you may not create guests")
+        if request.user.is_authenticated:
+            check_may_create(request.user)
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict:
@@ -156,9 +158,7 @@ class GuestCreateView(PanelPageMixin, FormView):
         )
         try:
             task = request_create(self.request.user, create)
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except PanelError as exc:
+        except Refused as exc:
             form.add_error(None, exc.message)
             return self.form_invalid(form)
         messages.success(self.request, f"creation of {self.kind.label.lower()} {create.name} queued")
@@ -170,15 +170,9 @@ class GuestMigrateView(PanelPageMixin, View):
 
     def post(self, request: HttpRequest, vmid: int) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
-        if not permissions.can_act_on_guest(request.user, guest, "migrate"):
-            raise PermissionDenied(f"you may not migrate {guest}")
-        form = MigrateForm(request.POST, source=guest.node)
-        if not form.is_valid():
-            messages.error(request, "choose a target node: " + form_errors(form))
-            return redirect(guest)
-        target, online = form.cleaned_data["target"], form.cleaned_data["online"]
+        target, online = request.POST.get("target", ""), bool(request.POST.get("online"))
         return queue_task(request, lambda: request_migrate(request.user, guest, target, online), guest,
-                          lambda task: f"migration of {guest} to {target.name} queued as task {task.upid}")
+                          lambda task: f"migration of {guest} to {target} queued as task {task.upid}")
 
 
 class GuestPoolView(PanelPageMixin, View):
@@ -190,9 +184,7 @@ class GuestPoolView(PanelPageMixin, View):
         pool = get_object_or_404(Pool, name=name) if name else None
         try:
             move_to_pool(request.user, guest, pool)
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except PanelError as exc:
+        except Refused as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, f"{guest} is now in pool {pool.name if pool else '(none)'}")

@@ -43,7 +43,7 @@ def collect(node: Node) -> None:
         setattr(node, field, value)
     engines, read = {}, []
     for kind in GuestKind:
-        engines[_engine_name(kind)] = _poll_engine(node, kind, read)
+        engines[kind.engine] = _poll_engine(node, kind, read)
     node.engines = engines
     node.last_seen = timezone.now()
     node.save(update_fields=[*figures, "engines", "last_seen"])  # the heartbeat: figures only
@@ -56,10 +56,6 @@ def collect(node: Node) -> None:
     # After the inventory, so that the guests of a lost task show their real state.
     fail_tasks_of_dead_processes(node)
     fail_tasks_of_offline_nodes()
-
-
-def _engine_name(kind: GuestKind) -> str:
-    return "libvirt" if kind is GuestKind.VM else "docker"
 
 
 def _poll_engine(node: Node, kind: GuestKind, read: list) -> dict:

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -8,13 +7,12 @@ from django.views.generic import TemplateView
 from access import permissions
 from guests.forms import MigrateForm
 from guests.services import request_migrate_all
-from panel.errors import Forbidden, PanelError
-from panel.views import PanelPageMixin, form_errors, queue_task
+from panel.errors import Refused
+from panel.views import PanelPageMixin, queue_task
+from tasks.models import RECENT_TASKS
 
 from .models import Node
-from .services import BULK_ACTIONS, request_bulk, request_bulk_everywhere
-
-RECENT_TASKS = 15
+from .services import BULK_ACTIONS, check_may_power, request_bulk, request_bulk_everywhere
 
 
 class NodeDetailView(PanelPageMixin, TemplateView):
@@ -37,10 +35,10 @@ class NodeBulkActionView(PanelPageMixin, View):
 
     def get(self, request: HttpRequest, action: str, name: str | None = None) -> HttpResponse:
         node = self._node(name)
-        if node is not None and not permissions.can_power_node(request.user, node):
-            raise PermissionDenied(f"you may not {self._label(action).lower()} on node {node.name}")
-        return render(request, "nodes/bulk_confirm.html",
-                      {"node": node, "action": action, "label": self._label(action)})
+        label = self._label(action)
+        if node is not None:
+            check_may_power(request.user, node, action)
+        return render(request, "nodes/bulk_confirm.html", {"node": node, "action": action, "label": label})
 
     def post(self, request: HttpRequest, action: str, name: str | None = None) -> HttpResponse:
         node = self._node(name)
@@ -50,9 +48,7 @@ class NodeBulkActionView(PanelPageMixin, View):
                 tasks = request_bulk_everywhere(request.user, action)
             else:
                 tasks = [request_bulk(request.user, node, action)]
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from exc
-        except PanelError as exc:
+        except Refused as exc:
             messages.error(request, exc.message)
             return redirect(node or "datacenter")
         if not tasks:
@@ -81,13 +77,7 @@ class NodeMigrateAllView(PanelPageMixin, View):
 
     def post(self, request: HttpRequest, name: str) -> HttpResponse:
         node = get_object_or_404(Node.objects.visible_to(request.user), name=name)
-        if not permissions.can_migrate_node(request.user, node):
-            raise PermissionDenied(f"you may not migrate the guests of node {node.name}")
-        form = MigrateForm(request.POST, source=node)
-        if not form.is_valid():
-            messages.error(request, "choose a target node: " + form_errors(form))
-            return redirect(node)
-        target = form.cleaned_data["target"]
+        target = request.POST.get("target", "")
         return queue_task(request, lambda: request_migrate_all(request.user, node, target), node,
-                          lambda task: f"migration of the guests of {node.name} to {target.name} queued as task "
+                          lambda task: f"migration of the guests of {node.name} to {target} queued as task "
                                        f"{task.upid}")

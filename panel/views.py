@@ -2,35 +2,28 @@
 
 from collections.abc import Callable
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from .errors import Forbidden, PanelError
+from .errors import Refused
 
 
 class PanelPageMixin(LoginRequiredMixin):
     """Every page of the panel needs a login; the public status page comes with access control."""
 
 
-def queue_task(request: HttpRequest, submit: Callable[[], Model], back: Model,
+def queue_task(request: HttpRequest, submit: Callable[[], Model], back: Model | str,
                done: Callable[[Model], str]) -> HttpResponse:
     """Run ``submit`` (a service that queues or cancels a task and returns it) for a page: on to the task
-    with ``done(task)`` as the message, back to ``back`` with the reason when refused, 403 when not allowed."""
+    with ``done(task)`` as the message, back to ``back`` with the reason when refused (a Forbidden goes on to
+    panel/middleware.py)."""
     try:
         task = submit()
-    except Forbidden as exc:
-        raise PermissionDenied(exc.message) from exc
-    except PanelError as exc:
+    except Refused as exc:
         messages.error(request, exc.message)
         return redirect(back)
     messages.success(request, done(task))
     return redirect(task)
-
-
-def form_errors(form: forms.Form) -> str:
-    return "; ".join(str(error) for errors in form.errors.values() for error in errors)

@@ -9,6 +9,8 @@ from access.identity import SYSTEM_USERID, userid
 
 from .choices import ACTIVE_STATUSES, STATUS_BADGES, TaskStatus
 
+RECENT_TASKS = 15  # the latest tasks a summary page shows
+
 
 class TaskQuerySet(models.QuerySet):
     def visible_to(self, user: permissions.User) -> TaskQuerySet:

@@ -138,7 +138,8 @@ def test_failed_migration_leaves_the_source_running(admin_client, admin_user, li
     assert container.status == "running"
 
     # Refused at once, with the reason: same node, engine known to be down, busy guest.
-    assert "choose a target node: Select a valid choice" in refused(admin_client, guest, live_node.name)
+    assert f"the guest is already on node {live_node.name}: choose another node" in refused(
+        admin_client, guest, live_node.name)
     assert "containers are migrated offline" in refused(admin_client, guest, live_node2.name, online="on")
     with pytest.raises(Conflict, match=f"already on node {live_node.name}"):
         request_migrate(admin_user, guest, live_node)
