@@ -27,9 +27,10 @@ def run(server: str) -> list[str]:
     from django.utils import timezone
 
     from nodes.models import Node
+    from tasks.context import TaskContext
     from tasks.models import Task
     from tasks.upid import new_upid
-    from tasks.worker import TaskContext, finish
+    from tasks.worker import finish
 
     node, _ = Node.objects.update_or_create(name=NODE, defaults={"accelerator": "qemu"})
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})

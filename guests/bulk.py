@@ -20,8 +20,8 @@ from django.db import close_old_connections, connection
 
 from panel.errors import PanelError
 from tasks.choices import TaskStatus
+from tasks.context import TaskContext
 from tasks.registry import register
-from tasks.worker import TaskContext
 
 from .choices import GuestState
 from .models import Guest
@@ -42,6 +42,7 @@ class BulkRun:
 
     def __init__(self, context: TaskContext, verb: str, total: int) -> None:
         self.context, self.verb, self.total = context, verb, total
+        self._lock = threading.Lock()  # steps end in several pool threads
         self.done = 0
         self.failed: list[str] = []
 
@@ -60,7 +61,7 @@ class BulkRun:
             ok, outcome = False, f"ERROR: {exc}"
         finally:
             close_old_connections()  # drops a broken or expired connection, keeps a good one for the next step
-        with self.context._log_lock:
+        with self._lock:
             self.done += 1
             if not ok:
                 self.failed.append(str(guest))

@@ -12,8 +12,8 @@ from django.db import transaction
 from drivers.registry import driver_for
 from nodes.models import Node
 from panel.errors import Conflict
+from tasks.context import TaskContext
 from tasks.registry import register
-from tasks.worker import TaskContext
 
 from .bulk import BulkRun
 from .inventory import refresh_guest

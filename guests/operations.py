@@ -9,8 +9,8 @@ from django.conf import settings
 from drivers.base import GuestDriver
 from drivers.errors import OperationTimeout
 from drivers.types import GuestSpec
+from tasks.context import TaskContext
 from tasks.registry import Operation, register
-from tasks.worker import TaskContext
 
 from .inventory import refresh_guest
 from .models import Guest

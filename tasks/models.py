@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 
 from access import permissions
-from access.identity import SYSTEM_USERID, userid
+from access.identity import SYSTEM_USERID, userid, userid_of
+from panel.errors import Conflict
 
 from .choices import ACTIVE_STATUSES, STATUS_BADGES, TaskStatus
+from .upid import new_upid
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from guests.models import Guest
+    from nodes.models import Node
 
 RECENT_TASKS = 15  # the latest tasks a summary page shows
 
@@ -16,6 +26,22 @@ class TaskQuerySet(models.QuerySet):
     def visible_to(self, user: permissions.User) -> TaskQuerySet:
         """What ``user`` may see: tasks they started, of guests or nodes they may audit."""
         return self.filter(permissions.task_condition(user))
+
+    def record(self, node: Node, type_: str, user: AbstractBaseUser | None, guest: Guest | None = None,
+               params: dict | None = None, vmid: int | None = None, parent: Task | None = None) -> Task:
+        """A new queued task with its UPID; Conflict, naming the task in the way, when the guest is busy."""
+        vmid = vmid if vmid is not None else (guest.vmid if guest else None)
+        try:
+            with transaction.atomic():
+                return self.create(
+                    upid=new_upid(node.name, type_, str(vmid or ""), userid_of(user)), node=node, user=user,
+                    type=type_, guest=guest, vmid=vmid, params=params or {}, parent=parent)
+        except IntegrityError as exc:
+            busy = self.filter(guest=guest, status__in=ACTIVE_STATUSES).first() if guest else None
+            if busy is None:
+                raise
+            raise Conflict(f"{guest} is busy with task {busy.type} ({busy.get_status_display()}); "
+                           "wait for it to finish") from exc
 
 
 class Task(models.Model):

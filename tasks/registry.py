@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .worker import TaskContext
+    from .context import TaskContext
 
 Operation = Callable[["TaskContext"], str | None]
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from access import permissions
 from access.audit import audited
-from access.identity import userid_of
 from panel.errors import Conflict, Forbidden
 
 from . import events
-from .choices import ACTIVE_STATUSES, TaskStatus
+from .choices import TaskStatus
 from .models import Task
 from .registry import get_task_type
-from .upid import new_upid
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -34,27 +32,7 @@ def submit(
 ) -> Task:
     """Record a task and queue it on the node's own queue once the transaction commits."""
     get_task_type(type_)  # fail here, not on the worker, for a type nobody registered
-    vmid = vmid if vmid is not None else (guest.vmid if guest else None)
-    user_name = userid_of(user)
-    try:
-        with transaction.atomic():
-            task = Task.objects.create(
-                upid=new_upid(node.name, type_, str(vmid or ""), user_name),
-                node=node,
-                user=user,
-                type=type_,
-                guest=guest,
-                vmid=vmid,
-                params=params or {},
-            )
-    except IntegrityError as exc:
-        busy = Task.objects.filter(guest=guest, status__in=ACTIVE_STATUSES).first() if guest else None
-        if busy is None:
-            raise
-        raise Conflict(
-            f"{guest} is busy with task {busy.type} ({busy.get_status_display()}); "
-            "wait for it to finish"
-        ) from exc
+    task = Task.objects.record(node, type_, user, guest=guest, params=params, vmid=vmid)
     transaction.on_commit(lambda: enqueue(task))
     return task
 

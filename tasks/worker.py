@@ -5,88 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import traceback
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils import timezone
 
-from drivers.base import GuestDriver
 from drivers.errors import DriverError
-from drivers.registry import driver_for
-from panel.errors import Conflict, PanelError
+from panel.errors import PanelError
 
 from . import events
 from .choices import ACTIVE_STATUSES, TaskStatus
-from .models import Task, TaskLogLine
+from .context import TaskCancelled, TaskContext
+from .models import Task
 from .registry import get_task_type
-from .upid import new_upid
 
 logger = logging.getLogger(__name__)
-
-
-class TaskCancelled(Exception):
-    """Raised inside an operation at a point where it noticed that someone cancelled it."""
-
-
-class TaskContext:
-    """What an operation gets: its task, the node's drivers and one way to write the log."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.node = task.node
-        self.guest = task.guest
-        self.params = task.params
-        self._drivers: dict[str, GuestDriver] = {}
-        self._log_lock = threading.Lock()  # bulk tasks log from several threads
-        self._next_line = (task.log_lines.aggregate(n=Max("number"))["n"] or 0) + 1
-
-    def log(self, text: str) -> None:
-        """Append lines to the task's log: stored first, then published to its watchers."""
-        with self._log_lock:
-            for text_line in str(text).splitlines() or [""]:
-                line = TaskLogLine.objects.create(
-                    task=self.task, number=self._next_line, at=timezone.now(), text=text_line
-                )
-                self._next_line += 1
-                events.publish_line(self.task, line)
-
-    def driver(self, kind: str) -> GuestDriver:
-        """A driver of this node's engine, opened once per task (drivers are not shared across threads)."""
-        if kind not in self._drivers:
-            self._drivers[kind] = driver_for(self.node.endpoints, kind)
-        return self._drivers[kind]
-
-    def cancelled(self) -> bool:
-        return Task.objects.filter(pk=self.task.pk, cancel_requested=True).exists()
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled():
-            raise TaskCancelled("cancelled by request")
-
-    def run_child(self, type_: str, guest: object, params: dict | None = None) -> Task:
-        """Run one step of a bulk task as a child task with its own log, in the calling thread."""
-        from guests.models import Guest
-
-        assert isinstance(guest, Guest)
-        try:
-            with transaction.atomic():
-                child = Task.objects.create(
-                    upid=new_upid(self.node.name, type_, str(guest.vmid), self.task.user_name),
-                    node=self.node, user=self.task.user, type=type_, guest=guest, vmid=guest.vmid,
-                    params=params or {}, parent=self.task,
-                )
-        except IntegrityError:
-            raise Conflict(f"{guest} is busy with another task") from None
-        child = Task.objects.select_related("node", "guest", "user", "parent").get(pk=child.pk)
-        run(child)
-        return child
-
-    def close(self) -> None:
-        for driver in self._drivers.values():
-            driver.close()
 
 
 def execute(task_id: int) -> None:
@@ -126,7 +60,7 @@ def run(task: Task) -> str:
     )
     events.publish_status(task)
     task_type = get_task_type(task.type)
-    context = TaskContext(task)
+    context = TaskContext(task, run_child=run)
     try:
         context.log(f"task {task_type.label} started")
         message = task_type.run(context) or "OK"

@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from panel.routing import websocket_urlpatterns
 from tasks.choices import TaskStatus
+from tasks.context import TaskContext
 from tasks.models import Task
 from tasks.upid import new_upid
-from tasks.worker import TaskContext, finish
+from tasks.worker import finish
 from tests.factories import AdminFactory, NodeFactory, UserFactory
 from tests.support import session_cookie
 

@@ -1,0 +1,73 @@
+"""What a task's operation gets from the worker: its task, the node's drivers and one way to write the log."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from django.db.models import Max
+from django.utils import timezone
+
+from drivers.base import GuestDriver
+from drivers.registry import driver_for
+
+from . import events
+from .models import Task, TaskLogLine
+
+if TYPE_CHECKING:
+    from guests.models import Guest
+
+
+class TaskCancelled(Exception):
+    """Raised inside an operation at a point where it noticed that someone cancelled it."""
+
+
+class TaskContext:
+    """What an operation gets: its task, the node's drivers and one way to write the log."""
+
+    def __init__(self, task: Task, run_child: Callable[[Task], object] | None = None) -> None:
+        """``run_child`` runs a child task in the calling thread (the worker's ``run``)."""
+        self.task = task
+        self._run_child = run_child
+        self.node = task.node
+        self.guest = task.guest
+        self.params = task.params
+        self._drivers: dict[str, GuestDriver] = {}
+        self._log_lock = threading.Lock()  # bulk tasks log from several threads
+        self._next_line = (task.log_lines.aggregate(n=Max("number"))["n"] or 0) + 1
+
+    def log(self, text: str) -> None:
+        """Append lines to the task's log: stored first, then published to its watchers."""
+        with self._log_lock:
+            for text_line in str(text).splitlines() or [""]:
+                line = TaskLogLine.objects.create(
+                    task=self.task, number=self._next_line, at=timezone.now(), text=text_line
+                )
+                self._next_line += 1
+                events.publish_line(self.task, line)
+
+    def driver(self, kind: str) -> GuestDriver:
+        """A driver of this node's engine, opened once per task (drivers are not shared across threads)."""
+        if kind not in self._drivers:
+            self._drivers[kind] = driver_for(self.node.endpoints, kind)
+        return self._drivers[kind]
+
+    def cancelled(self) -> bool:
+        return Task.objects.filter(pk=self.task.pk, cancel_requested=True).exists()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled():
+            raise TaskCancelled("cancelled by request")
+
+    def run_child(self, type_: str, guest: Guest, params: dict | None = None) -> Task:
+        """Run one step of a bulk task as a child task with its own log, in the calling thread."""
+        child = Task.objects.record(self.node, type_, self.task.user, guest=guest, params=params, parent=self.task)
+        if self._run_child is None:
+            raise RuntimeError("this context cannot run child tasks")
+        self._run_child(child)
+        return child
+
+    def close(self) -> None:
+        for driver in self._drivers.values():
+            driver.close()
