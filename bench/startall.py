@@ -20,6 +20,7 @@ def run() -> list[str]:
     from guests.models import Guest
     from nodes.models import Node
     from nodes.poll import poll_node
+    from tasks.choices import ACTIVE_STATUSES
     from tasks.models import Task
     from tasks.services import submit
 
@@ -55,7 +56,7 @@ def run() -> list[str]:
             task = submit(node, "startall", None, params={"vms": vmids})
             while True:
                 task.refresh_from_db()
-                if task.status not in ("queued", "running"):
+                if task.status not in ACTIVE_STATUSES:
                     break
                 time.sleep(0.05)
             panel = time.monotonic() - started

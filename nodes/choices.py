@@ -10,3 +10,6 @@ class NodeStatus(models.TextChoices):
     ONLINE = "online", "Online"
     OFFLINE = "offline", "Offline"
     UNKNOWN = "unknown", "Unknown"
+
+
+STATUS_BADGES = {NodeStatus.ONLINE: "ok", NodeStatus.OFFLINE: "error", NodeStatus.UNKNOWN: "error"}

@@ -12,7 +12,7 @@ from access.querysets import RestrictedQuerySet
 from drivers.registry import NodeEndpoints
 from panel.celery import node_queue
 
-from .choices import Accelerator, NodeStatus
+from .choices import STATUS_BADGES, Accelerator, NodeStatus
 from .validators import validate_bridge_name, validate_dns_label
 
 
@@ -89,6 +89,10 @@ class Node(models.Model):
             return NodeStatus.UNKNOWN
         limit = timedelta(seconds=settings.PANEL_NODE_OFFLINE_AFTER)
         return NodeStatus.ONLINE if timezone.now() - self.last_seen <= limit else NodeStatus.OFFLINE
+
+    @property
+    def status_badge(self) -> str:
+        return STATUS_BADGES.get(self.status, "muted")
 
     def engine_ok(self, engine: str) -> bool:
         return bool(self.engines.get(engine, {}).get("ok"))

@@ -16,7 +16,7 @@ from drivers.types import GuestKind
 from metrics.feed import record_poll
 from tasks.recovery import fail_tasks_of_dead_processes, fail_tasks_of_offline_nodes
 
-from .collector import host_counters, host_figures
+from .host import host_counters, host_figures
 from .models import Node
 
 logger = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from access import permissions
 
 from . import events
+from .choices import ACTIVE_STATUSES
 from .models import Task
 
 BACKLOG_CHUNK = 500
@@ -35,7 +36,7 @@ class TaskLogConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self._send_lines_up_to(None)
         summary = await self._summary()
-        if summary["status"] not in ("queued", "running"):
+        if summary["status"] not in ACTIVE_STATUSES:
             await self._send_lines_up_to(None)
             await self._finish(summary)
 
@@ -53,7 +54,7 @@ class TaskLogConsumer(AsyncJsonWebsocketConsumer):
         self.last_sent = line["n"]
 
     async def task_status(self, event: dict) -> None:
-        if event["task"]["status"] in ("queued", "running"):
+        if event["task"]["status"] in ACTIVE_STATUSES:
             await self.send_json({"type": "status", "task": event["task"]})
             return
         await self._send_lines_up_to(None)  # every line is stored before the final status is published

@@ -1,5 +1,5 @@
 // History graphs of a node or guest summary, drawn with uPlot from the rrddata JSON.
-// Markup: templates/includes/rrd_graphs.html. Formats come from resources.js (PanelResources).
+// Markup: templates/includes/rrd_graphs.html. Formats come from format.js (PanelFormat).
 (function () {
   "use strict";
   const KEY = "panel.rrd.timeframe";
@@ -12,8 +12,8 @@
 
   function format(unit, value) {
     if (value == null) return "";
-    if (unit === "percent") return PanelResources.percent(value);
-    return PanelResources.size(value) + (unit === "rate" ? "/s" : "");
+    if (unit === "percent") return PanelFormat.percent(value);
+    return PanelFormat.size(value) + (unit === "rate" ? "/s" : "");
   }
 
   // One set of charts per root: redrawn when the timeframe changes, given new data when the node polls

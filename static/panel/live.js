@@ -1,21 +1,13 @@
 // Live parts of the pages, over the panel's websockets: a task's log and the bottom task panel.
 "use strict";
 
-const STATUS = {
-  queued: ["queued", "info"], running: ["running", "info"], ok: ["OK", "ok"],
-  error: ["error", "error"], cancelled: ["cancelled", "warn"],
-};
 const FINAL = new Set(["ok", "error", "cancelled"]);
 
 function socketUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
 }
 
-function setBadge(badge, status) {
-  const [label, tone] = STATUS[status] || [status, "muted"];
-  badge.textContent = label;
-  badge.className = `badge ${tone}`;
-}
+const setBadge = (badge, status) => PanelFormat.setBadge(badge, "task", status);
 
 // A task's log: the page shows the lines so far; the socket sends the rest from there, then the status.
 // After a dropped connection it asks again from the last line it has, so nothing is lost or doubled.

@@ -9,31 +9,11 @@
 
 const PanelResources = (function () {
   const store = new Map(); // id -> resource, as /api2/json/cluster/resources has it
-  const TONES = {online: "ok", running: "ok", available: "ok", stopped: "muted", paused: "warn",
-                 creating: "info", offline: "error", unknown: "error"};
   const GUEST_TYPES = {qemu: "vm", lxc: "ct"};
-
-  // The same formats as the server's panel_format filters.
-  function size(value) {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let i = 0;
-    while (Math.abs(value) >= 1024 && i < units.length - 1) { value /= 1024; i++; }
-    return i ? `${value.toFixed(2)} ${units[i]}` : `${Math.round(value)} B`;
-  }
-  const percent = (value) => `${(100 * value).toFixed(1)} %`;
+  const {size, percent, duration} = PanelFormat;
   const ratio = (used, total) => (total ? used / total : 0);
-  function duration(seconds) {
-    if (!seconds) return "—";
-    const pad = (n) => String(n).padStart(2, "0");
-    const days = Math.floor(seconds / 86400);
-    const clock = `${pad(Math.floor(seconds % 86400 / 3600))}:${pad(Math.floor(seconds % 3600 / 60))}:${pad(seconds % 60)}`;
-    return days ? `${days}d ${clock}` : clock;
-  }
-
-  function setBadge(badge, status) {
-    badge.textContent = status;
-    badge.className = `badge ${TONES[status] || "muted"}`;
-  }
+  // The badge table of a resource's status word: a guest's state, or a node's (or storage's) status.
+  const kindOf = (resource) => (GUEST_TYPES[resource.type] ? "guest" : "node");
   function setBar(bar, fraction, label) {
     bar.querySelector("span").style.width = `${Math.min(100 * fraction, 100).toFixed(1)}%`;
     bar.querySelector("em").textContent = label;
@@ -42,7 +22,7 @@ const PanelResources = (function () {
 
   // What each field shows: a badge, a bar (fraction and its label) and/or a text.
   const FIELDS = {
-    status: (r) => ({badge: r.status}),
+    status: (r) => ({badge: r.status, kind: kindOf(r)}),
     cpu: (r) => ({fraction: r.cpu, label: percent(r.cpu), text: percent(r.cpu)}),
     mem: (r) => ({fraction: ratio(r.mem, r.maxmem), label: percent(ratio(r.mem, r.maxmem)),
                   text: `${size(r.mem)} of ${size(r.maxmem)}`}),
@@ -57,7 +37,7 @@ const PanelResources = (function () {
       const shown = FIELDS[cell.dataset.field] && FIELDS[cell.dataset.field](resource);
       if (!shown) return;
       const badge = cell.querySelector(".badge");
-      if (badge && shown.badge) setBadge(badge, shown.badge);
+      if (badge && shown.badge) PanelFormat.setBadge(badge, shown.kind, shown.badge);
       const bar = cell.querySelector(".bar");
       if (bar && shown.fraction !== undefined) setBar(bar, shown.fraction, shown.label);
       const text = cell.querySelector("[data-text]");
@@ -77,7 +57,7 @@ const PanelResources = (function () {
     });
   }
 
-  // The datacenter summary, from the store: what nodes/status.py's datacenter_summary computes.
+  // The datacenter summary, from the store: what cluster/summary.py's datacenter_summary computes.
   function paintSummary(card) {
     const all = [...store.values()];
     const nodes = all.filter((r) => r.type === "node");
@@ -117,12 +97,12 @@ const PanelResources = (function () {
 
   const EXPAND_UP_TO = 50; // a node with more guests starts folded; its list is drawn when opened
 
-  function treeLink(href, text, status, current) {
+  function treeLink(href, text, kind, status, current) {
     const link = document.createElement(href ? "a" : "span");
     if (href) link.href = href;
     link.className = `tree-item${current ? " current" : ""}`;
     const dot = document.createElement("i");
-    dot.className = `dot ${TONES[status] || "muted"}`;
+    dot.className = `dot ${PanelFormat.tone(kind, status)}`;
     dot.title = status || "";
     link.append(dot, text);
     return link;
@@ -137,7 +117,8 @@ const PanelResources = (function () {
     for (const guest of guestsOf(node)) {
       const item = document.createElement("li");
       item.dataset.id = guest.id;
-      item.append(treeLink(`/guests/${guest.vmid}/`, `${guest.vmid} (${guest.name})`, guest.status, guest.id === current));
+      item.append(treeLink(`/guests/${guest.vmid}/`, `${guest.vmid} (${guest.name})`, "guest", guest.status,
+                           guest.id === current));
       list.append(item);
     }
     details.querySelector("ul")?.remove();
@@ -161,7 +142,7 @@ const PanelResources = (function () {
     }
     const summary = document.createElement("summary");
     summary.append(treeLink(resource ? `/nodes/${encodeURIComponent(name)}/` : null,
-                            `${name}${details.open ? "" : ` (${count})`}`, resource ? resource.status : "",
+                            `${name}${details.open ? "" : ` (${count})`}`, "node", resource ? resource.status : "",
                             current === `node/${name}`));
     details.querySelector("summary")?.remove();
     details.prepend(summary);
@@ -178,7 +159,7 @@ const PanelResources = (function () {
     if (!tree.querySelector("ul.tree-nodes")) {
       const root = document.createElement("ul");
       root.className = "tree-nodes";
-      tree.replaceChildren(treeLink("/", "Datacenter", "online", tree.dataset.current === ""), root);
+      tree.replaceChildren(treeLink("/", "Datacenter", "node", "online", tree.dataset.current === ""), root);
     }
     const names = new Set(node === null ? [...tree.querySelectorAll("details[data-node]")].map((d) => d.dataset.node) : [node]);
     if (node === null) for (const r of store.values()) if (r.node) names.add(r.node);
@@ -239,5 +220,5 @@ const PanelResources = (function () {
   }
 
   if (document.querySelector("[data-resource-tree], [data-resource], [data-live-summary]")) connect();
-  return {store, size, percent, duration};
+  return {store};
 })();

@@ -4,12 +4,7 @@
 (function () {
   const card = document.getElementById("cluster-status");
   if (!card) return;
-  const bytes = (n) => {
-    const units = ["bytes", "KB", "MB", "GB", "TB", "PB"];
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-    return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
-  };
+  const bytes = PanelFormat.size;
   const counts = (states) => Object.entries(states).map(([k, v]) => `${k}: ${v}`).join(", ");
   const set = (field, text) => {
     const cell = card.querySelector(`[data-field="${field}"]`);

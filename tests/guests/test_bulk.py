@@ -15,7 +15,7 @@ from django.urls import reverse
 from guests.choices import GuestState
 from guests.models import Guest
 from nodes.poll import poll_node
-from tasks.choices import TaskStatus
+from tasks.choices import ACTIVE_STATUSES, TaskStatus
 from tasks.models import Task
 from tests.support import CT_TEMPLATE, PREFIX, wait_for_line, wait_for_task
 
@@ -150,7 +150,7 @@ def test_a_killed_worker_leaves_the_task_in_error_not_running(admin_client, live
     stubborn.refresh_from_db()
     assert stubborn.state == GuestState.RUNNING  # re-read from the engine
     # The guest is free again.
-    assert Task.objects.filter(guest=stubborn, status__in=["queued", "running"]).count() == 0
+    assert Task.objects.filter(guest=stubborn, status__in=ACTIVE_STATUSES).count() == 0
 
 
 @pytest.mark.vm

@@ -1,4 +1,4 @@
-"""Figures of the host a node worker runs on."""
+"""Figures of the host a node worker runs on (its poll sends them: nodes/poll.py)."""
 
 from __future__ import annotations
 
