@@ -5,4 +5,4 @@ class GuestsConfig(AppConfig):
     name = "guests"
 
     def ready(self) -> None:
-        from . import bulk, migrate, operations  # noqa: F401  (register the guest task types)
+        from . import operations  # noqa: F401  (registers the guest task types)

@@ -30,13 +30,19 @@ class TaskLogConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.last_sent = self._start_from_query()
+        summary = await self._summary()
+        if summary["status"] not in ACTIVE_STATUSES:  # it has ended: its whole log is stored
+            await self.accept()
+            await self._send_lines_up_to(None)
+            await self._finish(summary)
+            return
         self.group = events.task_group(self.task.pk)
         # Join first, read the backlog second: a line written in between comes both ways and is sent once.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self._send_lines_up_to(None)
         summary = await self._summary()
-        if summary["status"] not in ACTIVE_STATUSES:
+        if summary["status"] not in ACTIVE_STATUSES:  # it ended before we joined: nobody sent us its end
             await self._send_lines_up_to(None)
             await self._finish(summary)
 

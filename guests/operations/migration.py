@@ -15,9 +15,10 @@ from panel.errors import Conflict
 from tasks.context import TaskContext
 from tasks.registry import register
 
+from ..inventory import refresh_guest
+from ..models import Guest
 from .bulk import BulkRun
-from .inventory import refresh_guest
-from .models import Guest
+from .common import target
 
 
 def _target_node(context: TaskContext) -> Node:
@@ -32,42 +33,39 @@ def _target_node(context: TaskContext) -> Node:
 
 @register("migrate", "Migrate")
 def migrate(context: TaskContext) -> str:
-    guest = context.guest
-    if guest is None:
-        raise LookupError(f"task {context.task.upid} has no guest")
-    target = _target_node(context)
+    guest, source_driver = target(context)
+    destination = _target_node(context)
     online = bool(context.params.get("online"))
     timeout = float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
-    source_driver = context.driver(guest.kind)
-    target_driver = driver_for(target.endpoints, guest.kind)
-    context.log(f"migrating {guest} from node {context.node.name} to node {target.name}"
+    target_driver = driver_for(destination.endpoints, guest.kind)
+    context.log(f"migrating {guest} from node {context.node.name} to node {destination.name}"
                 f" ({'online' if online else 'offline'})")
     try:
         info = source_driver.migrate(
             guest.backend_id, target_driver, online=online, timeout=timeout,
-            accelerator=target.accelerator, progress=context.log,
+            accelerator=destination.accelerator, progress=context.log,
         )
     finally:
         target_driver.close()
     # The guest keeps its VMID, name and settings; only where it lives changes, in one step.
     with transaction.atomic():
         guest = Guest.objects.select_for_update().get(pk=guest.pk)
-        guest.node, guest.backend_id = target, info.backend_id
+        guest.node, guest.backend_id = destination, info.backend_id
         guest.save(update_fields=["node", "backend_id"])
-        refresh_guest(guest, info, target.cpus)
-    context.log(f"{guest} now runs on node {target.name} as {info.backend_id[:12]}")
+        refresh_guest(guest, info, destination.cpus)
+    context.log(f"{guest} now runs on node {destination.name} as {info.backend_id[:12]}")
     return "OK"
 
 
 @register("migrateall", "Migrate all")
 def migrate_all(context: TaskContext) -> str:
-    target = _target_node(context)
+    destination = _target_node(context)
     guests = Guest.objects.select_related("node").filter(node=context.node).exclude(backend_id="")
     if context.params.get("vms"):  # a chosen few, as start-all and stop-all allow
         guests = guests.filter(vmid__in=context.params["vms"])
     guests = list(guests)
-    context.log(f"migrating {len(guests)} guests of node {context.node.name} to node {target.name}")
+    context.log(f"migrating {len(guests)} guests of node {context.node.name} to node {destination.name}")
     run = BulkRun(context, "migrating", len(guests))
-    params = {"target": target.name, "online": bool(context.params.get("online"))}
+    params = {"target": destination.name, "online": bool(context.params.get("online"))}
     run.run_groups([guests] if guests else [], lambda g: ("migrate", params))
     return run.summary()

@@ -23,8 +23,8 @@ from tasks.choices import TaskStatus
 from tasks.context import TaskContext
 from tasks.registry import register
 
-from .choices import GuestState
-from .models import Guest
+from ..choices import GuestState
+from ..models import Guest
 
 UNORDERED = 10**9  # after every ordered guest, like Proxmox's "any"
 

@@ -1,0 +1,51 @@
+"""Create and destroy: the task types that make a guest on its engine and remove it."""
+
+from __future__ import annotations
+
+from drivers.types import GuestSpec
+from tasks.context import TaskContext
+from tasks.registry import register
+
+from ..inventory import refresh_guest
+from .common import refresh, target
+
+
+@register("create", "Create")
+def create(context: TaskContext) -> str:
+    guest, driver = target(context)
+    params = context.params
+    spec = GuestSpec(
+        vmid=guest.vmid,
+        name=guest.name,
+        template=params["template"],
+        vcpus=int(params["vcpus"]),
+        memory_mib=int(params["memory_mib"]),
+        disk_gib=int(params.get("disk_gib") or 0),
+        accelerator=context.node.accelerator,
+    )
+    context.log(f"creating {guest} from template {spec.template}: {spec.vcpus} vCPU, {spec.memory_mib} MiB"
+                + (f", {spec.disk_gib} GiB disk" if spec.disk_gib else ""))
+    try:
+        info = driver.create(spec)
+    except Exception:
+        # The driver left nothing behind; drop the placeholder row too.
+        guest.delete()
+        raise
+    guest.backend_id = info.backend_id
+    guest.save(update_fields=["backend_id"])
+    refresh_guest(guest, info, context.node.cpus)
+    context.log(f"created {guest.get_kind_display().lower()} {info.name} ({info.backend_id[:12]})")
+    if params.get("start"):
+        context.log(f"starting {guest}")
+        driver.start(guest.backend_id)
+        refresh(context, guest, driver)
+    return "OK"
+
+
+@register("delete", "Destroy")
+def delete(context: TaskContext) -> str:
+    guest, driver = target(context)
+    context.log(f"destroying {guest}")
+    driver.delete(guest.backend_id)
+    guest.delete()
+    return "OK"

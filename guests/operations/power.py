@@ -1,0 +1,69 @@
+"""Power task types: start, shutdown, stop, reboot, pause and resume, each one driver call on the guest,
+followed by reading its state back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+
+from drivers.base import GuestDriver
+from drivers.errors import OperationTimeout
+from tasks.context import TaskContext
+from tasks.registry import Operation, register
+
+from .common import refresh, target
+
+
+@register("start", "Start")
+def start(context: TaskContext) -> str:
+    guest, driver = target(context)
+    context.log(f"starting {guest}")
+    try:
+        driver.start(guest.backend_id)
+    finally:
+        refresh(context, guest, driver)
+    return "OK"
+
+
+@register("shutdown", "Shutdown")
+def shutdown(context: TaskContext) -> str:
+    guest, driver = target(context)
+    timeout = _timeout(context)
+    context.log(f"shutting down {guest} (timeout {timeout:g} s)")
+    try:
+        driver.shutdown(guest.backend_id, timeout)
+    except OperationTimeout as exc:
+        if not context.params.get("force_stop"):
+            raise
+        context.log(f"{exc.message}; stopping it")
+        driver.stop(guest.backend_id)
+    finally:
+        refresh(context, guest, driver)
+    return "OK"
+
+
+def _timeout(context: TaskContext) -> float:
+    return float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
+
+
+def _power(verb: str, label: str, act: Callable[[GuestDriver, str, TaskContext], None]) -> Operation:
+    """A task type that is one driver call on the guest, followed by reading its state back."""
+
+    @register(verb, label)
+    def run(context: TaskContext) -> str:
+        guest, driver = target(context)
+        context.log(f"{label.lower()} {guest}")
+        try:
+            act(driver, guest.backend_id, context)
+        finally:
+            refresh(context, guest, driver)
+        return "OK"
+
+    return run
+
+
+stop = _power("stop", "Stop", lambda driver, backend_id, _: driver.stop(backend_id))
+reboot = _power("reboot", "Reboot", lambda driver, backend_id, c: driver.reboot(backend_id, _timeout(c)))
+suspend = _power("suspend", "Pause", lambda driver, backend_id, _: driver.suspend(backend_id))
+resume = _power("resume", "Resume", lambda driver, backend_id, _: driver.resume(backend_id))
