@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from django.conf import settings
@@ -16,10 +17,27 @@ from nodes.validators import validate_dns_label
 from .choices import BUILTIN_ROLES, PRIVILEGES
 from .identity import userid
 
-validate_acl_path = RegexValidator(
-    r"^/((vms|nodes|pool|storage)(/[A-Za-z0-9][A-Za-z0-9_.-]*)?)?$",
-    "a path such as /, /vms, /vms/101, /nodes/pve1, /pool/team-a or /storage/local",
+# Proxmox's ACL paths (check_path), for what the panel has: a VMID as Proxmox writes it (no leading zero),
+# so that a path matches in lists and checks alike.
+ACL_PATH = re.compile(
+    r"^/(?:|vms|vms/[1-9][0-9]{2,8}|nodes|nodes/[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|pool|pool/[A-Za-z0-9._-]+"
+    r"|storage|storage/[A-Za-z0-9][A-Za-z0-9._-]*|access|access/groups|access/groups/[A-Za-z0-9._-]+"
+    r"|access/realm|access/realm/[A-Za-z][A-Za-z0-9._-]+)$"
 )
+
+
+def normalize_acl_path(path: str) -> str:
+    """Proxmox's normalize_path: repeated slashes folded, no trailing slash, a leading one."""
+    path = "/" + re.sub(r"/+", "/", str(path).strip()).strip("/")
+    return path
+
+
+def validate_acl_path(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    if not ACL_PATH.match(value):
+        raise ValidationError(f"invalid ACL path '{value}': a path such as /, /vms, /vms/101, /nodes/pve1, "
+                              "/pool/team-a, /storage/local, /access/groups/admins")
 
 
 def validate_privileges(value: object) -> None:
@@ -171,6 +189,26 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object} {self.result}"
+
+
+class AccessVersion(models.Model):
+    """One row: a number bumped by every change to who may do what (access/signals.py), so that processes
+    keeping grants in memory know when to read them again."""
+
+    number = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"access version {self.number}"
+
+    @classmethod
+    def current(cls) -> int:
+        row = cls.objects.filter(pk=1).values_list("number", flat=True).first()
+        return row or 0
+
+    @classmethod
+    def bump(cls) -> None:
+        if not cls.objects.filter(pk=1).update(number=models.F("number") + 1):
+            cls.objects.get_or_create(pk=1, defaults={"number": 1})
 
 
 def builtin_role(name: str) -> Role:

@@ -15,12 +15,13 @@ the conditions built here from the few ACL entries of the user, through each mod
 
 from __future__ import annotations
 
-import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
 from django.db.models import Q
 
 from .choices import ACTION_PRIVILEGE, NO_ACCESS, PRIVILEGES
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
     from tasks.models import Task
 
 User = AbstractBaseUser | AnonymousUser
-
-CACHE_ATTRIBUTE = "_panel_acl_cache"
-
 
 @dataclass(frozen=True)
 class Grant:
@@ -56,29 +54,69 @@ def api_token(user: User):
 
 
 def invalidate(user: User) -> None:
-    if hasattr(user, CACHE_ATTRIBUTE):
-        delattr(user, CACHE_ATTRIBUTE)
+    """Forget what this process knows of ``user``'s grants (every ACL change does so by itself)."""
+    token = api_token(user)
+    _cache.pop((user.pk, token.pk if token is not None else None), None)
+
+
+# The grants of each (user, token), for the access version they were read at. Every ACL, role, group, user
+# and token change bumps the version (access/signals.py); a process reads it at most every VERSION_TTL s, and
+# at once after a change it made itself.
+VERSION_TTL = 1.0
+_MAX_CACHED = 10_000
+_cache: dict[tuple[int, int | None], tuple[int, tuple[list[Grant], list[Grant] | None]]] = {}
+# "uncommitted": this process changed access in a transaction not committed yet; what it reads meanwhile is
+# not kept, as that transaction may still roll back.
+_version: dict[str, float | int | bool | None] = {"n": None, "read_at": 0.0, "uncommitted": False}
+
+
+def access_version() -> int:
+    """The version of every user's grants; cheap: a query at most every VERSION_TTL seconds per process."""
+    now = time.monotonic()
+    if _version["n"] is None or now - float(_version["read_at"] or 0) > VERSION_TTL:
+        from .models import AccessVersion
+
+        _version["n"], _version["read_at"] = AccessVersion.current(), now
+    return int(_version["n"])
+
+
+def forget_version(in_transaction: bool = False) -> None:
+    """This process changed access: read the version again at the next check."""
+    _version["n"] = None
+    _version["uncommitted"] = in_transaction
+
+
+def grants_of(user_id: int | None = None, group_ids: list[int] | None = None, token_id: int | None = None,
+              ) -> list[Grant]:
+    """The entries of a user (with those of ``group_ids``, by default their groups'), or of a token."""
+    from .models import AclEntry
+
+    rows = AclEntry.objects.select_related("role")
+    if token_id is not None:
+        return [_grant(e, "user") for e in rows.filter(token_id=token_id)]
+    groups = Q(group__user=user_id) if group_ids is None else Q(group_id__in=group_ids)
+    return [_grant(e, "user" if e.user_id else "group")
+            for e in rows.filter(Q(user_id=user_id) | groups).distinct()]
+
+
+def _grant(entry, kind: str) -> Grant:
+    return Grant(entry.path, kind, entry.role.name, frozenset(entry.role.privileges), entry.propagate)
 
 
 def _grants(user: User) -> tuple[list[Grant], list[Grant] | None]:
-    """The user's (and groups') entries and, for a privilege-separated token, the token's; cached per object."""
-    cached = getattr(user, CACHE_ATTRIBUTE, None)
-    if cached is not None:
-        return cached
-    from .models import AclEntry
-
-    def grant(entry: AclEntry, kind: str) -> Grant:
-        return Grant(entry.path, kind, entry.role.name, frozenset(entry.role.privileges), entry.propagate)
-
-    rows = AclEntry.objects.select_related("role").filter(Q(user=user) | Q(group__user=user)).distinct()
-    mine = [grant(e, "user" if e.user_id else "group") for e in rows]
+    """The user's (and groups') entries and, for a privilege-separated token, the token's."""
     token = api_token(user)
-    token_grants = None
-    if token is not None and token.privsep:
-        token_grants = [grant(e, "user") for e in AclEntry.objects.select_related("role").filter(token=token)]
-    result = (mine, token_grants)
-    with contextlib.suppress(AttributeError):
-        setattr(user, CACHE_ATTRIBUTE, result)
+    key = (user.pk, token.pk if token is not None else None)
+    version = access_version()
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    result = (grants_of(user.pk), grants_of(token_id=token.pk) if token is not None and token.privsep else None)
+    if _version["uncommitted"] and transaction.get_connection().in_atomic_block:
+        return result
+    if len(_cache) >= _MAX_CACHED:
+        _cache.clear()
+    _cache[key] = (version, result)
     return result
 
 
@@ -104,7 +142,8 @@ def _level(grants: list[Grant], path: str, final: bool) -> frozenset[str] | None
     return frozenset().union(*(g.privileges for g in chosen))
 
 
-def _resolve(grants: list[Grant], chain: list[str]) -> frozenset[str]:
+def resolve(grants: list[Grant], chain: list[str]) -> frozenset[str]:
+    """The privileges ``grants`` give on the last path of ``chain``."""
     result: frozenset[str] = frozenset()
     for index, path in enumerate(chain):
         level = _level(grants, path, index == len(chain) - 1)
@@ -113,19 +152,20 @@ def _resolve(grants: list[Grant], chain: list[str]) -> frozenset[str]:
     return result
 
 
-def _privileges_on_chain(user: User, chain: list[str]) -> set[str]:
+def privileges_on_chain(user: User, chain: list[str]) -> set[str]:
+    """Every privilege ``user`` has on the last path of ``chain``."""
     if not user.is_authenticated or not user.is_active:
         return set()
     token = api_token(user)
-    mine = frozenset(PRIVILEGES) if user.is_superuser else _resolve(_grants(user)[0], chain)
+    mine = frozenset(PRIVILEGES) if user.is_superuser else resolve(_grants(user)[0], chain)
     if token is not None and token.privsep:
-        return set(mine & _resolve(_grants(user)[1] or [], chain))
+        return set(mine & resolve(_grants(user)[1] or [], chain))
     return set(mine)
 
 
 def privileges(user: User, path: str) -> set[str]:
     """Every privilege ``user`` has on ``path``."""
-    return _privileges_on_chain(user, chain_of(path))
+    return privileges_on_chain(user, chain_of(path))
 
 
 def has_privilege(user: User, privilege: str, path: str) -> bool:
@@ -137,14 +177,14 @@ def has_privilege(user: User, privilege: str, path: str) -> bool:
 
 def has_guest_privilege(user: User, privilege: str, guest: Guest) -> bool:
     pool = guest.pool.name if guest.pool_id else None
-    return privilege in _privileges_on_chain(user, guest_chain(guest.vmid, pool))
+    return privilege in privileges_on_chain(user, guest_chain(guest.vmid, pool))
 
 
 def guest_condition(grants: list[Grant], privilege: str, prefix: str = "") -> Q:
     """A Q selecting the guests whose resolved privileges on their chain include ``privilege``; ``prefix``
     reaches the guest through a relation (``guest__``)."""
     # A guest without entries of its own or of its pool: what / and /vms give (neither is its final path).
-    base = privilege in _resolve(grants, ["/", "/vms", "/vms/-"])
+    base = privilege in resolve(grants, ["/", "/vms", "/vms/-"])
     # Pools and VMIDs with entries of their own decide for their guests, the VMID before the pool.
     pools_yes, pools_no, vms_yes, vms_no = set(), set(), set(), set()
     for path in {g.path for g in grants}:
@@ -169,7 +209,7 @@ def guest_condition(grants: list[Grant], privilege: str, prefix: str = "") -> Q:
 
 def node_condition(grants: list[Grant], privilege: str, prefix: str = "") -> Q:
     """A Q selecting the nodes whose resolved privileges on /nodes/<name> include ``privilege``."""
-    base = privilege in _resolve(grants, ["/", "/nodes", "/nodes/-"])
+    base = privilege in resolve(grants, ["/", "/nodes", "/nodes/-"])
     yes, no = set(), set()
     for path in {g.path for g in grants if g.path.startswith("/nodes/")}:
         level = _level(grants, path, final=True)
