@@ -11,24 +11,19 @@ import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
 from panel.errors import Forbidden, PanelError
 
-from .identity import userid, userid_of
+from . import throttle
+from .identity import userid_of
 from .models import AuditEntry
 
 _address: contextvars.ContextVar[str | None] = contextvars.ContextVar("panel_client_address", default=None)
 
-LOGIN_FAILURES_ALLOWED = 5
-LOGIN_FAILURE_WINDOW = timedelta(minutes=5)
-
-
-def client_address(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+ANONYMOUS_PRUNE_EVERY = 100  # rows between two prunings of the anonymous ones
 
 
 class AuditAddressMiddleware:
@@ -38,7 +33,7 @@ class AuditAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = _address.set(client_address(request))
+        token = _address.set(throttle.client_address(request))
         try:
             return self.get_response(request)
         finally:
@@ -48,7 +43,7 @@ class AuditAddressMiddleware:
 def record(user: object, action: str, obj: object = "", result: str = AuditEntry.Result.OK, detail: str = "",
            username: str | None = None, address: str | None = None) -> AuditEntry:
     authenticated = user is not None and getattr(user, "is_authenticated", False)
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         user=user if authenticated else None,
         username=username if username is not None else (userid_of(user) if authenticated else ""),
         action=action,
@@ -57,6 +52,9 @@ def record(user: object, action: str, obj: object = "", result: str = AuditEntry
         result=result,
         detail=str(detail)[:500],
     )
+    if not authenticated and entry.pk % ANONYMOUS_PRUNE_EVERY == 0:
+        AuditEntry.objects.prune_anonymous(settings.PANEL_AUDIT_ANONYMOUS_ROWS)
+    return entry
 
 
 def denied(user: object, action: str, obj: object, detail: str = "") -> AuditEntry:
@@ -83,9 +81,3 @@ def audited(user: object, action: str, obj: object) -> Iterator[Outcome]:
         record(user, action, obj, AuditEntry.Result.FAILED, exc.message)
         raise
     record(user, action, obj, detail=outcome.detail)
-
-
-def recent_login_failures(username: str, address: str | None) -> int:
-    since = timezone.now() - LOGIN_FAILURE_WINDOW
-    return AuditEntry.objects.filter(action="login", result=AuditEntry.Result.FAILED, username=userid(username),
-                                     address=address, at__gte=since).count()

@@ -7,26 +7,24 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import Group
 
-from . import audit
+from . import throttle
 from .choices import PRIVILEGE_CHOICES
-from .identity import userid
-from .models import AclEntry, ApiToken, Pool, Role
+from .models import AclEntry, ApiToken, Pool, Role, normalize_acl_path, validate_acl_path
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """At most 5 failed logins per user name and address in 5 minutes; then a clear refusal."""
+    """Django's login form, saying why when the throttle (in the authentication backend) refused."""
 
     def clean(self) -> dict:
         username = self.cleaned_data.get("username") or ""
-        address = audit.client_address(self.request) if self.request is not None else None
-        if username and audit.recent_login_failures(username, address) >= audit.LOGIN_FAILURES_ALLOWED:
-            minutes = int(audit.LOGIN_FAILURE_WINDOW.total_seconds() // 60)
-            audit.record(None, "login", userid(username), audit.AuditEntry.Result.DENIED,
-                         "throttled", username=userid(username), address=address)
-            raise forms.ValidationError(
-                f"too many failed logins for {username} from this address: try again in {minutes} minutes",
-                code="throttled")
-        return super().clean()
+        refused = throttle.refusal(username, throttle.client_address(self.request)) if username else None
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if refused is not None:
+                raise forms.ValidationError(f"{refused.reason}: try again in {refused.retry_after} s",
+                                            code="throttled") from None
+            raise
 
 
 class RoleForm(forms.ModelForm):
@@ -39,9 +37,17 @@ class RoleForm(forms.ModelForm):
 
 
 class AclEntryForm(forms.ModelForm):
+    # Checked after it is made canonical (clean_path), as Proxmox normalises a path before checking it.
+    path = forms.CharField(max_length=255, help_text="/, /vms, /vms/101, /nodes/pve1, /pool/team-a, /storage/local...")
+
     class Meta:
         model = AclEntry
         fields = ["path", "user", "group", "token", "role", "propagate"]
+
+    def clean_path(self) -> str:
+        path = normalize_acl_path(self.cleaned_data["path"])
+        validate_acl_path(path)
+        return path
 
     def clean(self) -> dict:
         data = super().clean()
@@ -64,17 +70,6 @@ class UserForm(forms.ModelForm):
         model = get_user_model()
         fields = ["username", "first_name", "last_name", "email", "is_active", "groups"]
         widgets = {"groups": forms.CheckboxSelectMultiple}
-
-    def save(self, commit: bool = True):
-        user = super().save(commit=False)
-        if self.cleaned_data.get("password"):
-            user.set_password(self.cleaned_data["password"])
-        elif user.pk is None:
-            user.set_unusable_password()
-        if commit:
-            user.save()
-            self.save_m2m()
-        return user
 
 
 class GroupForm(forms.ModelForm):

@@ -165,8 +165,22 @@ class AclEntry(models.Model):
         return self.token.full_id
 
 
+class AuditQuerySet(models.QuerySet):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("the audit log is append-only")
+
+    def prune_anonymous(self, keep: int) -> int:
+        """Drop the oldest rows of nobody's (failed logins, bad tokens) beyond the newest ``keep``: anybody
+        can add those, and they must not grow without bound."""
+        anonymous = self.filter(user__isnull=True)
+        cutoff = anonymous.order_by("-id").values_list("id", flat=True)[keep:keep + 1].first()
+        if cutoff is None:
+            return 0
+        return models.QuerySet.delete(anonymous.filter(id__lte=cutoff))[0]
+
+
 class AuditEntry(models.Model):
-    """Who did what, on which object, when, from where, and how it went."""
+    """Who did what, on which object, when, from where, and how it went; append-only."""
 
     class Result(models.TextChoices):
         OK = "ok"
@@ -183,12 +197,22 @@ class AuditEntry(models.Model):
     result = models.CharField(max_length=8, choices=Result.choices)
     detail = models.CharField(max_length=500, blank=True)
 
+    objects = AuditQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["action", "username", "address", "at"], name="audit_login_throttle")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object} {self.result}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("the audit log is append-only")
 
 
 class AccessVersion(models.Model):

@@ -95,8 +95,8 @@ def grants_of(user_id: int | None = None, group_ids: list[int] | None = None, to
     if token_id is not None:
         return [_grant(e, "user") for e in rows.filter(token_id=token_id)]
     groups = Q(group__user=user_id) if group_ids is None else Q(group_id__in=group_ids)
-    return [_grant(e, "user" if e.user_id else "group")
-            for e in rows.filter(Q(user_id=user_id) | groups).distinct()]
+    own = Q(user_id=user_id) if user_id is not None else Q(pk__in=[])
+    return [_grant(e, "user" if e.user_id else "group") for e in rows.filter(own | groups).distinct()]
 
 
 def _grant(entry, kind: str) -> Grant:
@@ -293,9 +293,4 @@ def can_cancel_task(user: User, task: Task) -> bool:
     return has_privilege(user, "Sys.Modify", f"/nodes/{task.node.name}")
 
 
-def can_manage(user: User, what: str) -> bool:
-    """The management pages: acl/roles (Permissions.Modify), users/groups (User.Modify), pools (Pool.Allocate),
-    audit (Sys.Audit), all on /."""
-    privilege = {"acl": "Permissions.Modify", "roles": "Permissions.Modify", "users": "User.Modify",
-                 "groups": "User.Modify", "pools": "Pool.Allocate", "audit": "Sys.Audit"}[what]
-    return has_privilege(user, privilege, "/")
+

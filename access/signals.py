@@ -6,7 +6,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from . import audit
+from . import audit, throttle
 from .events import access_changed
 from .identity import userid
 from .models import AclEntry, ApiToken, Role
@@ -17,15 +17,17 @@ User = get_user_model()
 @receiver(user_logged_in)
 def logged_in(sender: object, request: object, user: object, **kwargs: object) -> None:
     audit.record(user, "login", userid(user.get_username()),
-                 address=audit.client_address(request) if request is not None else None)
+                 address=throttle.client_address(request))
 
 
 @receiver(user_login_failed)
 def login_failed(sender: object, credentials: dict, request: object = None, **kwargs: object) -> None:
+    if getattr(request, "panel_throttled", False):
+        return  # refused before any password was checked; the throttle recorded it
     username = str(credentials.get("username", ""))[:150]
     audit.record(None, "login", userid(username), audit.AuditEntry.Result.FAILED, "wrong user name or password",
                  username=userid(username),
-                 address=audit.client_address(request) if request is not None else None)
+                 address=throttle.client_address(request))
 
 
 @receiver([post_save, post_delete], sender=AclEntry)

@@ -1,38 +1,46 @@
 """Pages to manage users, groups, roles, ACL entries, pools, one's API tokens, and to read the audit log.
 
-Who may use them is decided in access.permissions (can_manage): Permissions.Modify on / for ACL entries and
-roles, User.Modify for users and groups, Pool.Allocate for pools, Sys.Audit for the audit log.
+Forms validate the input; access.services checks, makes and audits every change (who may use each page is
+``services.MANAGE``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
+from panel.errors import Refused
 from panel.views import PanelPageMixin
 
-from . import audit, permissions
+from . import services
 from .forms import AclEntryForm, ApiTokenForm, GroupForm, PoolForm, RoleForm, UserForm
 from .models import AclEntry, ApiToken, AuditEntry, Pool, Role
 
+User = get_user_model()
+
 
 class ManageMixin(PanelPageMixin):
-    """Checks the privilege of the page; lists, forms and deletions share two templates."""
+    """A management page: its privilege checked by the service; lists and forms share two templates."""
 
     manage = ""
     title = ""
     columns: list[tuple[str, str]] = []
     url_prefix = ""
+    editable = True
+    # The edited object must never hide the logged-in user of the page's header ("user" in templates).
+    context_object_name = "object"
 
     def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.is_authenticated and not permissions.can_manage(request.user, self.manage):
-            raise PermissionDenied("you may not manage " + self.manage)
+        if request.user.is_authenticated:
+            services.check_may_manage(request.user, self.manage)
         return super().dispatch(request, *args, **kwargs)
 
     def get_success_url(self) -> str:
@@ -42,85 +50,91 @@ class ManageMixin(PanelPageMixin):
         return super().get_context_data(title=self.title, columns=self.columns, url_prefix=self.url_prefix,
                                         editable=self.editable, **kwargs)
 
-    editable = True
 
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        audit.record(self.request.user, f"{self.url_prefix}.{'update' if 'pk' in self.kwargs else 'create'}",
-                     self.object)
-        permissions.invalidate(self.request.user)
+class ManageForm(ManageMixin):
+    """Create and update: the form's cleaned data goes to ``save(actor, object or None, **data)``."""
+
+    template_name = "access/form.html"
+    save: Callable[..., Model]
+
+    def form_valid(self, form) -> HttpResponse:
+        instance = None if form.instance.pk is None else type(form.instance).objects.get(pk=form.instance.pk)
+        try:
+            self.object = type(self).save(self.request.user, instance, **self.data_of(form))
+        except Refused as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
         messages.success(self.request, f"saved {self.object}")
-        return response
+        return HttpResponseRedirect(self.get_success_url())
 
-    def form_invalid(self, form):
+    def form_invalid(self, form) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
+
+    def data_of(self, form) -> dict:
+        return dict(form.cleaned_data)
 
 
 class ManageDelete(ManageMixin, DeleteView):
     template_name = "access/confirm_delete.html"
+    delete: Callable[..., None]
 
-    def form_valid(self, form):
+    def form_valid(self, form) -> HttpResponse:
         name = str(self.object)
-        response = DeleteView.form_valid(self, form)
-        audit.record(self.request.user, f"{self.url_prefix}.delete", name)
+        try:
+            type(self).delete(self.request.user, self.object)
+        except Refused as exc:
+            messages.error(self.request, exc.message)
+            return HttpResponseRedirect(self.get_success_url())
         messages.success(self.request, f"deleted {name}")
-        return response
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class AccessIndexView(PanelPageMixin, TemplateView):
     template_name = "access/index.html"
 
     def get_context_data(self, **kwargs: object) -> dict:
-        user = self.request.user
-        return super().get_context_data(
-            can={what: permissions.can_manage(user, what) for what in ("acl", "roles", "users", "groups",
-                                                                         "pools", "audit")}, **kwargs)
+        can = {what: services.may_manage(self.request.user, what) for what in services.MANAGE}
+        return super().get_context_data(can=can, **kwargs)
 
 
-def _section(model, form, manage: str, prefix: str, title: str, columns, queryset=None, editable=True):
-    base = {"manage": manage, "url_prefix": prefix, "title": title, "columns": columns, "model": model,
-            "editable": editable}
+def _section(model, form, manage: str, prefix: str, title: str, columns, save, delete, queryset=None,
+             data_of=None):
+    base = {"manage": manage, "url_prefix": prefix, "title": title, "columns": columns, "model": model}
     listing = type(f"{prefix}List", (ManageMixin, ListView), {
         **base, "template_name": "access/list.html", "paginate_by": 100,
         "get_queryset": lambda self: queryset() if queryset else model.objects.order_by("pk")})
-    create = type(f"{prefix}Create", (ManageMixin, CreateView), {
-        **base, "form_class": form, "template_name": "access/form.html"})
-    update = type(f"{prefix}Update", (ManageMixin, UpdateView), {
-        **base, "form_class": form, "template_name": "access/form.html"})
-    delete = type(f"{prefix}Delete", (ManageDelete,), {**base})
-    return listing, create, update, delete
+    extra = {"save": staticmethod(save), "form_class": form, **({"data_of": data_of} if data_of else {})}
+    create = type(f"{prefix}Create", (ManageForm, CreateView), {**base, **extra})
+    update = type(f"{prefix}Update", (ManageForm, UpdateView), {**base, **extra})
+    remove = type(f"{prefix}Delete", (ManageDelete,), {**base, "delete": staticmethod(delete)})
+    return listing, create, update, remove
+
+
+def _user_data(self, form) -> dict:
+    data = dict(form.cleaned_data)
+    data["groups"] = list(data.get("groups") or [])
+    return data
 
 
 UserList, UserCreate, UserUpdate, UserDelete = _section(
-    get_user_model(), UserForm, "users", "user", "Users",
-    [("username", "User name"), ("email", "E-mail"), ("is_active", "Active"), ("is_superuser", "root")])
+    User, UserForm, "users", "user", "Users",
+    [("username", "User name"), ("email", "E-mail"), ("is_active", "Active"), ("is_superuser", "root")],
+    services.save_user, services.delete_user, data_of=_user_data)
 GroupList, GroupCreate, GroupUpdate, GroupDelete = _section(
-    Group, GroupForm, "groups", "group", "Groups", [("name", "Name")])
+    Group, GroupForm, "groups", "group", "Groups", [("name", "Name")], services.save_group, services.delete_group)
 RoleList, RoleCreate, RoleUpdate, RoleDelete = _section(
     Role, RoleForm, "roles", "role", "Roles", [("name", "Name"), ("privileges", "Privileges"),
-                                                ("builtin", "Built-in")])
+                                                ("builtin", "Built-in")], services.save_role, services.delete_role)
 AclList, AclCreate, AclUpdate, AclDelete = _section(
     AclEntry, AclEntryForm, "acl", "acl", "Permissions (ACL entries)",
     [("path", "Path"), ("subject", "User / group / token"), ("role", "Role"), ("propagate", "Propagate")],
+    services.save_acl, services.delete_acl,
     queryset=lambda: AclEntry.objects.select_related("user", "group", "token__user", "role"))
 PoolList, PoolCreate, PoolUpdate, PoolDelete = _section(
     Pool, PoolForm, "pools", "pool", "Pools",
     [("name", "Name"), ("comment", "Comment"), ("max_guests", "Max guests"), ("max_vcpus", "Max vCPUs"),
-     ("max_memory_mib", "Max memory (MiB)"), ("max_disk_gib", "Max disk (GiB)")])
-
-
-def _builtin_is_read_only(view):
-    def get_object(self, queryset=None):
-        role = super(view, self).get_object(queryset)
-        if role.builtin:
-            raise PermissionDenied("built-in roles cannot be changed")
-        return role
-    view.get_object = get_object
-    return view
-
-
-_builtin_is_read_only(RoleUpdate)
-_builtin_is_read_only(RoleDelete)
+     ("max_memory_mib", "Max memory (MiB)"), ("max_disk_gib", "Max disk (GiB)")],
+    services.save_pool, services.delete_pool)
 
 
 class AuditLogView(ManageMixin, ListView):
@@ -150,14 +164,11 @@ class TokenCreateView(PanelPageMixin, CreateView):
     extra_context = {"title": "API token"}
 
     def form_valid(self, form):
-        if ApiToken.objects.filter(user=self.request.user, tokenid=form.cleaned_data["tokenid"]).exists():
-            form.add_error("tokenid", "you already have a token with this id")
+        try:
+            token, secret = services.create_token(self.request.user, **form.cleaned_data)
+        except Refused as exc:
+            form.add_error("tokenid", exc.message)
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        token = form.save(commit=False)
-        token.user = self.request.user
-        secret = token.set_new_secret()
-        token.save()
-        audit.record(self.request.user, "token.create", token.full_id)
         # The secret is shown this once; only its hash is kept.
         return render(self.request, "access/token_secret.html", {"token": token, "secret": secret})
 
@@ -170,7 +181,5 @@ class TokenDeleteView(PanelPageMixin, DeleteView):
         return ApiToken.objects.filter(user=self.request.user)
 
     def form_valid(self, form):
-        name = self.object.full_id
-        response = super().form_valid(form)
-        audit.record(self.request.user, "token.delete", name)
-        return response
+        services.delete_token(self.request.user, self.object)
+        return HttpResponseRedirect(self.success_url)

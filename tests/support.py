@@ -174,11 +174,23 @@ def serve_asgi(database_url: str, **extra_env: str) -> Iterator[str]:
         stop_process(process, timeout=10)
 
 
-def session_cookie(server: str, username: str) -> str:
-    """Log ``username`` in on ``server``: the Cookie header of its session, for websocket clients."""
+def logged_in(server: str, username: str, password: str = PASSWORD) -> requests.Session:
+    """A browser-like session of ``username`` on ``server`` (its cookies, the CSRF token sent with writes)."""
     session = requests.Session()
     session.get(server + "/login/", timeout=10)
-    session.post(server + "/login/", data={"username": username, "password": PASSWORD,
-                                           "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                 headers={"Referer": server + "/login/"}, timeout=10)
-    return f"sessionid={session.cookies['sessionid']}"
+    response = session.post(server + "/login/", data={"username": username, "password": password,
+                                                      "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                            headers={"Referer": server + "/login/"}, timeout=10)
+    assert "sessionid" in session.cookies, f"{username} could not log in: {response.status_code}"
+    return session
+
+
+def post_form(session: requests.Session, url: str, data: dict) -> requests.Response:
+    """Submit a page's form as a browser does: with the page's CSRF token and a same-origin Referer."""
+    return session.post(url, data={**data, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                        headers={"Referer": url}, timeout=10, allow_redirects=False)
+
+
+def session_cookie(server: str, username: str) -> str:
+    """Log ``username`` in on ``server``: the Cookie header of its session, for websocket clients."""
+    return f"sessionid={logged_in(server, username).cookies['sessionid']}"

@@ -90,6 +90,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["access.backends.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "datacenter"
 LOGOUT_REDIRECT_URL = "login"
@@ -173,6 +174,20 @@ PANEL_NODE_OFFLINE_AFTER = env.int("PANEL_NODE_OFFLINE_AFTER", default=60)
 PANEL_STATUS_WATCH_INTERVAL = env.int("PANEL_STATUS_WATCH_INTERVAL", default=5)
 # Graceful shutdown waits this long (seconds) before the task reports a timeout.
 PANEL_SHUTDOWN_TIMEOUT = env.int("PANEL_SHUTDOWN_TIMEOUT", default=180)
+
+# The login throttle (access/throttle.py), for every way in: after PANEL_LOGIN_FREE_TRIES failures of one
+# user name within PANEL_LOGIN_WINDOW seconds, each try waits PANEL_LOGIN_DELAY s, doubled per further failure
+# up to PANEL_LOGIN_MAX_DELAY; one client address may fail PANEL_LOGIN_ADDRESS_LIMIT times per window.
+PANEL_LOGIN_WINDOW = env.int("PANEL_LOGIN_WINDOW", default=900)
+PANEL_LOGIN_FREE_TRIES = env.int("PANEL_LOGIN_FREE_TRIES", default=5)
+PANEL_LOGIN_DELAY = env.float("PANEL_LOGIN_DELAY", default=2.0)
+PANEL_LOGIN_MAX_DELAY = env.float("PANEL_LOGIN_MAX_DELAY", default=300.0)
+PANEL_LOGIN_ADDRESS_LIMIT = env.int("PANEL_LOGIN_ADDRESS_LIMIT", default=50)
+# Proxies whose X-Forwarded-For names the client (only then is the header believed).
+PANEL_TRUSTED_PROXIES = env.list("PANEL_TRUSTED_PROXIES", default=[])
+
+# Audit rows of nobody (failed logins, bad tokens: anyone can cause them) kept at the most.
+PANEL_AUDIT_ANONYMOUS_ROWS = env.int("PANEL_AUDIT_ANONYMOUS_ROWS", default=10_000)
 
 # /status, the read-only cluster status page, is public (no login) when on.
 PANEL_PUBLIC_STATUS = env.bool("PANEL_PUBLIC_STATUS", default=True)

@@ -220,8 +220,8 @@ def snapshot() -> tuple:
 
 
 def is_denied(response, anonymous: bool) -> bool:
-    if response.status_code in (403, 404):
-        return True
+    if response.status_code in (403, 404) or (anonymous and response.status_code == 401):
+        return True  # an API request without credentials is a 401, as in Proxmox
     location = response.get("Location", "") if response.status_code == 302 else ""
     return "/login/" in location and (anonymous or "/admin/login/" in location)
 
