@@ -28,7 +28,6 @@ from .choices import ACTION_PRIVILEGE, NO_ACCESS, PRIVILEGES
 
 if TYPE_CHECKING:
     from guests.models import Guest
-    from nodes.models import Node
     from tasks.models import Task
 
 User = AbstractBaseUser | AnonymousUser
@@ -259,17 +258,6 @@ def can_create_guests(user: User, pool: object | None = None) -> bool:
 
 def can_see_nodes(user: User) -> bool:
     return has_privilege(user, "Sys.Audit", "/nodes")
-
-
-def can_power_node(user: User, node: Node) -> bool:
-    """start-all / stop-all: Sys.PowerMgmt on the node and VM.PowerMgmt on /vms."""
-    return has_privilege(user, "Sys.PowerMgmt", f"/nodes/{node.name}") and has_privilege(
-        user, "VM.PowerMgmt", "/vms")
-
-
-def can_migrate_node(user: User, node: Node) -> bool:
-    """migrate-all: Sys.Modify on the node and VM.Migrate on /vms."""
-    return has_privilege(user, "Sys.Modify", f"/nodes/{node.name}") and has_privilege(user, "VM.Migrate", "/vms")
 
 
 def task_condition(user: User) -> Q:

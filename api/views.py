@@ -9,13 +9,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cluster.resources import RESOURCE_TYPES, cluster_resources, node_resource
+from guests.bulk import BULK_ACTIONS, request_bulk
 from guests.choices import GuestAction, GuestKind
 from guests.models import Guest, resource_path
 from guests.services import request_action
 from metrics.store import TIMEFRAMES, history
 from nodes.choices import NodeStatus
 from nodes.models import Node
-from nodes.services import BULK_ACTIONS, request_bulk
 from tasks.events import task_summary
 from tasks.models import Task
 from tasks.services import cancel

@@ -204,16 +204,3 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: b
                       params={"target": destination.name, "online": bool(online)})
         outcome.detail = task.upid
     return task
-
-
-def request_migrate_all(user: AbstractBaseUser, node: Node, target: str) -> Task:
-    """Queue the migration of every guest of ``node`` to the node named ``target``, one child task per guest."""
-    with audited(user, "node.migrateall", f"{node.name} -> {target}") as outcome:
-        if not permissions.can_migrate_node(user, node):
-            raise Forbidden(f"you may not migrate the guests of node {node.name}")
-        to = target_node(target)
-        kinds = set(Guest.objects.filter(node=node).exclude(backend_id="").values_list("kind", flat=True))
-        check_migration_target(node, to, kinds)
-        task = submit(node, "migrateall", user, params={"target": to.name})
-        outcome.detail = task.upid
-    return task

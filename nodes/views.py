@@ -5,14 +5,20 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from access import permissions
+from guests.bulk import (
+    BULK_ACTIONS,
+    check_may_power,
+    may_act_on_node,
+    request_bulk,
+    request_bulk_everywhere,
+    request_migrate_all,
+)
 from guests.forms import MigrateForm
-from guests.services import request_migrate_all
 from panel.errors import Refused
 from panel.views import PanelPageMixin, queue_task
 from tasks.models import RECENT_TASKS
 
 from .models import Node
-from .services import BULK_ACTIONS, check_may_power, request_bulk, request_bulk_everywhere
 
 
 class NodeDetailView(PanelPageMixin, TemplateView):
@@ -25,8 +31,8 @@ class NodeDetailView(PanelPageMixin, TemplateView):
         tasks = node.tasks.select_related("user").visible_to(user)
         return super().get_context_data(
             node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(),
-            migrate_form=MigrateForm(source=node) if permissions.can_migrate_node(user, node) else None,
-            can_power=permissions.can_power_node(user, node), current_resource=f"node/{node.name}", **kwargs
+            migrate_form=MigrateForm(source=node) if may_act_on_node(user, node, "migrateall") else None,
+            can_power=may_act_on_node(user, node, "startall"), current_resource=f"node/{node.name}", **kwargs
         )
 
 

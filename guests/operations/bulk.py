@@ -98,19 +98,15 @@ def _close_connection(barrier: threading.Barrier) -> None:
     connection.close()
 
 
-def _selected(context: TaskContext, onboot_only: bool) -> list[Guest]:
+def _selected(context: TaskContext) -> list[Guest]:
+    """The guests chosen when the task was submitted (guests/bulk.py), still on this node."""
     guests = Guest.objects.select_related("node").filter(node=context.node).exclude(backend_id="")
-    vmids = context.params.get("vms")
-    if vmids:
-        return list(guests.filter(vmid__in=vmids))
-    if onboot_only and not context.params.get("force"):
-        guests = guests.filter(onboot=True)
-    return list(guests)
+    return list(guests.filter(vmid__in=context.params.get("vms") or []))
 
 
 @register("startall", "Start all")
 def start_all(context: TaskContext) -> str:
-    guests = [g for g in _selected(context, onboot_only=True) if g.state == GuestState.STOPPED]
+    guests = [g for g in _selected(context) if g.state == GuestState.STOPPED]
     context.log(f"starting {len(guests)} guests of node {context.node.name}")
     run = BulkRun(context, "starting", len(guests))
 
@@ -123,7 +119,7 @@ def start_all(context: TaskContext) -> str:
 
 @register("stopall", "Stop all")
 def stop_all(context: TaskContext) -> str:
-    guests = [g for g in _selected(context, onboot_only=False)
+    guests = [g for g in _selected(context)
               if g.state in (GuestState.RUNNING, GuestState.PAUSED)]
     default_timeout = int(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
     force_stop = context.params.get("force_stop", True)

@@ -61,8 +61,7 @@ def migrate(context: TaskContext) -> str:
 def migrate_all(context: TaskContext) -> str:
     destination = _target_node(context)
     guests = Guest.objects.select_related("node").filter(node=context.node).exclude(backend_id="")
-    if context.params.get("vms"):  # a chosen few, as start-all and stop-all allow
-        guests = guests.filter(vmid__in=context.params["vms"])
+    guests = guests.filter(vmid__in=context.params.get("vms") or [])  # chosen at submission (guests/bulk.py)
     guests = list(guests)
     context.log(f"migrating {len(guests)} guests of node {context.node.name} to node {destination.name}")
     run = BulkRun(context, "migrating", len(guests))

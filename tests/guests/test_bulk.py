@@ -188,3 +188,36 @@ def test_start_all_and_stop_all_with_a_vm(admin_client, live_node, make_ct, dock
             driver.stop(info.backend_id)
         driver.delete(info.backend_id)
         driver.close()
+
+
+def test_bulk_actions_act_only_on_the_guests_their_user_may(client, live_node, make_ct, docker_client) -> None:
+    """VM.PowerMgmt on / and Sys.PowerMgmt on the node, but NoAccess on one guest: that guest is neither
+    stopped nor named, whether it is asked for by VMID or not."""
+    from access.models import Role
+    from tests.factories import PASSWORD, UserFactory, grant
+
+    mine = make_ct(f"{PREFIX}allowed", ["sleep", "3600"])
+    hidden = make_ct(f"{PREFIX}hidden", ["sleep", "3600"])
+    for guest in (mine, hidden):
+        docker_client.containers.get(guest.backend_id).start()
+    poll_node(live_node.name)
+    Role.objects.create(name="NodePower", privileges=["Sys.PowerMgmt", "Sys.Audit"])
+    user = UserFactory()
+    grant(user, "PVEVMUser", "/")
+    grant(user, "NodePower", f"/nodes/{live_node.name}")
+    grant(user, "NoAccess", f"/vms/{hidden.vmid}")
+    client.login(username=user.username, password=PASSWORD)
+    url = f"/api2/json/nodes/{live_node.name}/stopall"
+    response = client.post(url, {"vms": str(hidden.vmid), "timeout": "1"})
+    assert response.status_code == 403 and not Task.objects.filter(type="stopall").exists()
+    response = client.post(url, {"vms": f"{mine.vmid},{hidden.vmid}", "timeout": "1"})
+    assert response.status_code == 403 and not Task.objects.filter(type="stopall").exists()
+    response = client.post(url, {"timeout": "1"})
+    assert response.status_code == 200, response.content
+    task = wait_for_task(Task.objects.get(upid=response.json()["data"]), timeout=120)
+    assert task.status == TaskStatus.OK, log_text(task)
+    assert task.params["vms"] == [mine.vmid]
+    assert docker_client.containers.get(mine.backend_id).status == "exited"
+    assert docker_client.containers.get(hidden.backend_id).status == "running"
+    assert str(hidden.vmid) not in log_text(task) and hidden.name not in log_text(task)
+    assert not task.children.filter(vmid=hidden.vmid).exists()
