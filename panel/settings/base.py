@@ -135,6 +135,7 @@ def channel_layers(redis_url: str, prefix: str = "asgi") -> dict:
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_TRANSPORT = "panel.broker:Transport"  # kombu's Redis transport, surviving a lost connection
 CELERY_RESULT_BACKEND = None  # outcomes live in the Task rows
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is not silently dropped
@@ -143,7 +144,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# A broker outage crashes no process: the worker (and beat) retry the connection for as long as it takes, and
+# the tasks running meanwhile go on (they are not cancelled); panel.broker holds their messages through it.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # -- The panel ---------------------------------------------------------------------------
 # The node this process runs on: a node worker serves only the queue node.<PANEL_NODE_NAME>.
