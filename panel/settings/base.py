@@ -15,6 +15,10 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# This machine's own files, outside the repository, made by scripts/setup/secrets.sh (`make setup`): Django's
+# secret key and the TLS certificates of the ASGI server.
+PANEL_ETC_DIR = Path(env("PANEL_ETC_DIR", default="/etc/panel"))
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -150,6 +154,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+
+# -- Serving ------------------------------------------------------------------------------
+# `manage.py serve` runs the ASGI server (daphne) like Proxmox's pveproxy: pages, websockets and the API on one
+# HTTPS origin, port 8006, with the certificate set-up made (scripts/setup/secrets.sh) or the admin's own.
+PANEL_LISTEN_ADDRESS = env("PANEL_LISTEN_ADDRESS", default="127.0.0.1")
+PANEL_PORT = env.int("PANEL_PORT", default=8006)
+# Off: plain HTTP, for development and the test suite's own servers only (production refuses it).
+PANEL_TLS = env.bool("PANEL_TLS", default=True)
+PANEL_PKI_DIR = Path(env("PANEL_PKI_DIR", default=str(PANEL_ETC_DIR / "pki")))  # ca.pem, node.pem and their keys
+PANEL_TLS_CERT = Path(env("PANEL_TLS_CERT", default=str(PANEL_PKI_DIR / "node.pem")))
+PANEL_TLS_KEY = Path(env("PANEL_TLS_KEY", default=str(PANEL_PKI_DIR / "node-key.pem")))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PANEL_TLS
 
 # -- The panel ---------------------------------------------------------------------------
 # The node this process runs on: a node worker serves only the queue node.<PANEL_NODE_NAME>.

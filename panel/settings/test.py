@@ -32,6 +32,9 @@ PANEL_ACCELERATOR = "qemu"
 PANEL_VM_BRIDGE = env("PANEL_VM_BRIDGE", default="panelbr0")  # made by scripts/setup/services.sh
 PANEL_STORAGE_DIR = env("PANEL_STORAGE_DIR", default=f"/var/lib/panel/test-images/{TEST_RUN}")
 PANEL_SHUTDOWN_TIMEOUT = 20
+# The suite's own servers speak plain HTTP (tests/support.serve_asgi) unless a test asks for TLS.
+PANEL_TLS = env.bool("PANEL_TLS", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PANEL_TLS
 # Serve static files straight from static/ (no collectstatic before the suite).
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
