@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -15,5 +16,6 @@ urlpatterns = [
     path("status", StatusView.as_view(), name="status"),
     path("status.json", StatusJsonView.as_view(), name="status_json"),
     path("access/", include("access.urls")),
-    path("admin/", admin.site.urls),
 ]
+if settings.PANEL_DJANGO_ADMIN:  # off in production unless enabled: it bypasses the panel's permissions
+    urlpatterns.append(path("admin/", admin.site.urls))

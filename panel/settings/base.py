@@ -8,17 +8,35 @@ import socket
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 # This machine's own files, outside the repository, made by scripts/setup/secrets.sh (`make setup`): Django's
 # secret key and the TLS certificates of the ASGI server.
 PANEL_ETC_DIR = Path(env("PANEL_ETC_DIR", default="/etc/panel"))
+PANEL_SECRET_KEY_FILE = Path(env("PANEL_SECRET_KEY_FILE", default=str(PANEL_ETC_DIR / "secret-key")))
+# Accepted with DJANGO_DEBUG only; panel.apps refuses to start on it (or on no key) otherwise.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+
+
+def secret_key(debug: bool) -> str:
+    """DJANGO_SECRET_KEY, else the key kept in PANEL_SECRET_KEY_FILE, else the development key under DEBUG."""
+    key = env("DJANGO_SECRET_KEY", default="")
+    if not key and PANEL_SECRET_KEY_FILE.is_file():
+        try:
+            key = PANEL_SECRET_KEY_FILE.read_text().strip()
+        except PermissionError as exc:
+            raise ImproperlyConfigured(f"cannot read the secret key in {PANEL_SECRET_KEY_FILE}: {exc}") from exc
+    return key or (DEVELOPMENT_SECRET_KEY if debug else "")
+
+
+SECRET_KEY = secret_key(DEBUG)
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -57,6 +75,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "panel.urls"
+# Django's own admin at /admin/ (development); panel.settings.production turns it off unless enabled.
+PANEL_DJANGO_ADMIN = env.bool("PANEL_DJANGO_ADMIN", default=True)
 ASGI_APPLICATION = "panel.asgi.application"
 WSGI_APPLICATION = None
 

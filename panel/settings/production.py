@@ -1,12 +1,12 @@
-"""Production: a secret key and hosts must be given, HTTPS only, cookies and transport locked down."""
+"""Production: a real secret key, HTTPS only, cookies and transport locked down, Django's admin off."""
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import PANEL_TLS, env
+from .base import PANEL_TLS, env, secret_key
 
 DEBUG = False
-SECRET_KEY = env("DJANGO_SECRET_KEY")
+SECRET_KEY = secret_key(debug=False)  # DJANGO_SECRET_KEY or the key file; never the development key
 
 # The ASGI server itself serves HTTPS on PANEL_PORT (`manage.py serve`); there is no plain-HTTP listener.
 if not PANEL_TLS:
@@ -21,3 +21,6 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Django's admin bypasses the panel's own permissions and audit log: off unless the admin enables it.
+PANEL_DJANGO_ADMIN = env.bool("PANEL_DJANGO_ADMIN", default=False)

@@ -12,6 +12,7 @@ from .base import *  # noqa: F403
 from .base import channel_layers, env
 
 TEST_RUN = os.environ.setdefault("PANEL_TEST_RUN", secrets.token_hex(3))
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=f"test-only-secret-key-of-run-{TEST_RUN}-never-used-outside-the-suite")
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://panel:panel@127.0.0.1:5432/panel")}
 DATABASES["default"]["TEST"] = {"NAME": f"test_panel_{TEST_RUN}"}

@@ -68,6 +68,14 @@ def test_every_compose_service_is_restarted_when_it_exits() -> None:
         assert service["restart"] == "unless-stopped", name
 
 
+def test_compose_requires_the_database_password_and_the_secret_key() -> None:
+    for missing, given in (("POSTGRES_PASSWORD", "DJANGO_SECRET_KEY"), ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD")):
+        env = {key: value for key, value in os.environ.items() if key != missing}
+        result = compose_config_of({**env, given: "x"})
+        assert result.returncode != 0 and f"set {missing}" in result.stderr, result.stdout + result.stderr
+    assert "panel:panel@" not in (ROOT / "docker-compose.yml").read_text()
+
+
 def test_supervised_commands_exist() -> None:
     """The programs `make run` and `make run-cluster` supervise are ours, with targets that exist."""
     for config in ("panel.conf", "cluster.conf"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -39,22 +40,38 @@ def test_services_script_leaves_running_daemons_alone() -> None:
 
 
 @pytest.mark.django_db
-def test_register_node_and_ensure_admin_are_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    password_file = tmp_path / "admin-password"
+def test_register_node_is_idempotent(capsys: pytest.CaptureFixture) -> None:
     call_command("register_node", "--name", f"{PREFIX}setup", "--accelerator", "qemu")
-    call_command("ensure_admin", "--username", f"{PREFIX}admin", "--password-file", str(password_file))
     first = capsys.readouterr().out
     node = Node.objects.get(name=f"{PREFIX}setup")
     call_command("register_node", "--name", f"{PREFIX}setup", "--accelerator", "qemu")
-    call_command("ensure_admin", "--username", f"{PREFIX}admin", "--password-file", str(password_file))
     second = capsys.readouterr().out
     assert f"node {PREFIX}setup registered" in first and f"node {PREFIX}setup unchanged" in second
     assert Node.objects.get(name=f"{PREFIX}setup").pk == node.pk and node.accelerator == "qemu"
-    password = password_file.read_text().strip()
-    assert f"login: {PREFIX}admin  password: {password}" in first and f"password: {password}" in second
-    assert password_file.stat().st_mode & 0o077 == 0
-    admin = get_user_model().objects.get(username=f"{PREFIX}admin")
+
+
+@pytest.mark.django_db
+def test_the_admin_password_is_printed_once_kept_nowhere_and_reset_by_a_command(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    username = f"{PREFIX}admin"
+    before = {path: path.stat().st_mtime_ns for path in (ROOT / "var").rglob("*") if path.is_file()}
+    call_command("ensure_admin", "--username", username)
+    first = capsys.readouterr().out
+    password = re.search(r"password: (\S+)", first).group(1)
+    admin = get_user_model().objects.get(username=username)
     assert admin.is_superuser and admin.check_password(password)
+
+    call_command("ensure_admin", "--username", username)  # every later `make run`
+    second = capsys.readouterr().out
+    assert password not in second and "ensure_admin" in second and "--reset" in second
+    written = [path for path in (ROOT / "var").rglob("*") if path.is_file() and path not in before]
+    assert not [path for path in written if password in path.read_text(errors="replace")]  # no plain copy
+
+    call_command("ensure_admin", "--username", username, "--reset")
+    new_password = re.search(r"password: (\S+)", capsys.readouterr().out).group(1)
+    admin.refresh_from_db()
+    assert new_password != password and admin.check_password(new_password) and not admin.check_password(password)
 
 
 @pytest.mark.django_db
