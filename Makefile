@@ -57,7 +57,7 @@ second-node: setup db
 	$(MANAGE) register_node --name node2 --address 127.0.0.1 --libvirt-uri "$$uri" \
 		--docker-url $(NODE2_DOCKER_URL) --accelerator qemu --storage-dir $(NODE2_STORAGE_DIR)
 
-# Like `make run`, with node2 and its worker too (Procfile.cluster).
+# Like `make run`, with node2 and its worker too (supervisord/cluster.conf).
 run-cluster: second-node
 	@$(MANAGE) ensure_admin
 	@echo "Panel at $(PANEL_URL) with nodes $$(hostname -s) and node2 (stop all with Ctrl-C)"
