@@ -37,9 +37,10 @@ def tls_env(pki: Path, port: int) -> dict[str, str]:
 
 
 def answers(url: str, ca: Path | None = None) -> bool:
+    """Does the server at ``url`` answer yet? (Its first request may take seconds on a busy machine.)"""
     try:
-        requests.get(url + "/login/", timeout=2, verify=str(ca) if ca else True)
-    except requests.ConnectionError:
+        requests.get(url + "/login/", timeout=10, verify=str(ca) if ca else True)
+    except (requests.ConnectionError, requests.Timeout):
         return False
     return True
 

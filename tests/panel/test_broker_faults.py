@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 from pathlib import Path
 
@@ -31,7 +32,6 @@ from tests.support import (
     PREFIX,
     process_env,
     purge_queue,
-    serve_asgi,
     start_process,
     stop_process,
     wait_for_task,
@@ -39,7 +39,7 @@ from tests.support import (
     wait_until,
 )
 
-from .conftest import PrivateRedis
+from .conftest import PrivateRedis, serve
 
 pytestmark = [pytest.mark.engines, pytest.mark.django_db(transaction=True)]
 
@@ -52,30 +52,31 @@ def log_after(path: Path, offset: int) -> str:
     return path.read_text(errors="replace")[offset:]
 
 
-def login(server: str, username: str) -> requests.Session:
+def login(server: str, username: str, ca: str) -> requests.Session:
     session = requests.Session()
-    session.get(server + "/login/", timeout=10)
-    response = session.post(server + "/login/", timeout=10, headers={"Referer": server + "/login/"},
+    session.get(server + "/login/", timeout=10, verify=ca)
+    response = session.post(server + "/login/", timeout=10, verify=ca, headers={"Referer": server + "/login/"},
                             data={"username": username, "password": PASSWORD,
                                   "csrfmiddlewaretoken": session.cookies["csrftoken"]})
     assert response.url == server + "/", response.text[:500]
     return session
 
 
-def task_list_socket_answers(server: str, session: requests.Session) -> bool:
+def task_list_socket_answers(server: str, session: requests.Session, ca: str) -> bool:
     """The web process's channel layer (Redis) works: the task list socket sends its first message."""
 
     async def first_message() -> dict:
         headers = {"Cookie": f"sessionid={session.cookies['sessionid']}", "Origin": server}
-        url = server.replace("http://", "ws://") + "/ws/tasks/"
-        async with websockets.connect(url, additional_headers=headers, open_timeout=20) as socket:
+        url = server.replace("https://", "wss://") + "/ws/tasks/"
+        context = ssl.create_default_context(cafile=ca)
+        async with websockets.connect(url, ssl=context, additional_headers=headers, open_timeout=20) as socket:
             return json.loads(await asyncio.wait_for(socket.recv(), timeout=20))
 
     return isinstance(asyncio.run(first_message()), dict)
 
 
 def test_a_redis_outage_crashes_no_process_and_everything_serves_again(
-    settings, live_database_url: str, private_redis: PrivateRedis, docker_client: docker.DockerClient
+    settings, live_database_url: str, private_redis: PrivateRedis, docker_client: docker.DockerClient, pki: Path
 ) -> None:
     settings.PANEL_POLL_INTERVAL = POLL_INTERVAL  # the node's periodic poll, written to beat's tables
     node = NodeFactory(name=NODE)
@@ -100,15 +101,16 @@ def test_a_redis_outage_crashes_no_process_and_everything_serves_again(
             assert process.poll() is None, f"the {name} exited with {process.returncode} (see {LOGS})"
 
     try:
-        with serve_asgi(live_database_url, TEST_REDIS_URL=private_redis.url) as server:
+        with serve(live_database_url, pki, "web-outage.log", TEST_REDIS_URL=private_redis.url) as server:
+            ca = str(pki / "ca.pem")
             wait_for_worker(env)
-            session = login(server, admin.username)
-            assert task_list_socket_answers(server, session)
+            session = login(server, admin.username, ca)
+            assert task_list_socket_answers(server, session, ca)
 
             # A task runs with its message unacknowledged (acks_late) when Redis goes away: the case that
             # killed the worker with AttributeError("'NoneType' object has no attribute 'hostname'").
             response = session.post(server + reverse("node_bulk_action", args=[NODE, "startall"]), timeout=10,
-                                    headers={"Referer": server + "/"},
+                                    verify=ca, headers={"Referer": server + "/"},
                                     data={"csrfmiddlewaretoken": session.cookies["csrftoken"]})
             assert response.status_code == 200, response.text[:500]
             task = Task.objects.get(type="startall", node__name=NODE)
@@ -122,7 +124,7 @@ def test_a_redis_outage_crashes_no_process_and_everything_serves_again(
                        "the worker to try to reconnect", 0.2)
             wait_until(lambda: "Couldn't apply scheduled task" in log_after(beat_log, beat_start), 30,
                        "beat to fail to send a poll", 0.2)
-            assert requests.get(server + "/login/", timeout=10).status_code == 200  # the web serves meanwhile
+            assert requests.get(server + "/login/", timeout=10, verify=ca).status_code == 200  # served meanwhile
             alive()
             task.refresh_from_db()
             assert task.status == TaskStatus.RUNNING, f"{task.status}: the task must outlive the outage"
@@ -134,7 +136,7 @@ def test_a_redis_outage_crashes_no_process_and_everything_serves_again(
             # Polls run again: beat sends them, the worker consumes its queue.
             wait_until(lambda: Node.objects.get(name=NODE).last_seen > back, 60,
                        f"a poll after Redis came back (see {worker_log} and {beat_log})", 0.2)
-            assert task_list_socket_answers(server, session)  # the web's channel layer is back too
+            assert task_list_socket_answers(server, session, ca)  # the web's channel layer is back too
             alive()
 
             # The task ran through the outage and ended; its acknowledgement reached Redis (not left to be

@@ -27,16 +27,23 @@ def test_templates_script_is_idempotent(docker_client: docker.DockerClient) -> N
     assert {p.name: p.stat().st_mtime_ns for p in vm_dir.iterdir()} == stamps
 
 
+# The pid files of the daemons services.sh starts (Debian's Redis writes its own): other test runs start
+# redis-servers of their own, so the daemons are told apart by these, not by name.
+PID_FILES = {"dockerd": "/run/docker.pid", "libvirtd": "/run/libvirtd.pid", "virtlogd": "/run/virtlogd.pid",
+             "redis-server": "/run/redis/redis-server.pid"}
+
+
+def daemon_pids() -> dict[str, str]:
+    return {name: Path(path).read_text().strip() for name, path in PID_FILES.items()}
+
+
 def test_services_script_leaves_running_daemons_alone() -> None:
-    before = subprocess.run(["pgrep", "-x", "dockerd|libvirtd|virtlogd|redis-server"], capture_output=True,
-                            text=True).stdout.split()
+    before = daemon_pids()
     result = subprocess.run(["bash", "scripts/setup/services.sh"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    after = subprocess.run(["pgrep", "-x", "dockerd|libvirtd|virtlogd|redis-server"], capture_output=True,
-                           text=True).stdout.split()
-    assert sorted(after) == sorted(before)
-    names = subprocess.run(["ps", "-o", "comm=", "-p", ",".join(after)], capture_output=True, text=True).stdout
-    assert set(names.split()) == {"dockerd", "libvirtd", "virtlogd", "redis-server"}
+    assert daemon_pids() == before
+    for name, pid in before.items():
+        assert subprocess.run(["ps", "-o", "comm=", "-p", pid], capture_output=True, text=True).stdout.strip() == name
 
 
 @pytest.mark.django_db
