@@ -10,4 +10,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 ENV DJANGO_SETTINGS_MODULE=panel.settings.production
 RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput
-EXPOSE 8000
+EXPOSE 8006

@@ -15,16 +15,23 @@ export PANEL_VM_BRIDGE ?= panelbr0
 # The test suite runs on PostgreSQL; `make run` uses SQLite unless DATABASE_URL is set.
 TEST_DATABASE_URL ?= postgres://panel:panel@127.0.0.1:5432/panel
 
+# supervisord's pid file, control socket and own log (supervisord/panel.conf).
+export PANEL_RUN_DIR ?= $(CURDIR)/var/run
+SUPERVISORD := $(VENV)/bin/supervisord
+# Where `make run` serves (panel/settings/base.py: PANEL_LISTEN_ADDRESS, PANEL_PORT).
+PANEL_URL = https://$${PANEL_LISTEN_ADDRESS:-127.0.0.1}:$${PANEL_PORT:-8006}
+
 # The second node on this machine (scripts/setup/second-node.sh): own dockerd, libvirt session of panelnode2.
 NODE2_DOCKER_URL := unix:///var/run/panel-node2/docker.sock
 NODE2_STORAGE_DIR := /var/lib/panel-node2/images
 
-.PHONY: run run-cluster test test-fast bench setup system services venv templates db second-node lint clean
+.PHONY: run run-cluster test test-fast bench setup system services secrets venv templates db second-node lint clean
 
 run: setup db
 	@$(MANAGE) ensure_admin
-	@echo "Panel at http://127.0.0.1:8000 (web, node worker and beat below; stop with Ctrl-C)"
-	exec $(VENV)/bin/honcho start -f Procfile
+	@echo "Panel at $(PANEL_URL) (certificate of the CA $${PANEL_PKI_DIR:-/etc/panel/pki}/ca.pem)"
+	@echo "web, node worker and beat below, each started again if it dies; stop all with Ctrl-C"
+	exec $(SUPERVISORD) -c supervisord/panel.conf
 
 test: setup
 	$(VENV)/bin/ruff check .
@@ -41,7 +48,7 @@ bench: setup
 	bash scripts/setup/services.sh postgres-db panel_bench panel panel
 	$(PY) -m bench
 
-setup: system services venv templates
+setup: system services secrets venv templates
 
 # node2 on this machine, registered in the panel's database; start its worker with
 # PANEL_NODE_NAME=node2 manage.py nodeworker (or use `make run-cluster`).
@@ -50,17 +57,21 @@ second-node: setup db
 	$(MANAGE) register_node --name node2 --address 127.0.0.1 --libvirt-uri "$$uri" \
 		--docker-url $(NODE2_DOCKER_URL) --accelerator qemu --storage-dir $(NODE2_STORAGE_DIR)
 
-# Like `make run`, with node2 and its worker too (Procfile.cluster).
+# Like `make run`, with node2 and its worker too (supervisord/cluster.conf).
 run-cluster: second-node
 	@$(MANAGE) ensure_admin
-	@echo "Panel at http://127.0.0.1:8000 with nodes $$(hostname -s) and node2 (stop with Ctrl-C)"
-	exec $(VENV)/bin/honcho start -f Procfile.cluster
+	@echo "Panel at $(PANEL_URL) with nodes $$(hostname -s) and node2 (stop all with Ctrl-C)"
+	exec $(SUPERVISORD) -c supervisord/cluster.conf
 
 system:
 	bash scripts/setup/apt.sh
 
 services:
 	bash scripts/setup/services.sh
+
+# Django's secret key and the TLS certificates, in /etc/panel (scripts/setup/secrets.sh).
+secrets:
+	bash scripts/setup/secrets.sh
 
 templates:
 	bash scripts/setup/templates.sh
@@ -74,7 +85,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 db:
-	mkdir -p var
+	mkdir -p var $(PANEL_RUN_DIR)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MANAGE) register_node

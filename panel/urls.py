@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -13,5 +14,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("access/", include("access.urls")),
-    path("admin/", admin.site.urls),
 ]
+if settings.PANEL_DJANGO_ADMIN:  # off in production unless enabled: it bypasses the panel's permissions
+    urlpatterns.append(path("admin/", admin.site.urls))

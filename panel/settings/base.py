@@ -8,13 +8,35 @@ import socket
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# This machine's own files, outside the repository, made by scripts/setup/secrets.sh (`make setup`): Django's
+# secret key and the TLS certificates of the ASGI server.
+PANEL_ETC_DIR = Path(env("PANEL_ETC_DIR", default="/etc/panel"))
+PANEL_SECRET_KEY_FILE = Path(env("PANEL_SECRET_KEY_FILE", default=str(PANEL_ETC_DIR / "secret-key")))
+# Accepted with DJANGO_DEBUG only; panel.apps refuses to start on it (or on no key) otherwise.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production"
+
+
+def secret_key(debug: bool) -> str:
+    """DJANGO_SECRET_KEY, else the key kept in PANEL_SECRET_KEY_FILE, else the development key under DEBUG."""
+    key = env("DJANGO_SECRET_KEY", default="")
+    if not key and PANEL_SECRET_KEY_FILE.is_file():
+        try:
+            key = PANEL_SECRET_KEY_FILE.read_text().strip()
+        except PermissionError as exc:
+            raise ImproperlyConfigured(f"cannot read the secret key in {PANEL_SECRET_KEY_FILE}: {exc}") from exc
+    return key or (DEVELOPMENT_SECRET_KEY if debug else "")
+
+
+SECRET_KEY = secret_key(DEBUG)
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -55,6 +77,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "panel.urls"
+# Django's own admin at /admin/ (development); panel.settings.production turns it off unless enabled.
+PANEL_DJANGO_ADMIN = env.bool("PANEL_DJANGO_ADMIN", default=True)
 ASGI_APPLICATION = "panel.asgi.application"
 WSGI_APPLICATION = None
 
@@ -139,6 +163,7 @@ def channel_layers(redis_url: str, prefix: str = "asgi") -> dict:
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_TRANSPORT = "panel.broker:Transport"  # kombu's Redis transport, surviving a lost connection
 CELERY_RESULT_BACKEND = None  # outcomes live in the Task rows
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is not silently dropped
@@ -147,7 +172,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# A broker outage crashes no process: the worker (and beat) retry the connection for as long as it takes, and
+# the tasks running meanwhile go on (they are not cancelled); panel.broker holds their messages through it.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+
+# -- Serving ------------------------------------------------------------------------------
+# `manage.py serve` runs the ASGI server (daphne) like Proxmox's pveproxy: pages, websockets and the API on one
+# HTTPS origin, port 8006, with the certificate set-up made (scripts/setup/secrets.sh) or the admin's own.
+PANEL_LISTEN_ADDRESS = env("PANEL_LISTEN_ADDRESS", default="127.0.0.1")
+PANEL_PORT = env.int("PANEL_PORT", default=8006)
+# Off: plain HTTP, for development and the test suite's own servers only (production refuses it).
+PANEL_TLS = env.bool("PANEL_TLS", default=True)
+PANEL_PKI_DIR = Path(env("PANEL_PKI_DIR", default=str(PANEL_ETC_DIR / "pki")))  # ca.pem, node.pem and their keys
+PANEL_TLS_CERT = Path(env("PANEL_TLS_CERT", default=str(PANEL_PKI_DIR / "node.pem")))
+PANEL_TLS_KEY = Path(env("PANEL_TLS_KEY", default=str(PANEL_PKI_DIR / "node-key.pem")))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PANEL_TLS
 
 # -- The panel ---------------------------------------------------------------------------
 # The node this process runs on: a node worker serves only the queue node.<PANEL_NODE_NAME>.

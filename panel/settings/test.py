@@ -12,6 +12,7 @@ from .base import *  # noqa: F403
 from .base import channel_layers, env
 
 TEST_RUN = os.environ.setdefault("PANEL_TEST_RUN", secrets.token_hex(3))
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=f"test-only-secret-key-of-run-{TEST_RUN}-never-used-outside-the-suite")
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://panel:panel@127.0.0.1:5432/panel")}
 DATABASES["default"]["TEST"] = {"NAME": f"test_panel_{TEST_RUN}"}
@@ -32,6 +33,9 @@ PANEL_ACCELERATOR = "qemu"
 PANEL_VM_BRIDGE = env("PANEL_VM_BRIDGE", default="panelbr0")  # made by scripts/setup/services.sh
 PANEL_STORAGE_DIR = env("PANEL_STORAGE_DIR", default=f"/var/lib/panel/test-images/{TEST_RUN}")
 PANEL_SHUTDOWN_TIMEOUT = 20
+# The suite's own servers speak plain HTTP (tests/support.serve_asgi) unless a test asks for TLS.
+PANEL_TLS = env.bool("PANEL_TLS", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PANEL_TLS
 # Serve static files straight from static/ (no collectstatic before the suite).
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True

@@ -10,8 +10,8 @@ PACKAGES=(
     python3-venv python3-dev gcc pkg-config libvirt-dev libpq-dev
     # guest templates: busybox for the container image and the VM's initramfs, kernel module tools
     busybox-static cpio gzip xz-utils kmod
-    # the set-up scripts themselves (ps; minimal images lack it)
-    procps
+    # the set-up scripts themselves (ps, and openssl for the secret key and certificates; minimal images lack them)
+    procps openssl
     # browser tests, network namespaces for multi-node tests
     chromium iproute2
 )

@@ -16,12 +16,14 @@ from tests.support import ROOT
 SERVICES = {"web", "worker", "beat", "redis", "postgres"}
 
 
+def compose_config_of(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+
+
 def compose_config() -> dict:
-    env = {**os.environ, "DJANGO_SECRET_KEY": "compose-check"}
-    result = subprocess.run(
-        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    )
+    result = compose_config_of({**os.environ, "DJANGO_SECRET_KEY": "compose-check", "POSTGRES_PASSWORD": "check"})
+    assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
 
@@ -55,17 +57,34 @@ def test_compose_file_is_valid_and_complete() -> None:
         assert service["build"]["context"] == str(ROOT)
         check_command(command_words(service))
         assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "panel.settings.production"
+        assert service["init"] is True, name  # tini as PID 1: signals forwarded, the pool's children reaped
     assert config["services"]["worker"]["environment"]["PANEL_NODE_NAME"]
+    assert "exec python manage.py serve" in config["services"]["web"]["command"][2]  # PID 1's signals reach it
+    assert config["services"]["web"]["ports"][0]["target"] == 8006
 
 
-def test_procfile_commands_exist() -> None:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        _, command = line.split(":", 1)
-        words = [Path(w).name if w.startswith(".venv/") else w for w in shlex.split(command)]
-        assert Path(ROOT / ".venv" / "bin" / words[0]).exists() or words[0] == "python", words[0]
-        check_command(words)
+def test_every_compose_service_is_restarted_when_it_exits() -> None:
+    for name, service in compose_config()["services"].items():
+        assert service["restart"] == "unless-stopped", name
+
+
+def test_compose_requires_the_database_password_and_the_secret_key() -> None:
+    for missing, given in (("POSTGRES_PASSWORD", "DJANGO_SECRET_KEY"), ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD")):
+        env = {key: value for key, value in os.environ.items() if key != missing}
+        result = compose_config_of({**env, given: "x"})
+        assert result.returncode != 0 and f"set {missing}" in result.stderr, result.stdout + result.stderr
+    assert "panel:panel@" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_supervised_commands_exist() -> None:
+    """The programs `make run` and `make run-cluster` supervise are ours, with targets that exist."""
+    for config in ("panel.conf", "cluster.conf"):
+        text = (ROOT / "supervisord" / config).read_text()
+        for line in text.splitlines():
+            if line.startswith("command = "):
+                words = [Path(w).name if "/.venv/" in w else w for w in shlex.split(line.removeprefix("command = "))]
+                assert (ROOT / ".venv" / "bin" / words[0]).exists(), words[0]
+                check_command(words)
 
 
 def test_production_settings_pass_deploy_checks() -> None:

@@ -15,6 +15,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         name = settings.PANEL_NODE_NAME
+        # Workers of several nodes may log to one terminal (`make run-cluster`): each line names its node.
+        app.conf.worker_log_format = f"[%(asctime)s: %(levelname)s/%(processName)s] worker {name}: %(message)s"
+        app.conf.worker_task_log_format = (f"[%(asctime)s: %(levelname)s/%(processName)s] worker {name}: "
+                                           "%(task_name)s[%(task_id)s]: %(message)s")
         app.worker_main(
             [
                 "worker",
