@@ -162,8 +162,8 @@ def serve_asgi(database_url: str, **extra_env: str) -> Iterator[str]:
     def answers() -> bool:
         assert process.poll() is None, f"daphne exited with {process.returncode}; see {LOGS}/web.log"
         try:
-            requests.get(url + "/login/", timeout=1)
-        except requests.ConnectionError:
+            requests.get(url + "/login/", timeout=5)
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
             return False
         return True
 
