@@ -14,6 +14,7 @@ from tasks.models import Task
 
 from .choices import VMID_MIN, GuestState
 from .models import Guest, GuestTemplate
+from .purge import purge
 
 USAGE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "cpu_usage", "cpu_time_ns",
                 "memory_used", "disk_used", "running_since", "usage_at"]
@@ -100,9 +101,8 @@ def sync_guests(node: Node, kind: str, infos: list[GuestInfo]) -> dict[str, Gues
     Guest.objects.bulk_update(changed, USAGE_FIELDS)
     # Gone from the engine and not being worked on by a task: deleted outside the panel.
     busy = Task.objects.filter(status__in=ACTIVE_STATUSES, guest__in=rows.values())
-    Guest.objects.filter(pk__in=[g.pk for g in rows.values()]).exclude(
-        pk__in=busy.values("guest_id")
-    ).delete()
+    for gone in Guest.objects.filter(pk__in=[g.pk for g in rows.values()]).exclude(pk__in=busy.values("guest_id")):
+        purge(gone)
     return reported
 
 

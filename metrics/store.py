@@ -145,3 +145,9 @@ def rates(kind: str, counters: dict[str, dict[str, int]], now: float) -> dict[st
         update_conflicts=True, unique_fields=["kind", "key"], update_fields=["time", *COUNTERS],
     )
     return result
+
+
+def forget(kind: str, key: str) -> None:
+    """Drop the whole history of an object that is gone (a deleted guest's VMID may be given to a new one)."""
+    Sample.objects.filter(kind=kind, key=str(key)).delete()
+    Counters.objects.filter(kind=kind, key=str(key)).delete()

@@ -7,6 +7,7 @@ from tasks.context import TaskContext
 from tasks.registry import register
 
 from ..inventory import refresh_guest
+from ..purge import purge
 from .common import refresh, target
 
 
@@ -47,5 +48,5 @@ def delete(context: TaskContext) -> str:
     guest, driver = target(context)
     context.log(f"destroying {guest}")
     driver.delete(guest.backend_id)
-    guest.delete()
+    purge(guest)
     return "OK"

@@ -148,3 +148,29 @@ def test_vm_lifecycle_on_qemu(admin_client, live_node) -> None:
     assert_ok(act(admin_client, guest, "delete"))
     assert not disk.exists()
     assert not Guest.objects.filter(vmid=guest.vmid).exists()
+
+
+def test_a_deleted_guest_leaves_nothing_to_the_next_one_with_its_vmid(admin_client, live_node) -> None:
+    """Its ACL entries and history go with it: the next guest given its VMID inherits neither."""
+    from access.models import AclEntry
+    from metrics.models import Sample
+    from metrics.store import Reading, ingest
+    from tests.factories import UserFactory, grant
+
+    assert_ok(create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}old",
+                                          "vcpus": 1, "memory_mib": 64}))
+    old = Guest.objects.get(name=f"{PREFIX}old")
+    user = UserFactory()
+    grant(user, "PVEVMAdmin", f"/vms/{old.vmid}")
+    ingest([Reading("guest", str(old.vmid), time.time(), {"cpu": 0.5, "mem": 1000})])
+    assert_ok(act(admin_client, old, "delete"))
+    assert not AclEntry.objects.filter(path=f"/vms/{old.vmid}").exists()
+    assert not Sample.objects.filter(kind="guest", key=str(old.vmid)).exists()
+    assert_ok(create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}new",
+                                          "vcpus": 1, "memory_mib": 64}))
+    new = Guest.objects.get(name=f"{PREFIX}new")
+    assert new.vmid == old.vmid  # the lowest free VMID, as Proxmox gives it
+    assert not Guest.objects.visible_to(user).exists()
+    response = admin_client.get(f"/api2/json/nodes/{live_node.name}/lxc/{new.vmid}/rrddata?timeframe=hour")
+    assert response.json()["data"] == []
+    assert_ok(act(admin_client, new, "delete"))
