@@ -11,10 +11,8 @@ from django.utils import timezone
 from access import permissions
 from guests.models import Guest, resource_path, uptime_since
 from nodes.choices import NodeStatus
-from nodes.models import Node
+from nodes.models import LOCAL_STORAGE, Node
 
-# The node's storage directory, shown as Proxmox's "local" storage of each node.
-LOCAL_STORAGE = "local"
 RESOURCE_TYPES = {"node", "vm", "storage"}
 
 

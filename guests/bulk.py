@@ -18,7 +18,7 @@ from tasks.models import Task
 from tasks.services import submit
 
 from .models import Guest
-from .services import check_migration_target, target_node
+from .services import check_may_place_on, check_migration_target, target_node
 
 BULK_ACTIONS = {"startall": "Start all", "stopall": "Stop all"}
 # The privilege on each guest, and on the node, that each bulk action needs.
@@ -90,7 +90,8 @@ def request_migrate_all(user: AbstractBaseUser, node: Node, target: str, vms: li
     """Queue the migration of the node's guests (those the user may migrate) to the node named ``target``."""
     with audited(user, "node.migrateall", f"{node.name} -> {target}") as outcome:
         check_may_power(user, node, "migrateall")
-        to = target_node(target)
+        to = target_node(user, target)
+        check_may_place_on(user, to)
         chosen = resolve_guests(user, node, "migrateall", vms)
         kinds = set(Guest.objects.filter(vmid__in=chosen).values_list("kind", flat=True))
         check_migration_target(node, to, kinds)

@@ -32,10 +32,12 @@ class GuestCreateForm(forms.Form):
     startup_order = forms.IntegerField(label="Startup order", required=False, min_value=0)
     start = forms.BooleanField(label="Start after created", required=False)
 
-    def __init__(self, *args: object, kind: str, pools: list | None = None, pool_required: bool = False,
+    def __init__(self, *args: object, kind: str, nodes, pools: list | None = None, pool_required: bool = False,
                  **kwargs: object) -> None:
+        """``nodes``: those the user may put guests on; no other node is offered, named or described."""
         super().__init__(*args, **kwargs)
         self.kind = GuestKind(kind)
+        self.fields["node"].queryset = nodes
         if pools:  # the pools the user may allocate in (VM.Allocate on /pool/<name>)
             self.fields["pool"] = forms.ModelChoiceField(
                 queryset=Pool.objects.filter(pk__in=[p.pk for p in pools]), to_field_name="name",
@@ -45,7 +47,7 @@ class GuestCreateForm(forms.Form):
         self.fields["memory_mib"].initial = DEFAULT_MEMORY_MIB[self.kind]
         if self.kind is GuestKind.CT:
             del self.fields["disk_gib"]  # a container's root file system lives on the engine's storage
-        templates = GuestTemplate.objects.filter(kind=self.kind).order_by("name")
+        templates = GuestTemplate.objects.filter(kind=self.kind, node__in=nodes).order_by("name")
         names = sorted({t.name for t in templates})
         self.fields["template"].widget = forms.Select(choices=[(n, n) for n in names])
         if len(names) == 1:
@@ -93,6 +95,7 @@ class MigrateForm(forms.Form):
                                     empty_label=None)
     online = forms.BooleanField(label="Online (live migration)", required=False)
 
-    def __init__(self, *args: object, source: Node, **kwargs: object) -> None:
+    def __init__(self, *args: object, source: Node, nodes, **kwargs: object) -> None:
+        """``nodes``: those the user may put guests on."""
         super().__init__(*args, **kwargs)
-        self.fields["target"].queryset = Node.objects.exclude(pk=source.pk).order_by("name")
+        self.fields["target"].queryset = nodes.exclude(pk=source.pk).order_by("name")

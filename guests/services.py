@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from access import permissions
 from access.audit import audited
 from access.models import Pool
 from drivers.types import GuestKind as DriverGuestKind
 from nodes.choices import NodeStatus
-from nodes.models import Node
+from nodes.models import LOCAL_STORAGE, Node
 from panel.errors import Conflict, Forbidden, InvalidRequest, NodeUnavailable
 from tasks.models import Task
 from tasks.services import submit
@@ -102,6 +102,25 @@ class CreateRequest:
     pool: Pool | None = None
 
 
+def may_place_on(user: AbstractBaseUser, node: Node) -> bool:
+    """Putting a guest on a node (creating, or migrating there) needs to see the node (Sys.Audit) and to use
+    its storage (Datastore.AllocateSpace on Proxmox's "local")."""
+    return (permissions.has_privilege(user, "Sys.Audit", f"/nodes/{node.name}")
+            and permissions.has_privilege(user, "Datastore.AllocateSpace", f"/storage/{LOCAL_STORAGE}"))
+
+
+def placeable_nodes(user: AbstractBaseUser) -> QuerySet[Node]:
+    """The nodes ``user`` may put guests on (for the forms: no other node is named to them)."""
+    if not permissions.has_privilege(user, "Datastore.AllocateSpace", f"/storage/{LOCAL_STORAGE}"):
+        return Node.objects.none()
+    return Node.objects.visible_to(user, "Sys.Audit")
+
+
+def check_may_place_on(user: AbstractBaseUser, node: Node) -> None:
+    if not may_place_on(user, node):
+        raise Forbidden(f"you may not put guests on node {node.name}")
+
+
 def check_may_create(user: AbstractBaseUser) -> None:
     """Refuse the create form to who may create guests nowhere."""
     if not permissions.can_create_guests(user):
@@ -126,6 +145,9 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
     elif not permissions.has_privilege(user, "VM.Allocate", "/vms"):
         raise Forbidden("you may not create guests" if not permissions.can_create_guests(user)
                         else "you may not create guests outside a pool: choose a pool")
+    check_may_place_on(user, request.node)
+    if request.start and not permissions.has_privilege(user, "VM.PowerMgmt", pool.path if pool else "/vms"):
+        raise Forbidden("you may not start the guests you create")
     check_node_ready(request.node, request.kind)
     for _attempt in range(5):
         vmid = request.vmid or next_vmid()
@@ -178,9 +200,9 @@ def check_migration_target(source: Node, target: Node, kinds: set[str]) -> None:
         check_node_ready(target, kind)
 
 
-def target_node(name: str) -> Node:
-    """The node named ``name``, to move guests to."""
-    node = Node.objects.filter(name=name).first() if name else None
+def target_node(user: AbstractBaseUser, name: str) -> Node:
+    """The node named ``name``, to move guests to; one ``user`` may not see is no node to them."""
+    node = Node.objects.visible_to(user).filter(name=name).first() if name else None
     if node is None:
         raise InvalidRequest(f"choose a target node: there is no node named '{name}'" if name else
                              "choose a target node")
@@ -191,7 +213,8 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: b
     """Queue the migration of ``guest`` to the node named ``target`` on the worker of the node that holds it."""
     with audited(user, "guest.migrate", f"{guest} -> {target}") as outcome:
         check_may_act(user, guest, "migrate")
-        destination = target_node(target)
+        destination = target_node(user, target)
+        check_may_place_on(user, destination)
         if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
             raise Conflict(f"cannot migrate {guest}: it is {guest.get_state_display()}")
         if online and guest.kind == GuestKind.CT:

@@ -19,6 +19,7 @@ from .services import (
     check_may_act,
     check_may_create,
     move_to_pool,
+    placeable_nodes,
     request_action,
     request_create,
     request_migrate,
@@ -77,7 +78,7 @@ class GuestDetailView(PanelPageMixin, TemplateView):
             guest=guest,
             actions=actions,
             destructive=DESTRUCTIVE_ACTIONS,
-            migrate_form=(MigrateForm(source=guest.node)
+            migrate_form=(MigrateForm(source=guest.node, nodes=placeable_nodes(self.request.user))
                           if permissions.can_act_on_guest(self.request.user, guest, "migrate") else None),
             pool_choices=(permissions.allocatable_pools(self.request.user)
                           if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
@@ -131,7 +132,8 @@ class GuestCreateView(PanelPageMixin, FormView):
 
     def get_form_kwargs(self) -> dict:
         user = self.request.user
-        return {**super().get_form_kwargs(), "kind": self.kind, "pools": permissions.allocatable_pools(user),
+        return {**super().get_form_kwargs(), "kind": self.kind, "nodes": placeable_nodes(user),
+                "pools": permissions.allocatable_pools(user),
                 "pool_required": not permissions.has_privilege(user, "VM.Allocate", "/vms")}
 
     def get_context_data(self, **kwargs: object) -> dict:

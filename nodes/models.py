@@ -15,6 +15,9 @@ from panel.celery import node_queue
 from .choices import STATUS_BADGES, Accelerator, NodeStatus
 from .validators import validate_bridge_name, validate_dns_label
 
+# A node's storage directory, as Proxmox's "local" storage of each node (ACL path /storage/local).
+LOCAL_STORAGE = "local"
+
 
 class NodeQuerySet(RestrictedQuerySet):
     audit_privilege = "Sys.Audit"

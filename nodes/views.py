@@ -14,6 +14,7 @@ from guests.bulk import (
     request_migrate_all,
 )
 from guests.forms import MigrateForm
+from guests.services import placeable_nodes
 from panel.errors import Refused
 from panel.views import PanelPageMixin, queue_task
 from tasks.models import RECENT_TASKS
@@ -31,7 +32,8 @@ class NodeDetailView(PanelPageMixin, TemplateView):
         tasks = node.tasks.select_related("user").visible_to(user)
         return super().get_context_data(
             node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(),
-            migrate_form=MigrateForm(source=node) if may_act_on_node(user, node, "migrateall") else None,
+            migrate_form=(MigrateForm(source=node, nodes=placeable_nodes(user))
+                          if may_act_on_node(user, node, "migrateall") else None),
             can_power=may_act_on_node(user, node, "startall"), current_resource=f"node/{node.name}", **kwargs
         )
 

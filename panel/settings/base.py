@@ -155,7 +155,9 @@ def channel_layers(redis_url: str, prefix: str = "asgi") -> dict:
     """channels-redis waits for a consumer's next message with a 5 s BZPOPMIN, and redis-py 8 reads with a
     5 s socket timeout by default: a socket quiet for 5 s died of "Timeout reading". Read longer.
     ``prefix`` keeps the groups of two panels sharing one Redis database apart."""
-    host = {"address": redis_url, "socket_timeout": 30}
+    # health_check_interval: a connection idle that long is checked before use, so the first socket after a
+    # Redis restart gets a fresh connection instead of the dead one (an HTTP 500 at its handshake).
+    host = {"address": redis_url, "socket_timeout": 30, "health_check_interval": 10}
     config = {"hosts": [host], "prefix": prefix}
     return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
 

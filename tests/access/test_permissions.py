@@ -113,9 +113,13 @@ def test_non_propagating_pool_entry_does_not_reach_its_guests(node) -> None:
     assert not permissions.has_guest_privilege(user, "VM.Audit", guest)
 
 
-def pool_user(pool, role="PVEVMAdmin"):
+def pool_user(pool, role="PVEVMAdmin", places: bool = False):
+    """A user with ``role`` on ``pool``; with ``places``, one who may also put guests on any node."""
     user = UserFactory()
     grant(user, role, pool.path)
+    if places:
+        grant(user, "PVEAuditor", "/nodes")
+        grant(user, "PVEDatastoreUser", "/storage")
     return user
 
 
@@ -126,7 +130,7 @@ def ct(node, name, pool=None, vcpus=1, memory=64):
 
 def test_create_lands_in_the_pool_owned_by_the_user_within_quota(node) -> None:
     pool = PoolFactory(name="quota", max_guests=2, max_vcpus=3, max_memory_mib=200)
-    user = pool_user(pool)
+    user = pool_user(pool, places=True)
     task = request_create(user, ct(node, f"{PREFIX}q1", pool, vcpus=2, memory=100))
     assert task.guest.pool == pool and task.guest.owner == user
     with pytest.raises(Conflict, match="pool quota quota exceeded: vCPUs limit is 3"):

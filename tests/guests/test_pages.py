@@ -181,6 +181,8 @@ def test_pool_user_creates_in_their_pool_up_to_its_quota(client, node) -> None:
     user = UserFactory()
     pool = PoolFactory(name="team-a", max_guests=1)
     grant(user, "PVEVMAdmin", pool.path)
+    grant(user, "PVEAuditor", f"/nodes/{node.name}")  # the node they create on, and its storage
+    grant(user, "PVEDatastoreUser", "/storage")
     client.login(username=user.username, password=PASSWORD)
     form_page = client.get(create_url("ct")).content.decode()
     assert 'name="pool"' in form_page and "team-a" in form_page
