@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from .errors import OperationTimeout
+from .errors import InvalidGuestState, OperationTimeout
 from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, PowerState, TemplateInfo
 
 Progress = Callable[[str], None]
@@ -83,7 +83,11 @@ class GuestDriver(ABC):
             if not force:
                 raise
             progress(f"{exc.message}; stopping it")
-            self.stop(backend_id)
+            try:
+                self.stop(backend_id)
+            except InvalidGuestState:
+                if self.power_state(backend_id) is not PowerState.STOPPED:
+                    raise  # else it powered off by itself between the timeout and the stop
 
     def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float) -> bool:
         """Whether the guest reaches ``wanted`` within ``timeout`` s (engine errors are raised, not waited out)."""
