@@ -261,7 +261,7 @@ class ContainerMigration(MigrationSteps):
 
     def _endpoint(self, network: str) -> dict:
         endpoint = self.networks[network]
-        own = (self.container.id[:12], self.container.id[:10])  # aliases the engine gave the old container
+        own = (self.container.id[:12],)  # the alias the engine gave the old container
         return {"IPAMConfig": endpoint.get("IPAMConfig"), "Links": endpoint.get("Links"),
                 "Aliases": [a for a in endpoint.get("Aliases") or [] if a not in own] or None,
                 "DriverOpts": endpoint.get("DriverOpts")}
