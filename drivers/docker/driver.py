@@ -171,9 +171,9 @@ class DockerDriver(GuestDriver):
         container = self.engine.container(backend_id)
         if _fetched_state(container) is not PowerState.STOPPED:
             raise InvalidGuestState(f"container {container.name} is running: stop it before deleting it")
-        self.remove(container)
+        self.remove_container(container)
 
-    def remove(self, container: Container) -> None:
+    def remove_container(self, container: Container) -> None:
         """Remove a stopped container with its anonymous volumes, and the image a migration made for it."""
         with self.engine.errors(f"container {container.name}"):
             image_id = container.image.id if container.image else ""

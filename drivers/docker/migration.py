@@ -328,7 +328,7 @@ class ContainerMigration(MigrationSteps):
         return self.target.get_guest(self.created_id, with_usage=False)
 
     def remove_source(self, progress: Progress) -> None:
-        self.source.remove(self.container)  # with its anonymous volumes
+        self.source.remove_container(self.container)  # with its anonymous volumes
         for volume in self.volumes:
             if volume.named:
                 with self.source.engine.errors(f"{volume.label} on the source"):
