@@ -224,7 +224,12 @@ class LibvirtDriver(GuestDriver):
         guest = self._host.get_guest(backend_id)
         if not guest.is_active():
             raise InvalidGuestState(f"cannot stop {guest.label}: it is not running")
-        guest.destroy()
+        try:
+            guest.destroy()
+        except InvalidGuestState:
+            # It went down in between (it powered off, or a libvirtd that just started found its QEMU gone).
+            if guest.is_active():
+                raise
 
     def power_state(self, backend_id: str) -> PowerState:
         return self._host.get_guest(backend_id).power_state()

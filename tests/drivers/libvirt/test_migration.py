@@ -20,7 +20,7 @@ from drivers.errors import GuestNotFound, MigrationFailed, MigrationUnsupported
 from drivers.libvirt import LibvirtDriver
 from drivers.types import PowerState
 from tests.drivers.daemons import PrivateLibvirtd, private_libvirtd
-from tests.support import NODE2_STORAGE_DIR, PREFIX
+from tests.support import NODE2_STORAGE_DIR, PREFIX, wait_until
 
 from .qemu import (
     BRIDGE,
@@ -229,8 +229,14 @@ def test_a_failure_after_a_live_migration_keeps_the_disks_the_vm_runs_on(
     vm, number = boot(source, storage_dir, vm_name)
     disk = f"vm-{number}-disk-0.qcow2"
 
+    status = private.runtime / "libvirt" / "qemu" / "run" / f"{vm_name}.xml"
+
     def progress(line: str) -> None:
         if line == f"VM {vm_name} runs on {private.uri}":
+            # Once the daemon has written the incoming migration as done: killed in its last step, a libvirtd stops
+            # the half-arrived VM when it starts again, which is its own choice and not the case tested here.
+            wait_until(lambda: status.exists() and "<job " not in status.read_text(), 30,
+                       f"{status} to record the migration as done")
             private.kill()
 
     with pytest.raises(MigrationFailed, match=f"VM {vm_name} was migrated live and runs on .*, but could not be read "
