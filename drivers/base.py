@@ -8,12 +8,15 @@ Every failure is raised as a ``drivers.errors.DriverError`` subclass.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, TemplateInfo
+from .errors import InvalidGuestState, OperationTimeout
+from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, PowerState, TemplateInfo
 
 Progress = Callable[[str], None]
+POLL_INTERVAL = 0.2  # seconds between two looks at a guest's state while waiting for it
 
 
 def no_progress(_message: str) -> None:
@@ -36,6 +39,10 @@ class GuestDriver(ABC):
         """One guest; raises GuestNotFound. Without usage where only the state and config matter."""
 
     @abstractmethod
+    def power_state(self, backend_id: str) -> PowerState:
+        """The guest's power state now, in one cheap engine call; raises GuestNotFound."""
+
+    @abstractmethod
     def list_templates(self) -> list[TemplateInfo]:
         """Templates this node can create guests from."""
 
@@ -51,12 +58,45 @@ class GuestDriver(ABC):
     def start(self, backend_id: str) -> None: ...
 
     @abstractmethod
+    def request_shutdown(self, backend_id: str) -> str:
+        """Ask a running guest to power off (ACPI power button, stop signal) and return at once.
+
+        Raises InvalidGuestState when it is not running; returns how messages call it ('VM web1').
+        """
+
     def shutdown(self, backend_id: str, timeout: float) -> None:
         """Ask the guest to power off and wait; raises OperationTimeout, never forces."""
+        label = self.request_shutdown(backend_id)
+        if not self.wait_for_state(backend_id, PowerState.STOPPED, timeout):
+            raise OperationTimeout(f"{label} did not shut down within {timeout:g} s")
 
     @abstractmethod
     def stop(self, backend_id: str) -> None:
         """Power off at once, like pulling the plug."""
+
+    def power_off(self, backend_id: str, timeout: float, *, force: bool, progress: Progress = no_progress) -> None:
+        """Shut the guest down gracefully within ``timeout`` s; if it does not, stop it when ``force``, else raise
+        OperationTimeout. The one shutdown-then-stop sequence: used by the shutdown task and by migrations."""
+        try:
+            self.shutdown(backend_id, timeout)
+        except OperationTimeout as exc:
+            if not force:
+                raise
+            progress(f"{exc.message}; stopping it")
+            try:
+                self.stop(backend_id)
+            except InvalidGuestState:
+                if self.power_state(backend_id) is not PowerState.STOPPED:
+                    raise  # else it powered off by itself between the timeout and the stop
+
+    def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float) -> bool:
+        """Whether the guest reaches ``wanted`` within ``timeout`` s (engine errors are raised, not waited out)."""
+        deadline = time.monotonic() + timeout
+        while self.power_state(backend_id) is not wanted:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_INTERVAL)
+        return True
 
     @abstractmethod
     def reboot(self, backend_id: str, timeout: float) -> None:
@@ -81,10 +121,11 @@ class GuestDriver(ABC):
     ) -> GuestInfo:
         """Move a guest to another node's engine of the same kind; returns the guest there.
 
-        Offline: a running guest is shut down (``timeout`` s, then stopped), its disk or file system
-        and configuration are carried over, and it is started on the target if it was running. The
-        source is removed only once the target runs; on failure what was made on the target is
-        removed and the source is left as it was (started again if it was running).
+        Offline (``drivers.migration``): what cannot be carried is refused before anything is touched; a
+        running guest is shut down (``timeout`` s, then stopped); its disks or file system, volumes and
+        configuration are copied; the copy is checked and started on the target if the guest was running.
+        The source is removed only then; on failure what was made on the target is removed and the source
+        is left as it was (started again if it was running).
         Online: a live migration where the engine can do one between the two nodes; raises
         MigrationUnsupported (leaving the guest untouched) where it cannot.
         ``accelerator`` is the target node's VM domain type; ``progress`` receives log lines.

@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 
 from access.models import Pool
-from drivers.libvirt.driver import MAX_DISK_GIB
+from drivers.limits import MAX_DISK_GIB
 from nodes.models import Node
 from nodes.validators import validate_guest_name
 

@@ -3,9 +3,9 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from drivers.limits import BRIDGE_NAME, GUEST_NAME  # a guest name: a host name, as Proxmox's, that both engines take
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
-# A guest name: a host name of dot-separated labels, like Proxmox's, which Docker and libvirt both accept.
-DNS_NAME = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", re.IGNORECASE)
 
 
 def validate_dns_label(value: str) -> None:
@@ -19,15 +19,13 @@ def validate_dns_label(value: str) -> None:
 
 
 def validate_bridge_name(value: str) -> None:
-    from drivers.libvirt.driver import BRIDGE_NAME
-
     if value and not BRIDGE_NAME.match(value):
         raise ValidationError("'%(value)s' is not a valid bridge name: 1 to 15 letters, digits, '.', '_' or '-'",
                               params={"value": value}, code="invalid_bridge")
 
 
 def validate_guest_name(value: str) -> None:
-    if not DNS_NAME.match(value):
+    if not GUEST_NAME.match(value):
         raise ValidationError(
             "'%(value)s' is not a valid guest name: use a host name (letters, digits, '-' and '.', "
             "starting and ending with a letter or digit, at most 63 characters)",

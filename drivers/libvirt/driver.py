@@ -1,17 +1,14 @@
 """Virtual machines on libvirt (QEMU), through libvirt-python.
 
 Policy lives here: what a panel VM looks like (``_guest_config``), which states allow
-which action, where its files go. The Host owns the connection and error translation,
-the Guest the domain verbs, config.py the XML.
+which action, where its files go (``vm_files``). The Host owns the connection and error
+translation, the Guest the domain verbs, config.py the XML, migration.py what a move changes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import re
-import time
 
 import libvirt
 
@@ -22,12 +19,12 @@ from ..errors import (
     GuestNotFound,
     InvalidGuestState,
     InvalidSpec,
-    MigrationFailed,
     MigrationUnsupported,
-    OperationTimeout,
 )
+from ..limits import ACCELERATORS, MAX_DISK_GIB, check_bridge_name, check_guest_name
+from ..migration import migrate_offline
 from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
-from . import storage, templates, volumes
+from . import templates, vm_files
 from .config import (
     GuestConfig,
     GuestConsole,
@@ -40,14 +37,10 @@ from .config import (
 )
 from .guest import Guest, power_state
 from .host import Host
+from .migration import VmMigration
 
 log = logging.getLogger(__name__)
 
-# RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_MAX_NAME = 253
-MAX_DISK_GIB = 4096
-ACCELERATORS = ("kvm", "qemu")  # kvm: hardware virtualisation; qemu: TCG software emulation
 _STATS = (
     libvirt.VIR_DOMAIN_STATS_STATE
     | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
@@ -56,20 +49,6 @@ _STATS = (
     | libvirt.VIR_DOMAIN_STATS_BLOCK
     | libvirt.VIR_DOMAIN_STATS_INTERFACE
 )
-_POLL = 0.2  # seconds between state checks while waiting for a guest
-
-
-# A Linux network interface name (IFNAMSIZ): what a bridge may be called.
-BRIDGE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-
-
-def validate_name(name: str) -> None:
-    labels = name.split(".")
-    if not name or len(name) > _MAX_NAME or not all(_LABEL.match(label) for label in labels):
-        raise InvalidSpec(
-            f"'{name}' is not a valid VM name: use a host name made of letters, digits and '-' "
-            "(not at either end), 1 to 63 characters, with optional '.'-separated parts"
-        )
 
 
 class LibvirtDriver(GuestDriver):
@@ -79,8 +58,8 @@ class LibvirtDriver(GuestDriver):
                  name_prefix: str = "") -> None:
         """``bridge``: the host bridge new VMs' NICs join (Proxmox's vmbr0); empty for user networking.
         ``name_prefix``: only domains whose names start with it are listed (daemons shared by panels)."""
-        if bridge and not BRIDGE_NAME.match(bridge):
-            raise InvalidSpec(f"'{bridge}' is not a valid bridge name (1 to 15 letters, digits, '.', '_', '-')")
+        if bridge:
+            check_bridge_name(bridge)
         self.uri = uri
         self.storage_dir = os.path.abspath(storage_dir)  # libvirt resolves no relative paths
         self.template_dir = template_dir
@@ -150,7 +129,7 @@ class LibvirtDriver(GuestDriver):
     # -- create and delete -------------------------------------------------------------------
 
     def _validate(self, spec: GuestSpec) -> templates.VmTemplate:
-        validate_name(spec.name)
+        check_guest_name(spec.name, "VM")
         if spec.vmid < 1:
             raise InvalidSpec(f"vmid must be a positive integer, not {spec.vmid}")
         if spec.accelerator not in ACCELERATORS:
@@ -182,7 +161,7 @@ class LibvirtDriver(GuestDriver):
             devices=[
                 GuestDisk(source=disk, target="vda", bus="virtio", format="qcow2"),
                 GuestInterface.on(self.bridge),
-                GuestSerial(log_file=storage.console_log_path(self.storage_dir, spec.vmid), log_append=False),
+                GuestSerial(log_file=vm_files.console_log_path(self.storage_dir, spec.vmid), log_append=False),
                 GuestConsole(),
                 GuestGraphics(type="vnc", listen="127.0.0.1", autoport=True),
                 GuestMemballoon(model="virtio", stats_period=10),
@@ -203,9 +182,9 @@ class LibvirtDriver(GuestDriver):
                 continue
             if metadata is not None and metadata.vmid == spec.vmid:
                 raise GuestAlreadyExists(f"vmid {spec.vmid} is already used by VM {guest.name} on this node")
-        disk = storage.disk_path(self.storage_dir, spec.vmid)
+        disk = vm_files.disk_path(self.storage_dir, spec.vmid)
         xml = self._guest_config(spec, template, disk).to_xml()
-        storage.create_qcow2(disk, spec.disk_gib)  # removes its own leftovers when it fails
+        vm_files.create_qcow2(disk, spec.disk_gib)  # removes its own leftovers when it fails
         guest = None
         try:
             guest = self._host.define(xml)
@@ -216,7 +195,7 @@ class LibvirtDriver(GuestDriver):
                     guest.undefine()
                 except DriverError as exc:
                     log.error("could not undefine half-created %s: %s", guest.label, exc)
-            storage.remove_files([disk])
+            vm_files.remove_files([disk])
             raise
 
     def delete(self, backend_id: str) -> None:
@@ -225,11 +204,8 @@ class LibvirtDriver(GuestDriver):
         if state is not PowerState.STOPPED:
             raise InvalidGuestState(f"{guest.label} is {state.value}: stop the VM first")
         config = guest.get_config()
-        files = [d.source for d in config.disks if d.type == "file" and d.source]
-        files += [s.log_file for s in config.serials if s.log_file]
         guest.undefine(nvram=config.nvram is not None)
-        # Only the panel's storage is ours to clean: a disk elsewhere may be shared or precious.
-        left = storage.remove_files([f for f in files if storage.is_under(f, self.storage_dir)])
+        left = vm_files.remove_files(vm_files.files_in_storage(config, self.storage_dir))
         if left:
             raise DriverError(f"{guest.label} was deleted, but these files could not be removed: {', '.join(left)}")
 
@@ -248,16 +224,20 @@ class LibvirtDriver(GuestDriver):
         guest = self._host.get_guest(backend_id)
         if not guest.is_active():
             raise InvalidGuestState(f"cannot stop {guest.label}: it is not running")
-        guest.destroy()
+        try:
+            guest.destroy()
+        except InvalidGuestState:
+            # It went down in between (it powered off, or a libvirtd that just started found its QEMU gone).
+            if guest.is_active():
+                raise
 
-    def shutdown(self, backend_id: str, timeout: float) -> None:
+    def power_state(self, backend_id: str) -> PowerState:
+        return self._host.get_guest(backend_id).power_state()
+
+    def request_shutdown(self, backend_id: str) -> str:
         guest = self._require(backend_id, PowerState.RUNNING, "shut down")
         guest.shutdown()
-        deadline = time.monotonic() + timeout
-        while guest.is_active():
-            if time.monotonic() >= deadline:
-                raise OperationTimeout(f"{guest.label} did not shut down within {timeout:g} s")
-            time.sleep(_POLL)
+        return guest.label
 
     def reboot(self, backend_id: str, timeout: float) -> None:
         guest = self._require(backend_id, PowerState.RUNNING, "reboot")
@@ -286,135 +266,13 @@ class LibvirtDriver(GuestDriver):
         accelerator: str | None = None,
         progress: Progress = no_progress,
     ) -> GuestInfo:
+        """Offline by ``drivers.migration``, live by libvirt; the steps are ``migration.VmMigration``'s."""
         if not isinstance(target, LibvirtDriver):
             raise MigrationUnsupported("a VM can only be migrated to another libvirt node")
-        guest = self._host.get_guest(backend_id)
-        config = guest.get_config()
-        for disk in config.disks:
-            if disk.type != "file" or not storage.is_under(disk.source, self.storage_dir):
-                raise MigrationUnsupported(
-                    f"{guest.label} has disk {disk.source or disk.target} outside the node's storage "
-                    f"{self.storage_dir}: the panel moves only the disks it made"
-                )
-        if target._host.find_guest(config.name) is not None:
-            raise GuestAlreadyExists(f"a VM named '{config.name}' already exists on the target node")
-        target_config = self._config_on(target, config, accelerator)
+        steps = VmMigration(self, self._host.get_guest(backend_id), target, accelerator)
         if online:
-            return self._migrate_live(guest, target, config, target_config, progress)
-        return self._migrate_offline(guest, target, config, target_config, timeout, progress)
-
-    def _config_on(self, target: LibvirtDriver, config: GuestConfig, accelerator: str | None) -> GuestConfig:
-        """The same VM (name, UUID, CPUs, memory, metadata) with its files in the target's storage."""
-        vmid = config.metadata.vmid if config.metadata else None
-        devices = []
-        for device in config.devices:
-            if isinstance(device, GuestDisk):
-                device = dataclasses.replace(
-                    device, source=os.path.join(target.storage_dir, os.path.basename(device.source)))
-            elif isinstance(device, GuestSerial) and device.log_file:
-                log_file = (storage.console_log_path(target.storage_dir, vmid) if vmid is not None
-                            else os.path.join(target.storage_dir, os.path.basename(device.log_file)))
-                device = dataclasses.replace(device, log_file=log_file)
-            elif isinstance(device, GuestGraphics):
-                device = dataclasses.replace(device, port=None, autoport=True)  # ports are per host
-            elif isinstance(device, GuestInterface):  # the target's network, same MAC
-                device = GuestInterface.on(target.bridge, model=device.model, mac=device.mac)
-            devices.append(device)
-        return dataclasses.replace(config, virt_type=accelerator or config.virt_type, devices=devices)
-
-    def _migrate_offline(self, guest: Guest, target: LibvirtDriver, config: GuestConfig,
-                         target_config: GuestConfig, timeout: float, progress: Progress) -> GuestInfo:
-        state = guest.power_state()
-        if state is PowerState.PAUSED:
-            raise InvalidGuestState(f"cannot migrate {guest.label}: it is paused, resume or stop it first")
-        was_running = _active(guest, state)
-        if was_running:
-            progress(f"shutting down {guest.label} (timeout {timeout:g} s)")
-            try:
-                self.shutdown(guest.uuid, timeout)
-            except OperationTimeout as exc:
-                progress(f"{exc.message}; stopping it")
-                guest.destroy()
-        copies = []
-        moved = None
-        try:
-            for disk, new_disk in zip(config.disks, target_config.disks, strict=True):
-                copies.append(volumes.copy_volume(self._host, disk.source, target._host, new_disk.source, progress))
-            moved = target._host.define(target_config.to_xml())
-            progress(f"defined {moved.label} on {target.uri}")
-            if was_running:
-                moved.start()
-                progress(f"started {moved.label} on {target.uri}")
-            info = target.get_guest(moved.uuid)
-        except BaseException as exc:
-            progress(f"migration failed: {exc}; removing what was made on the target")
-            self._undo_on_target(moved, copies)
-            if was_running:
-                progress(f"starting {guest.label} again on its node")
-                try:
-                    guest.start()
-                except DriverError as start_error:
-                    log.error("could not restart %s after a failed migration: %s", guest.label, start_error)
-            if isinstance(exc, DriverError):
-                raise MigrationFailed(f"migration of {guest.label} failed: {exc.message}") from exc
-            raise
-        progress(f"removing {guest.label} and its disks from {self.uri}")
-        try:
-            self._remove_source(guest, config)
-        except DriverError as exc:
-            # The VM runs on the target now: a leftover here must not make the migration look failed.
-            progress(f"warning: {guest.label} moved, but its old definition could not be removed: {exc.message}")
-        return info
-
-    def _migrate_live(self, guest: Guest, target: LibvirtDriver, config: GuestConfig,
-                      target_config: GuestConfig, progress: Progress) -> GuestInfo:
-        """libvirt's live migration, with the disks copied by QEMU (NBD) into empty images on the target."""
-        if not guest.is_active():
-            raise InvalidGuestState(f"cannot migrate {guest.label} live: it is not running; migrate it offline")
-        here, there = self._host.hostname(), target._host.hostname()
-        if here == there:
-            raise MigrationUnsupported(
-                f"libvirt cannot live-migrate {guest.label} from {self.uri} to {target.uri}: both libvirt "
-                f"daemons run on the same host ({here}), and libvirt refuses to migrate a VM to the host "
-                "it already runs on. Migrate it offline instead (it is shut down, moved and started again)"
-            )
-        copies = []
-        try:
-            for disk in config.disks:
-                capacity = os.path.getsize(disk.source)  # grown to its virtual size by the copy
-                new_path = os.path.join(target.storage_dir, os.path.basename(disk.source))
-                copies.append(volumes.create_empty_like(target._host, new_path, capacity))
-            progress(f"migrating {guest.label} live to {target.uri}")
-            moved = guest.migrate_live(target._host, target_config.to_xml(), [d.target for d in config.disks])
-            info = target.get_guest(moved.uuid)
-        except DriverError as exc:
-            for copy in copies:
-                volumes.delete_volume(copy)
-            raise MigrationFailed(f"live migration of {guest.label} failed: {exc.message}") from exc
-        self._remove_files(guest, config)
-        return info
-
-    def _undo_on_target(self, moved: Guest | None, copies: list) -> None:
-        if moved is not None:
-            try:
-                if moved.is_active():
-                    moved.destroy()
-                moved.undefine()
-            except DriverError as exc:
-                log.error("could not remove %s from the target after a failed migration: %s", moved.label, exc)
-        for copy in copies:
-            volumes.delete_volume(copy)
-
-    def _remove_source(self, guest: Guest, config: GuestConfig) -> None:
-        guest.undefine(nvram=config.nvram is not None)
-        self._remove_files(guest, config)
-
-    def _remove_files(self, guest: Guest, config: GuestConfig) -> None:
-        files = [d.source for d in config.disks if d.type == "file" and d.source]
-        files += [s.log_file for s in config.serials if s.log_file]
-        left = storage.remove_files([f for f in files if storage.is_under(f, self.storage_dir)])
-        if left:
-            log.warning("%s was migrated, but these files could not be removed: %s", guest.label, ", ".join(left))
+            return steps.migrate_live(progress)
+        return migrate_offline(self, backend_id, steps, timeout, progress)
 
     def _require(self, backend_id: str, wanted: PowerState, verb: str) -> Guest:
         guest = self._host.get_guest(backend_id)

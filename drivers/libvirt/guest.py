@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import libvirt
+from lxml import etree
 
 from ..types import PowerState
 from .config import PANEL_NS, GuestConfig, GuestMetadata, parse_xml
@@ -107,6 +108,13 @@ class Guest:
         return GuestConfig.parse_dom(parse_xml(self.domain.XMLDesc(0)))
 
     @_translated
+    def xml(self, *, inactive: bool = False, migratable: bool = False) -> etree._Element:
+        """The domain's whole XML: the running definition, or with ``inactive`` the one it boots with next."""
+        flags = (libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0) | (
+            libvirt.VIR_DOMAIN_XML_MIGRATABLE if migratable else 0)
+        return parse_xml(self.domain.XMLDesc(flags))
+
+    @_translated
     def get_metadata(self) -> GuestMetadata | None:
         """Our <metadata> element, or None for a domain the panel did not create."""
         try:
@@ -160,14 +168,15 @@ class Guest:
         self.domain.resume()
 
     @_translated
-    def migrate_live(self, target: Host, xml: str, disks: list[str]) -> Guest:
-        """Live migration to ``target``'s daemon, copying ``disks`` (targets like ``vda``) over NBD.
+    def migrate_live(self, target: Host, xml: str, persistent_xml: str, disks: list[str]) -> Guest:
+        """Live migration to ``target``'s daemon, copying ``disks`` (targets like ``vda``) over NBD; the VM runs
+        there as ``xml`` and is defined there as ``persistent_xml``.
 
         The client drives it (not peer-to-peer), so the two daemons need not reach each other's URIs.
         """
         params = {
             libvirt.VIR_MIGRATE_PARAM_DEST_XML: xml,
-            libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: xml,
+            libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: persistent_xml,
             libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: disks,
         }
         flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST

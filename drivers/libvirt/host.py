@@ -27,6 +27,7 @@ from ..errors import (
     InvalidSpec,
     OperationTimeout,
 )
+from .config import parse_xml
 from .guest import Guest
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,13 @@ class Host:
     def hostname(self) -> str:
         with self.errors():
             return self.get_connection().getHostname()
+
+    def host_uuid(self) -> str:
+        """The host's UUID as this daemon reports it: what libvirt compares to refuse a migration to the same host
+        (a session daemon that cannot read the machine's UUID makes up its own)."""
+        with self.errors():
+            capabilities = self.get_connection().getCapabilities()
+        return parse_xml(capabilities).findtext("host/uuid") or ""
 
     def get_guest(self, domain_uuid: str) -> Guest:
         try:

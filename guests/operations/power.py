@@ -8,7 +8,6 @@ from collections.abc import Callable
 from django.conf import settings
 
 from drivers.base import GuestDriver
-from drivers.errors import OperationTimeout
 from tasks.context import TaskContext
 from tasks.registry import Operation, register
 
@@ -32,12 +31,7 @@ def shutdown(context: TaskContext) -> str:
     timeout = _timeout(context)
     context.log(f"shutting down {guest} (timeout {timeout:g} s)")
     try:
-        driver.shutdown(guest.backend_id, timeout)
-    except OperationTimeout as exc:
-        if not context.params.get("force_stop"):
-            raise
-        context.log(f"{exc.message}; stopping it")
-        driver.stop(guest.backend_id)
+        driver.power_off(guest.backend_id, timeout, force=bool(context.params.get("force_stop")), progress=context.log)
     finally:
         refresh(context, guest, driver)
     return "OK"

@@ -40,17 +40,20 @@ start_docker() {
 }
 
 configure_libvirt() {
-    # QEMU as root, unconfined: a container has no AppArmor/SELinux to confine it with, and running it as
-    # libvirt-qemu would make libvirt chown every disk and the shared template files to that user.
-    local conf=/etc/libvirt/qemu.conf changed=0 setting key
-    for setting in 'user = "root"' 'group = "root"' 'security_driver = "none"'; do
-        key=${setting%% *}
-        if ! grep -qxF "$setting" "$conf"; then
-            sed -i "/^$key *=/d" "$conf"
-            echo "$setting" >>"$conf"
-            changed=1
-        fi
-    done
+    # QEMU runs as Debian ships it: as libvirt-qemu, confined by libvirt's DAC driver, which hands each VM its files
+    # (disks, the template's kernel and initrd) while it runs and gives them back to their owner afterwards
+    # (remembered in trusted.* xattrs, counted for files VMs share). What QEMU needs is only to reach them: the
+    # storage directories and the templates are world-searchable (0755), and pytest's 0700 tmp dirs are not used.
+    # An earlier version of this script appended three lines to qemu.conf making QEMU root and unconfined for every
+    # VM on the host; take exactly those lines out again.
+    local conf=/etc/libvirt/qemu.conf changed=0
+    local -a ours=(-e 'user = "root"' -e 'group = "root"' -e 'security_driver = "none"')
+    if grep -qxF "${ours[@]}" "$conf"; then
+        grep -vxF "${ours[@]}" "$conf" >"$conf.panel-new" || true
+        cat "$conf.panel-new" >"$conf"  # in place: the package's owner and mode stay
+        rm -f "$conf.panel-new"
+        changed=1
+    fi
     # QEMU's tap networking needs the tun device, which minimal containers may lack.
     if [ ! -e /dev/net/tun ]; then
         mkdir -p /dev/net

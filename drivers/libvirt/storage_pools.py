@@ -1,4 +1,4 @@
-"""Disks as libvirt storage volumes: a directory pool over a node's storage dir, and copies between nodes.
+"""Files as libvirt storage volumes: a directory pool over a node's storage dir, and copies between nodes.
 
 Migration copies disks with libvirt storage streams (virStorageVolDownload on the source, Upload on the
 target) rather than as files: the bytes travel over the two libvirt connections, so this works between
@@ -9,7 +9,6 @@ owned by the user its QEMU runs as (root for qemu:///system, the session user fo
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from collections.abc import Callable
 from contextlib import suppress
@@ -20,8 +19,6 @@ from lxml import etree
 from ..errors import DriverError, GuestAlreadyExists
 from .config import parse_xml, to_xml
 from .host import Host
-
-log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 
@@ -59,34 +56,56 @@ def storage_pool(host: Host, directory: str) -> libvirt.virStoragePool:
             pool = conn.storagePoolCreateXML(
                 _pool_xml(name, directory), libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD
             )
-        pool.refresh(0)  # our disks are made with qemu-img, outside libvirt's knowledge
         return pool
 
 
-def copy_volume(
-    source: Host, source_path: str, target: Host, target_path: str, progress: Callable[[str], None]
-) -> libvirt.virStorageVol:
-    """Copy one disk file byte for byte to the target node's storage; returns the new volume.
-
-    The target volume is removed again if the copy fails.
-    """
-    source_pool = storage_pool(source, os.path.dirname(source_path))
-    target_pool = storage_pool(target, os.path.dirname(target_path))
-    name = os.path.basename(target_path)
-    with source.errors(f"disk {source_path}"):
-        volume = source_pool.storageVolLookupByName(os.path.basename(source_path))
-        _type, capacity, size = volume.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)
-    with target.errors(f"disk {target_path}"):
+def find_volume(host: Host, path: str) -> libvirt.virStorageVol | None:
+    """The volume of the file ``path``, None when there is no such file."""
+    pool = storage_pool(host, os.path.dirname(path))
+    with host.errors(f"file {path}"):
         try:
-            target_pool.storageVolLookupByName(name)
+            volume = pool.storageVolLookupByName(os.path.basename(path))
+            volume.info()  # reads the file again: fails for one removed behind libvirt's back
+            return volume
+        except libvirt.libvirtError:
+            # Files come and go outside libvirt's knowledge (qemu-img makes the disks, deletes remove them):
+            # read the directory again, once.
+            pool.refresh(0)
+        try:
+            volume = pool.storageVolLookupByName(os.path.basename(path))
         except libvirt.libvirtError as exc:
             if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
                 raise
-        else:
-            raise GuestAlreadyExists(f"disk {target_path} already exists on the target node")
+            return None
+        return volume
+
+
+def sizes(host: Host, volume: libvirt.virStorageVol) -> tuple[int, int]:
+    """A volume's virtual capacity and the bytes its file holds (a qcow2 file is smaller than its capacity), as
+    the file is now (libvirt reads it again for each call)."""
+    with host.errors("volume"):
+        _type, capacity, physical = volume.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)
+    return capacity, physical
+
+
+def copy_volume(
+    source: Host, source_path: str, target: Host, target_path: str, progress: Callable[[str], None], what: str = "disk"
+) -> libvirt.virStorageVol:
+    """Copy one file byte for byte to the target node's storage; returns the new volume.
+
+    The target volume is removed again if the copy fails.
+    """
+    volume = find_volume(source, source_path)
+    if volume is None:
+        raise DriverError(f"{what} {source_path} does not exist")
+    capacity, size = sizes(source, volume)
+    if find_volume(target, target_path) is not None:
+        raise GuestAlreadyExists(f"{what} {target_path} already exists on the target node")
+    target_pool = storage_pool(target, os.path.dirname(target_path))
+    with target.errors(f"{what} {target_path}"):
         # Raw of the file's size: the upload writes the qcow2 file's bytes as they are.
-        copy = target_pool.createXML(_volume_xml(name, size, "raw"), 0)
-    progress(f"copying disk {source_path} ({size / 1024 / 1024:.1f} MiB, {capacity / 1024**3:g} GiB virtual) "
+        copy = target_pool.createXML(_volume_xml(os.path.basename(target_path), size, "raw"), 0)
+    progress(f"copying {what} {source_path} ({size / 1024 / 1024:.1f} MiB, {capacity / 1024**3:g} GiB virtual) "
              f"to {target_path}")
     try:
         _stream(source, volume, target, copy, size)
@@ -143,8 +162,6 @@ def create_empty_like(target: Host, target_path: str, capacity: int) -> libvirt.
         return pool.createXML(_volume_xml(os.path.basename(target_path), capacity, "qcow2"), 0)
 
 
-def delete_volume(volume: libvirt.virStorageVol) -> None:
-    try:
+def delete_volume(host: Host, volume: libvirt.virStorageVol) -> None:
+    with host.errors("volume"):
         volume.delete(0)
-    except libvirt.libvirtError as exc:
-        log.error("could not remove volume %s: %s", volume.path(), exc)

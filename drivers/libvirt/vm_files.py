@@ -1,4 +1,6 @@
-"""Files of panel VMs in the node's storage directory: ``vm-<vmid>-disk-<n>.qcow2`` and console logs."""
+"""The files of panel VMs in a node's storage directory, handled as files: ``vm-<vmid>-disk-<n>.qcow2``, console
+logs and UEFI variable stores; their paths, creation and removal. (Copies between nodes go through libvirt's
+storage pools: ``storage_pools.py``.)"""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import subprocess
 
 from ..errors import DriverError, GuestAlreadyExists
+from .config import GuestConfig
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,18 @@ def disk_path(storage_dir: str, vmid: int, index: int = 0) -> str:
 
 def console_log_path(storage_dir: str, vmid: int) -> str:
     return os.path.join(storage_dir, f"vm-{vmid}-console.log")
+
+
+def nvram_path(storage_dir: str, vmid: int) -> str:
+    return os.path.join(storage_dir, f"vm-{vmid}-nvram.fd")
+
+
+def files_in_storage(config: GuestConfig, storage_dir: str) -> list[str]:
+    """The VM's disk files and console logs that are in ``storage_dir``: what removing the VM removes. Only the
+    panel's storage is ours to clean: a disk elsewhere may be shared or precious. (libvirt removes the nvram.)"""
+    files = [d.source for d in config.disks if d.type == "file" and d.source]
+    files += [s.log_file for s in config.serials if s.log_file]
+    return [f for f in files if is_under(f, storage_dir)]
 
 
 def is_under(path: str, directory: str) -> bool:

@@ -1,0 +1,37 @@
+"""Limits and naming rules of the engines, in one place: the panel's forms and validators import them from here
+without loading an engine library, and the drivers check every request against the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidSpec
+
+MAX_DISK_GIB = 4096  # the largest disk the panel makes for a VM
+ACCELERATORS = ("kvm", "qemu")  # libvirt domain types: kvm (hardware virtualisation), qemu (TCG software emulation)
+DOCKER_MIN_MEMORY_MIB = 6  # the Docker engine refuses a memory limit below 6 MiB
+
+# A Linux network interface name (IFNAMSIZ): what a bridge may be called. \Z, not $: $ also matches before a
+# final newline.
+BRIDGE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
+
+# A guest name: a host name of '.'-separated labels (letters, digits, inner '-'), at most 63 characters in all.
+# Docker's container names ([a-zA-Z0-9][a-zA-Z0-9_.-]*) and libvirt's domain names (any text) both take it, and the
+# guest can use its name as its host name.
+GUEST_NAME = re.compile(
+    r"^(?=.{1,63}\Z)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\Z", re.IGNORECASE
+)
+GUEST_NAME_RULE = ("a host name: letters, digits, '-' and '.', starting and ending with a letter or digit, "
+                   "at most 63 characters")
+
+
+def check_guest_name(name: str, what: str) -> None:
+    """Raise InvalidSpec unless ``name`` follows GUEST_NAME; ``what`` is 'VM' or 'container'."""
+    if not GUEST_NAME.match(name):
+        raise InvalidSpec(f"'{name}' is not a valid {what} name: use {GUEST_NAME_RULE}")
+
+
+def check_bridge_name(bridge: str) -> None:
+    if not BRIDGE_NAME.match(bridge):
+        raise InvalidSpec(f"'{bridge}' is not a valid bridge name (1 to 15 letters, digits, '.', '_', '-')")
