@@ -273,10 +273,12 @@ def task_condition(user: User) -> Q:
 
 
 def can_cancel_task(user: User, task: Task) -> bool:
-    """The user who started it, or Sys.Modify on its node."""
+    """The user who started it, or Sys.Modify on its node. A privilege-separated token is not its user: it
+    needs Sys.Modify of its own (Proxmox compares the task's user!token)."""
     if not user.is_authenticated:
         return False
-    if getattr(task, "user_id", None) == user.pk:
+    token = api_token(user)
+    if getattr(task, "user_id", None) == user.pk and not (token is not None and token.privsep):
         return True
     return has_privilege(user, "Sys.Modify", f"/nodes/{task.node.name}")
 

@@ -13,12 +13,12 @@ for prefix, listing, create, update, delete in [
     urlpatterns += [
         path(f"{prefix}s/", listing.as_view(), name=f"{prefix}_list"),
         path(f"{prefix}s/add/", create.as_view(), name=f"{prefix}_create"),
-        path(f"{prefix}s/<int:pk>/", update.as_view(), name=f"{prefix}_update"),
-        path(f"{prefix}s/<int:pk>/delete/", delete.as_view(), name=f"{prefix}_delete"),
+        path(f"{prefix}s/<id:pk>/", update.as_view(), name=f"{prefix}_update"),
+        path(f"{prefix}s/<id:pk>/delete/", delete.as_view(), name=f"{prefix}_delete"),
     ]
 urlpatterns += [
     path("audit/", views.AuditLogView.as_view(), name="audit_list"),
     path("tokens/", views.TokenListView.as_view(), name="token_list"),
     path("tokens/add/", views.TokenCreateView.as_view(), name="token_create"),
-    path("tokens/<int:pk>/delete/", views.TokenDeleteView.as_view(), name="token_delete"),
+    path("tokens/<id:pk>/delete/", views.TokenDeleteView.as_view(), name="token_delete"),
 ]

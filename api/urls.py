@@ -12,6 +12,6 @@ urlpatterns = [
     path("nodes/<str:node>/tasks/<str:upid>/status", views.TaskStatusView.as_view()),
     path("nodes/<str:node>/tasks/<str:upid>/log", views.TaskLogView.as_view()),
     path("nodes/<str:node>/<str:action>", views.NodeBulkView.as_view()),
-    path("nodes/<str:node>/<str:kind>/<int:vmid>/rrddata", views.GuestRrdDataView.as_view()),
-    path("nodes/<str:node>/<str:kind>/<int:vmid>/status/<str:action>", views.GuestStatusView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", views.GuestRrdDataView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", views.GuestStatusView.as_view()),
 ]

@@ -10,12 +10,15 @@ from rest_framework.views import APIView
 
 from cluster.resources import RESOURCE_TYPES, cluster_resources, node_resource
 from guests.bulk import BULK_ACTIONS, request_bulk
-from guests.choices import GuestAction, GuestKind
+from guests.choices import VMID_MAX, VMID_MIN, GuestAction, GuestKind
 from guests.models import Guest, resource_path
 from guests.services import request_action
 from metrics.store import TIMEFRAMES, history
 from nodes.choices import NodeStatus
 from nodes.models import Node
+from panel.errors import InvalidRequest
+from panel.parsing import decimal
+from tasks.choices import LOG_PAGE_MAX, MAX_TIMEOUT, TASK_PAGE_MAX
 from tasks.events import task_summary
 from tasks.models import Task
 from tasks.services import cancel
@@ -23,22 +26,25 @@ from tasks.services import cancel
 from .responses import data
 
 LOG_LIMIT_DEFAULT = 50
+MAX_OFFSET = 10**12  # a start far beyond any log or list, still within SQL's integers
 # Proxmox's guest paths: /nodes/{node}/qemu/{vmid} for VMs, /nodes/{node}/lxc/{vmid} for containers.
 KIND_OF_PATH = {resource_path(kind): kind for kind in GuestKind}
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
-    value = request.query_params.get(name, str(default))
-    if not value.isdigit():
-        raise ValidationError({name: "must be a non-negative integer"})
-    return int(value)
+def _number(value: object, name: str, maximum: int, minimum: int = 0) -> int:
+    """A parameter as a bounded ASCII decimal; a parameter error (Proxmox's ``errors: {name: message}``)."""
+    try:
+        return decimal(value, name, maximum=maximum, minimum=minimum)
+    except InvalidRequest as exc:
+        raise ValidationError({name: exc.message}) from None
+
+
+def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
+    return _number(request.query_params.get(name, str(default)), name, maximum)
 
 
 def _seconds(request: Request, name: str) -> int:
-    value = str(request.data[name])
-    if not value.isdigit():
-        raise ValidationError({name: "seconds, a non-negative integer"})
-    return int(value)
+    return _number(request.data[name], name, MAX_TIMEOUT)
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -85,10 +91,11 @@ class NodeStatusView(APIView):
 
 class NodeTaskListView(APIView):
     def get(self, request: Request, node: str) -> Response:
-        start, limit = _int_param(request, "start", 0), _int_param(request, "limit", 50)
+        start = _int_param(request, "start", 0, MAX_OFFSET)
+        limit = _int_param(request, "limit", 50, TASK_PAGE_MAX)
         tasks = Task.objects.select_related("node", "user", "parent").filter(node__name=node).visible_to(request.user)
         if "vmid" in request.query_params:
-            tasks = tasks.filter(vmid=_int_param(request, "vmid", 0))
+            tasks = tasks.filter(vmid=_int_param(request, "vmid", 0, VMID_MAX))
         return data([task_summary(t) for t in tasks[start:start + limit]], total=tasks.count())
 
 
@@ -106,7 +113,8 @@ class TaskLogView(APIView):
     def get(self, request: Request, node: str, upid: str) -> Response:
         """Lines from ``start`` (0: the first), at most ``limit``, as [{"n": 1, "t": "..."}, ...]."""
         task = _task(request, node, upid)
-        start, limit = _int_param(request, "start", 0), _int_param(request, "limit", LOG_LIMIT_DEFAULT)
+        start = _int_param(request, "start", 0, MAX_OFFSET)
+        limit = _int_param(request, "limit", LOG_LIMIT_DEFAULT, LOG_PAGE_MAX)
         lines = task.log_lines.filter(number__gt=start).order_by("number")[:limit]
         return data([{"n": line.number, "t": line.text} for line in lines], total=task.log_lines.count())
 
@@ -125,10 +133,7 @@ class NodeBulkView(APIView):
         params = {}
         vms = request.data.get("vms")
         if vms:
-            try:
-                params["vms"] = [int(v) for v in str(vms).replace(",", " ").split()]
-            except ValueError:
-                raise ValidationError({"vms": "a list of VMIDs separated by commas"}) from None
+            params["vms"] = [_number(v, "vms", VMID_MAX, VMID_MIN) for v in str(vms).replace(",", " ").split()]
         if "force" in request.data:  # startall: also guests not marked "start at boot"
             params["force"] = _flag(request, "force")
         if "forceStop" in request.data:  # stopall: stop what did not shut down in time (default yes)

@@ -9,6 +9,8 @@ import re
 from .errors import InvalidSpec
 
 MAX_DISK_GIB = 4096  # the largest disk the panel makes for a VM
+MAX_MEMORY_MIB = 4 * 1024 * 1024  # 4 TiB: Proxmox's largest VM memory
+MAX_VCPUS = 512
 ACCELERATORS = ("kvm", "qemu")  # libvirt domain types: kvm (hardware virtualisation), qemu (TCG software emulation)
 DOCKER_MIN_MEMORY_MIB = 6  # the Docker engine refuses a memory limit below 6 MiB
 

@@ -4,14 +4,14 @@ from django import forms
 from django.conf import settings
 
 from access.models import Pool
-from drivers.limits import MAX_DISK_GIB
+from drivers.limits import MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
 from nodes.models import Node
 from nodes.validators import validate_guest_name
 
 from .choices import VMID_MAX, VMID_MIN, GuestKind
 from .models import Guest, GuestTemplate
 
-MAX_VCPUS = 128
+MAX_STARTUP_ORDER = 999_999  # within the column, and more groups than any cluster has
 DEFAULT_MEMORY_MIB = {GuestKind.VM: 256, GuestKind.CT: 128}
 
 
@@ -20,16 +20,18 @@ class GuestCreateForm(forms.Form):
 
     node = forms.ModelChoiceField(queryset=Node.objects.all(), to_field_name="name")
     template = forms.CharField(max_length=128)
-    name = forms.CharField(max_length=63, validators=[validate_guest_name])
+    # No max_length: a browser cuts a longer name silently at the input's maxlength; the rule refuses it instead.
+    name = forms.CharField(validators=[validate_guest_name], help_text="At most 63 characters.")
     vmid = forms.IntegerField(
         label="VMID", required=False, min_value=VMID_MIN, max_value=VMID_MAX,
         help_text="Leave empty for the next free id.",
     )
     vcpus = forms.IntegerField(label="vCPUs", min_value=1, max_value=MAX_VCPUS, initial=1)
-    memory_mib = forms.IntegerField(label="Memory (MiB)", min_value=4)
+    memory_mib = forms.IntegerField(label="Memory (MiB)", min_value=4, max_value=MAX_MEMORY_MIB)
     disk_gib = forms.IntegerField(label="Disk (GiB)", min_value=1, max_value=MAX_DISK_GIB, initial=2)
     onboot = forms.BooleanField(label="Start at boot", required=False)
-    startup_order = forms.IntegerField(label="Startup order", required=False, min_value=0)
+    startup_order = forms.IntegerField(label="Startup order", required=False, min_value=0,
+                                       max_value=MAX_STARTUP_ORDER)
     start = forms.BooleanField(label="Start after created", required=False)
 
     def __init__(self, *args: object, kind: str, nodes, pools: list | None = None, pool_required: bool = False,

@@ -8,6 +8,7 @@ from django.views.generic import FormView, ListView, TemplateView
 from access import permissions
 from access.models import Pool
 from panel.errors import Refused
+from panel.parsing import decimal_or_none
 from panel.views import PanelPageMixin, queue_task
 from tasks.models import RECENT_TASKS
 
@@ -43,8 +44,9 @@ class GuestListView(PanelPageMixin, ListView):
         params = self.request.GET
         if query := params.get("q", "").strip():
             match = Q(name__icontains=query)
-            if query.isdigit() and int(query) <= VMID_MAX:  # a larger number is no VMID (and overflows SQL)
-                match |= Q(vmid=int(query))
+            vmid = decimal_or_none(query)
+            if vmid is not None and vmid <= VMID_MAX:  # a larger number is no VMID (and overflows SQL)
+                match |= Q(vmid=vmid)
             guests = guests.filter(match)
         if params.get("kind") in GuestKind.values:
             guests = guests.filter(kind=params["kind"])

@@ -9,8 +9,14 @@ class PanelConfig(AppConfig):
     name = "panel"
 
     def ready(self) -> None:
+        from django.urls import register_converter
+
+        from .converters import BoundedInt, RowId
+
         # Every process (server, worker, beat, manage.py) sets Django up and so passes here before it serves.
         check_secret_key()
+        register_converter(BoundedInt, "vmid")  # numbers in URLs within the columns' range
+        register_converter(RowId, "id")
 
 
 def check_secret_key() -> None:

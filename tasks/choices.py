@@ -11,6 +11,11 @@ class TaskStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 
+# Bounds of what a user may ask for: one page of a task list or of a log, and a timeout (Proxmox's 7200 s).
+TASK_PAGE_MAX = 1000
+LOG_PAGE_MAX = 5000
+MAX_TIMEOUT = 7200
+
 STATUS_BADGES = {
     TaskStatus.QUEUED: "info",
     TaskStatus.RUNNING: "info",

@@ -1,13 +1,17 @@
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from access import permissions
+from panel.parsing import decimal
 from panel.views import PanelPageMixin, queue_task
 
 from .models import Task
 from .services import cancel
+
+LOG_PAGE = 1000  # lines of a log a task page shows at once
 
 
 class TaskListView(PanelPageMixin, ListView):
@@ -26,11 +30,17 @@ class TaskDetailView(PanelPageMixin, TemplateView):
     def get_context_data(self, **kwargs: object) -> dict:
         queryset = Task.objects.select_related("node", "user", "guest", "parent__node").visible_to(self.request.user)
         task = get_object_or_404(queryset, upid=kwargs["upid"])
-        log_lines = list(task.log_lines.all())  # read once: shown, and the socket goes on from the last
+        # One page of the log (the latest, unless ?start= asks for earlier lines): a task may log 100,000 lines.
+        last = task.log_lines.aggregate(n=Max("number"))["n"] or 0
+        asked = self.request.GET.get("start")
+        start = decimal(asked, "start", maximum=last) if asked is not None else max(last - LOG_PAGE, 0)
+        log_lines = list(task.log_lines.filter(number__gt=start).order_by("number")[:LOG_PAGE])
         return super().get_context_data(
             task=task,
             log_lines=log_lines,
-            last_line=log_lines[-1].number if log_lines else 0,
+            last_line=log_lines[-1].number if log_lines else start,
+            earlier=max(start - LOG_PAGE, 0) if start else None,
+            later=log_lines[-1].number if log_lines and log_lines[-1].number < last else None,
             children=task.children.select_related("node", "user"),
             can_cancel=task.is_active and permissions.can_cancel_task(self.request.user, task),
             **kwargs,

@@ -264,3 +264,21 @@ def test_separated_token_sees_only_tasks_it_may_audit(client, node) -> None:
     assert client.get(url, **header(token, secret)).json()["total"] == 0
     client.login(username=user.username, password=PASSWORD)
     assert client.get(url).json()["total"] == 1  # the user sees the task they started
+
+
+def test_a_separated_token_with_audit_rights_cannot_cancel_its_users_tasks(client, node) -> None:
+    from tasks.upid import new_upid
+
+    user = UserFactory()
+    grant(user, "PVEAuditor", "/")
+    task = Task.objects.create(upid=new_upid(node.name, "startall", "", f"{user.username}@pam"), node=node,
+                               user=user, type="startall")
+    token, secret = token_for(user, privsep=True)
+    grant(token, "PVEAuditor", "/")
+    url = f"/api2/json/nodes/{node.name}/tasks/{task.upid}"
+    assert client.get(f"{url}/status", **header(token, secret)).status_code == 200  # it may see it
+    assert client.delete(url, **header(token, secret)).status_code == 403
+    task.refresh_from_db()
+    assert not task.cancel_requested and task.status == "queued"
+    client.login(username=user.username, password=PASSWORD)
+    assert client.delete(url).status_code == 200  # its user may

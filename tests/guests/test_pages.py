@@ -195,3 +195,23 @@ def test_pool_user_creates_in_their_pool_up_to_its_quota(client, node) -> None:
     assert response.status_code == 400
     assert "pool team-a quota exceeded: guests limit is 1" in response.content.decode()
     assert not Guest.objects.filter(name=f"{PREFIX}web2").exists()
+
+
+def test_a_long_name_is_refused_with_a_message_never_cut(admin_client, node) -> None:
+    form = admin_client.get(create_url("ct")).content.decode()
+    name_input = form.split('name="name"')[1].split(">")[0]
+    assert "maxlength" not in name_input  # a browser would cut the name silently at it
+    response = admin_client.post(create_url("ct"), ct_form(node, name=PREFIX + "x" * 300))
+    assert response.status_code == 400 and "at most 63 characters" in response.content.decode()
+    assert not Guest.objects.exists() and not Task.objects.exists()
+
+
+def test_numbers_past_their_bounds_are_refused_with_a_message(admin_client, node) -> None:
+    response = admin_client.post(create_url("ct"), ct_form(node, startup_order="9" * 20))
+    assert response.status_code == 400 and "startup_order" in response.context["form"].errors
+    api = f"/api2/json/nodes/{node.name}/tasks"
+    for query in ("limit=1000000000", "limit=100000000000000000000", "start=²", "vmid=③"):
+        response = admin_client.get(f"{api}?{query}")
+        assert response.status_code == 400, query
+        assert query.split("=")[0] in response.json()["errors"], query
+    assert not Guest.objects.exists() and not Task.objects.exists()
