@@ -119,6 +119,17 @@ def _grants(user: User) -> tuple[list[Grant], list[Grant] | None]:
     return result
 
 
+def signature(user: User) -> tuple:
+    """What decides everything ``user`` may see and do, as a hashable key (two users with the same grants
+    have the same one)."""
+    if not user.is_authenticated or not user.is_active:
+        return ("nobody",)
+    if user.is_superuser and not (api_token(user) and api_token(user).privsep):
+        return ("root",)
+    mine, token = _grants(user)
+    return (user.is_superuser, frozenset(mine), frozenset(token) if token is not None else None)
+
+
 def chain_of(path: str) -> list[str]:
     """``/nodes/pve1`` -> ``["/", "/nodes", "/nodes/pve1"]``."""
     parts = [p for p in path.split("/") if p]
@@ -260,14 +271,15 @@ def can_see_nodes(user: User) -> bool:
     return has_privilege(user, "Sys.Audit", "/nodes")
 
 
-def task_condition(user: User) -> Q:
-    """Tasks the user started, tasks on guests they may audit, node tasks on nodes they may audit."""
+def task_condition(user: User, own: bool = True) -> Q:
+    """Tasks the user started (unless ``own`` is false), tasks on guests they may audit, node tasks on nodes
+    they may audit."""
     if is_root(user):
         return EVERYTHING
     audited = ((Q(guest__isnull=False) & condition(user, "VM.Audit", guest_condition, "guest__"))
                | (Q(guest__isnull=True) & condition(user, "Sys.Audit", node_condition, "node__")))
     token = api_token(user)
-    if token is not None and token.privsep:
+    if not own or (token is not None and token.privsep):
         return audited  # a separated token sees only what its own entries let it audit
     return (Q(user=user) | audited) if user.is_authenticated and user.is_active else NOTHING
 

@@ -11,19 +11,16 @@ import asyncio
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from access import permissions
 from nodes.models import Node
+from panel.consumers import PanelConsumer, shared
 
-from .events import CLUSTER_GROUP
+from .events import CLUSTER_GROUP, node_changed_event
 from .resources import cluster_resources
 
 logger = logging.getLogger(__name__)
-
-CLOSE_FORBIDDEN = 4403
 
 
 class NodeStatusWatch:
@@ -54,7 +51,7 @@ class NodeStatusWatch:
                 continue
             for name, status in now.items():
                 if known.get(name) not in (None, status):
-                    await get_channel_layer().group_send(CLUSTER_GROUP, {"type": "node.changed", "node": name})
+                    await get_channel_layer().group_send(CLUSTER_GROUP, node_changed_event(name))
             known = now
 
 
@@ -65,32 +62,35 @@ def _node_statuses() -> dict[str, str]:
 node_status_watch = NodeStatusWatch()
 
 
-class ResourcesConsumer(AsyncJsonWebsocketConsumer):
-    """``ws/cluster/resources/``: every resource the user may see, then those of each node as it polls."""
+class ResourcesConsumer(PanelConsumer):
+    """``ws/cluster/resources/``: every resource the user may see, then those of each node as it changes."""
 
     subscribed = False
 
-    async def connect(self) -> None:
-        if not self.scope["user"].is_authenticated:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+    async def start(self) -> None:
         await self.channel_layer.group_add(CLUSTER_GROUP, self.channel_name)
         await self.accept()
         node_status_watch.subscribe()
         self.subscribed = True
         await self.send_json({"type": "resources", "node": None, "data": await self._resources(None)})
 
-    async def disconnect(self, code: int) -> None:
+    async def stop(self) -> None:
         if self.subscribed:
             node_status_watch.unsubscribe()
             self.subscribed = False
         await self.channel_layer.group_discard(CLUSTER_GROUP, self.channel_name)
 
+    async def access_checked(self) -> None:
+        await self.send_json({"type": "resources", "node": None, "data": await self._resources(None)})
+
     async def node_changed(self, event: dict) -> None:
         await self.send_json({"type": "resources", "node": event["node"],
-                              "data": await self._resources(event["node"])})
+                              "data": await self._resources(event["node"], event.get("id"))})
 
     @database_sync_to_async
-    def _resources(self, node: str | None) -> list[dict]:
-        permissions.invalidate(self.scope["user"])  # a long-lived socket follows ACL changes
-        return cluster_resources(self.scope["user"], node=node)
+    def _resources(self, node: str | None, event: str | None = None) -> list[dict]:
+        """Computed once per event and permission set in this process, whatever the number of viewers."""
+        if event is None:
+            return cluster_resources(self.scope["user"], node=node)
+        return shared.get(("resources", event, node, self.signature()),
+                          lambda: cluster_resources(self.scope["user"], node=node))

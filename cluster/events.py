@@ -5,6 +5,7 @@ cluster group which node changed; every subscriber of ws/cluster/resources/ then
 from __future__ import annotations
 
 import logging
+import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -14,12 +15,17 @@ logger = logging.getLogger(__name__)
 CLUSTER_GROUP = "cluster"
 
 
+def node_changed_event(node_name: str) -> dict:
+    """The message; its id lets every socket of a web process share the work of answering it."""
+    return {"type": "node.changed", "node": node_name, "id": uuid.uuid4().hex}
+
+
 def publish_node_changed(node_name: str) -> None:
     """Best effort: the figures are in the database; a page that misses one gets the next poll's."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(CLUSTER_GROUP, {"type": "node.changed", "node": node_name})
+        async_to_sync(layer.group_send)(CLUSTER_GROUP, node_changed_event(node_name))
     except Exception:
         logger.warning("could not publish the figures of %s", node_name, exc_info=True)

@@ -111,6 +111,17 @@ def this_run() -> Iterator[str]:
     (LIVE_RUNS / RUN).unlink(missing_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """Each test's event loops get a channel layer of their own: one made under another loop (a previous
+    test's, or async_to_sync's) holds locks bound to it."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="session")
 def storage_dir(this_run: str) -> Path:
     return Path(settings.PANEL_STORAGE_DIR)

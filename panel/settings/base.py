@@ -230,6 +230,9 @@ PANEL_LOGIN_ADDRESS_LIMIT = env.int("PANEL_LOGIN_ADDRESS_LIMIT", default=50)
 # Proxies whose X-Forwarded-For names the client (only then is the header believed).
 PANEL_TRUSTED_PROXIES = env.list("PANEL_TRUSTED_PROXIES", default=[])
 
+# Websockets one user may keep open in one web process.
+PANEL_MAX_SOCKETS_PER_USER = env.int("PANEL_MAX_SOCKETS_PER_USER", default=100)
+
 # Audit rows of nobody (failed logins, bad tokens: anyone can cause them) kept at the most.
 PANEL_AUDIT_ANONYMOUS_ROWS = env.int("PANEL_AUDIT_ANONYMOUS_ROWS", default=10_000)
 
