@@ -81,6 +81,7 @@ class PanelConsumer(AsyncJsonWebsocketConsumer):
             await self.stop()
 
     async def access_changed(self, event: dict) -> None:
+        permissions.forget_version()  # the change is committed: read the new version, not a second-old one
         user = await database_sync_to_async(self._current_user)()
         if user is None:
             await self.close(code=CLOSE_FORBIDDEN)
