@@ -65,3 +65,16 @@ def test_tokens_are_shown_once_and_stored_hashed(client) -> None:
     login(client, other)
     assert client.post(f"/access/tokens/{token.pk}/delete/").status_code == 404
     assert ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_acl_paths_are_canonical(admin_client) -> None:
+    """/vms/0101 would match differently in lists and checks: refused; slashes are folded as Proxmox does."""
+    user = UserFactory()
+    role = Role.objects.get(name="PVEVMUser")
+    for path in ("/vms/0101", "/vms/99", "/vms/abc", "/nowhere", "/vms/101/disk"):
+        response = admin_client.post("/access/acls/add/", {"path": path, "user": user.pk, "role": role.pk})
+        assert response.status_code == 400, path
+        assert "invalid ACL path" in response.content.decode(), path
+    assert admin_client.post("/access/acls/add/", {"path": "//vms//101/", "user": user.pk,
+                                                   "role": role.pk}).status_code == 302
+    assert list(AclEntry.objects.values_list("path", flat=True)) == ["/vms/101"]

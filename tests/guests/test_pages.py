@@ -215,3 +215,29 @@ def test_numbers_past_their_bounds_are_refused_with_a_message(admin_client, node
         assert response.status_code == 400, query
         assert query.split("=")[0] in response.json()["errors"], query
     assert not Guest.objects.exists() and not Task.objects.exists()
+
+
+def test_no_create_on_a_node_the_user_may_not_see_nor_a_word_of_it(client, node) -> None:
+    """PVEVMAdmin on a pool, NoAccess on the node: the node is not offered, not described, not used."""
+    from nodes.models import Node
+
+    other = Node.objects.create(name=f"{node.name}-b", last_seen=timezone.now(), memory_total=7 * 1024**3,
+                                cpus=3, engines={"docker": {"ok": True}, "libvirt": {"ok": True}})
+    pool = PoolFactory(name="team-a")
+    user = UserFactory()
+    grant(user, "PVEVMAdmin", pool.path)
+    grant(user, "PVEAuditor", "/nodes")
+    grant(user, "PVEDatastoreUser", "/storage")
+    grant(user, "NoAccess", f"/nodes/{node.name}")
+    client.login(username=user.username, password=PASSWORD)
+    form = client.get(create_url("ct")).content.decode()
+    assert f'value="{other.name}"' in form and f'value="{node.name}"' not in form
+    response = client.post(create_url("ct"), ct_form(node, pool="team-a", memory_mib=10**6))
+    page = response.content.decode()
+    assert response.status_code == 400 and "Select a valid choice" in page
+    assert "MiB of memory" not in page and f"node {node.name}" not in page
+    assert not Guest.objects.exists() and not Task.objects.exists()
+    guest = GuestFactory(node=other, pool=pool, state="stopped")
+    response = client.post(reverse("guest_migrate", args=[guest.vmid]), {"target": node.name}, follow=True)
+    assert f"there is no node named &#x27;{node.name}&#x27;" in response.content.decode()
+    assert not Task.objects.exists()
