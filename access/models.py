@@ -12,8 +12,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from nodes.validators import validate_dns_label
-
 from .choices import BUILTIN_ROLES, PRIVILEGES
 from .identity import userid
 
@@ -47,10 +45,15 @@ def validate_privileges(value: object) -> None:
         raise ValidationError(f"privileges must be a list of: {', '.join(PRIVILEGES)}")
 
 
+# Proxmox's pool id (one level): letters, digits, '.', '_' and '-', starting with a letter.
+validate_pool_name = RegexValidator(r"^[A-Za-z][A-Za-z0-9._-]{0,62}\Z",
+                                    "a pool name: letters, digits, '.', '_' and '-', starting with a letter")
+
+
 class Pool(models.Model):
     """A named set of guests (Proxmox's resource pool), with optional quotas (null: no limit)."""
 
-    name = models.CharField(max_length=63, unique=True, validators=[validate_dns_label])
+    name = models.CharField(max_length=63, unique=True, validators=[validate_pool_name])
     comment = models.CharField(max_length=255, blank=True)
     max_guests = models.PositiveIntegerField("max guests", null=True, blank=True)
     max_vcpus = models.PositiveIntegerField("max vCPUs", null=True, blank=True)

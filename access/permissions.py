@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
@@ -26,9 +26,18 @@ from django.db.models import Q
 
 from .choices import ACTION_PRIVILEGE, NO_ACCESS, PRIVILEGES
 
-if TYPE_CHECKING:
-    from guests.models import Guest
-    from tasks.models import Task
+
+class GuardedGuest(Protocol):
+    """What a guest's privileges are resolved from (access knows no guest model)."""
+
+    vmid: int
+    pool_id: int | None
+    pool: Any
+
+
+class GuardedTask(Protocol):
+    user_id: int | None
+    node: Any
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -185,7 +194,7 @@ def has_privilege(user: User, privilege: str, path: str) -> bool:
     return privilege in privileges(user, path)
 
 
-def has_guest_privilege(user: User, privilege: str, guest: Guest) -> bool:
+def has_guest_privilege(user: User, privilege: str, guest: GuardedGuest) -> bool:
     pool = guest.pool.name if guest.pool_id else None
     return privilege in privileges_on_chain(user, guest_chain(guest.vmid, pool))
 
@@ -248,7 +257,7 @@ def condition(user: User, privilege: str, builder: Condition, prefix: str = "") 
     return result
 
 
-def can_act_on_guest(user: User, guest: Guest, action: str) -> bool:
+def can_act_on_guest(user: User, guest: GuardedGuest, action: str) -> bool:
     privilege = ACTION_PRIVILEGE.get(str(action))
     return privilege is not None and has_guest_privilege(user, privilege, guest)
 
@@ -284,7 +293,7 @@ def task_condition(user: User, own: bool = True) -> Q:
     return (Q(user=user) | audited) if user.is_authenticated and user.is_active else NOTHING
 
 
-def can_cancel_task(user: User, task: Task) -> bool:
+def can_cancel_task(user: User, task: GuardedTask) -> bool:
     """The user who started it, or Sys.Modify on its node. A privilege-separated token is not its user: it
     needs Sys.Modify of its own (Proxmox compares the task's user!token)."""
     if not user.is_authenticated:
