@@ -8,7 +8,7 @@ from access import permissions
 from access.audit import audited
 from panel.errors import Forbidden, NodeUnavailable
 from tasks.models import Task
-from tasks.services import submit
+from tasks.services import check_timeout, submit
 
 from .choices import NodeStatus
 from .models import Node
@@ -22,6 +22,7 @@ def request_bulk(user: AbstractBaseUser, node: Node, action: str, **params: obje
         raise ValueError(f"unknown bulk action {action!r}")
     with audited(user, f"node.{action}", node.name) as outcome:
         check_may_power(user, node, action)
+        check_timeout(params.get("timeout"))
         if node.status != NodeStatus.ONLINE:
             raise NodeUnavailable(f"node {node.name} is {node.status}: its worker has not reported recently")
         task = submit(node, action, user, params=params)

@@ -32,7 +32,8 @@ class TaskDetailView(PanelPageMixin, TemplateView):
             log_lines=log_lines,
             last_line=log_lines[-1].number if log_lines else 0,
             children=task.children.select_related("node", "user"),
-            can_cancel=task.is_active and permissions.can_cancel_task(self.request.user, task),
+            # Only where a cancel takes effect: queued, or running with a point to stop at.
+            can_cancel=task.can_be_cancelled and permissions.can_cancel_task(self.request.user, task),
             **kwargs,
         )
 

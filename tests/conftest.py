@@ -144,8 +144,10 @@ def start_worker(env: dict, log: str, concurrency: int = 2) -> subprocess.Popen:
 @pytest.fixture(scope="session")
 def worker_process(live_database_url: str) -> Iterator[subprocess.Popen]:
     """A real Celery worker consuming node.<PANEL_NODE_NAME>, on the test database."""
-    # More bulk workers than this machine's default of 1, to run groups in parallel.
-    env = process_env(live_database_url, PANEL_NODE_NAME=settings.PANEL_NODE_NAME, PANEL_BULK_WORKERS="4")
+    # More bulk workers than this machine's default of 1, to run groups in parallel. Its collector polls once at
+    # start: the tests poll in this process at the moments they choose (tests of the collector start their own).
+    env = process_env(live_database_url, PANEL_NODE_NAME=settings.PANEL_NODE_NAME, PANEL_BULK_WORKERS="4",
+                      PANEL_POLL_INTERVAL="3600")
     process = start_worker(env, "worker.log")
     yield process
     stop_process(process)
@@ -199,7 +201,7 @@ def second_node_worker(live_database_url: str, second_node_uri: str) -> Iterator
     """A second real Celery worker, of node2 (queue node.<NODE2>), on the test database."""
     env = process_env(live_database_url, PANEL_NODE_NAME=NODE2, PANEL_LIBVIRT_URI=second_node_uri,
                       PANEL_DOCKER_URL=NODE2_DOCKER_URL, PANEL_STORAGE_DIR=str(NODE2_STORAGE_DIR),
-                      PANEL_BULK_WORKERS="4")
+                      PANEL_BULK_WORKERS="4", PANEL_POLL_INTERVAL="3600")
     process = start_worker(env, "worker-node2.log")
     yield process
     stop_process(process)

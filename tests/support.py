@@ -182,3 +182,49 @@ def session_cookie(server: str, username: str) -> str:
                                            "csrfmiddlewaretoken": session.cookies["csrftoken"]},
                  headers={"Referer": server + "/login/"}, timeout=10)
     return f"sessionid={session.cookies['sessionid']}"
+
+
+def stubborn_container(client, name: str):
+    """A running container that ignores SIGTERM (``sleep`` as PID 1): its shutdown waits for the whole timeout."""
+    image = client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0].id
+    return client.containers.run(image, ["sleep", "3600"], name=name, detach=True, mem_limit="32m")
+
+
+def process_tree(pid: int) -> list:
+    """A process and all its descendants (a worker: its main process, its pool's processes, its collector)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+class PrivateRedis:
+    """A redis-server of one test, on a free port, without persistence: stopping it loses its data, as a
+    restarted Redis without a dump does. The shared Redis on 6379 is never touched."""
+
+    def __init__(self, name: str) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = LOGS / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = start_process(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)], os.environ.copy(), f"{self.dir.name}.log")
+        wait_until(self._answers, 20, f"redis-server on port {self.port} to answer (see {LOGS})")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
+            self.process = None
+        wait_until(lambda: not self._answers(), 10, f"redis-server on port {self.port} to stop")
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return redis.Redis(port=self.port, socket_timeout=1).ping()
+        except redis.ConnectionError:
+            return False

@@ -3,16 +3,21 @@ followed by reading its state back."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 
 from drivers.base import GuestDriver
 from drivers.errors import OperationTimeout
+from drivers.types import PowerState
 from tasks.context import TaskContext
 from tasks.registry import Operation, register
 
+from ..models import Guest
 from .common import refresh, target
+
+SHUTDOWN_POLL = 0.5  # seconds between two looks at a guest asked to shut down
 
 
 @register("start", "Start")
@@ -28,19 +33,41 @@ def start(context: TaskContext) -> str:
 
 @register("shutdown", "Shutdown")
 def shutdown(context: TaskContext) -> str:
+    """Ask the guest to power off, wait up to the timeout (a cancel ends the wait and leaves the guest as it
+    is), then stop it if ``force_stop``, or fail."""
     guest, driver = target(context)
     timeout = _timeout(context)
     context.log(f"shutting down {guest} (timeout {timeout:g} s)")
     try:
-        driver.shutdown(guest.backend_id, timeout)
-    except OperationTimeout as exc:
-        if not context.params.get("force_stop"):
-            raise
-        context.log(f"{exc.message}; stopping it")
-        driver.stop(guest.backend_id)
+        if not _shut_down(context, guest, driver, timeout):
+            message = f"{guest} did not shut down within {timeout:g} s"
+            if not context.params.get("force_stop"):
+                raise OperationTimeout(message)
+            context.log(f"{message}; stopping it")
+            driver.stop(guest.backend_id)
     finally:
         refresh(context, guest, driver)
     return "OK"
+
+
+def _shut_down(context: TaskContext, guest: Guest, driver: GuestDriver, timeout: float) -> bool:
+    """Send the shutdown request, then wait for the guest to be off; False after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    try:
+        driver.shutdown(guest.backend_id, 0)  # sends the request (ACPI button, SIGTERM), waits for nothing
+        return True
+    except OperationTimeout:
+        pass  # still running: wait below
+    context.allow_cancel()
+    try:
+        while time.monotonic() < deadline:
+            context.raise_if_cancelled(f"cancelled while waiting for {guest} to shut down; it was left as it is")
+            time.sleep(SHUTDOWN_POLL)
+            if driver.get_guest(guest.backend_id, with_usage=False).state is not PowerState.RUNNING:
+                return True
+    finally:
+        context.allow_cancel(False)
+    return False
 
 
 def _timeout(context: TaskContext) -> float:
