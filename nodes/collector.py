@@ -14,6 +14,7 @@ collector exits by itself when the worker dies, because the pipe it holds from t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -69,6 +70,15 @@ class CollectorProcess:
         self._process: subprocess.Popen | None = None
         self._pipe: int | None = None  # our end: the collector sees it close when this process dies
         self._stopping = threading.Event()
+        # The pool's processes are forked from this one: they must not hold our end open after we die.
+        os.register_at_fork(after_in_child=self._forget_in_child)
+
+    def _forget_in_child(self) -> None:
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._pipe)
+            self._pipe = None
+        self._process = None
 
     def start(self, room: int) -> None:
         self._stopping.clear()
@@ -95,7 +105,9 @@ class CollectorProcess:
         theirs, ours = os.pipe()
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "nodecollector",
                    "--room", str(room), "--worker-pipe", str(theirs)]
-        self._process = subprocess.Popen(command, pass_fds=(theirs,))
+        # A session of its own: a terminal's Ctrl+C or a signal to the worker's group is the worker's to handle;
+        # the collector ends when the worker stops it or dies (its pipe closes).
+        self._process = subprocess.Popen(command, pass_fds=(theirs,), start_new_session=True)
         os.close(theirs)
         if self._pipe is not None:
             os.close(self._pipe)

@@ -58,7 +58,7 @@ def worker_of(env: dict) -> Iterator[None]:
     worker = start_process([sys.executable, "manage.py", "nodeworker", "--concurrency", "2"], env,
                            "worker-outage.log")
     try:
-        wait_until(lambda: Node.objects.get(name=NODE).last_seen > started, 60,
+        wait_until(lambda: (Node.objects.get(name=NODE).last_seen or started) > started, 60,
                    f"the collector of {NODE} to report (see {LOGS}/worker-outage.log)")
         yield
     finally:

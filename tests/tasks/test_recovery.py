@@ -77,7 +77,7 @@ def running_worker(env: dict, concurrency: int = 2) -> Iterator[subprocess.Popen
     # Ready once its collector reports: messages sent before its consumer connects wait in the queue.
     worker = start_process([sys.executable, "manage.py", "nodeworker", "--concurrency", str(concurrency)], env, log)
     try:
-        wait_until(lambda: Node.objects.get(name=NODE).last_seen > started, 60,
+        wait_until(lambda: (Node.objects.get(name=NODE).last_seen or started) > started, 60,
                    f"the collector of {NODE} to report (see {LOGS}/{log})")
         yield worker
     finally:
@@ -176,7 +176,7 @@ def test_only_a_lease_that_stops_being_renewed_fails_a_task(admin_client, node, 
     with running_worker(worker_env) as worker:
         task = shutdown(admin_client, guest)
         wait_running(task)
-        collector = next(p for p in process_tree(worker.pid) if "nodecollector" in " ".join(p.cmdline()))
+        collector = collector_of(worker)
 
         # The collector stops (the node goes silent): the task still runs and renews its lease.
         collector.suspend()
@@ -211,6 +211,25 @@ def test_only_a_lease_that_stops_being_renewed_fails_a_task(admin_client, node, 
         assert not Task.objects.filter(guest=guest, status__in=ACTIVE_STATUSES).exists()  # the guest is free
         for process in frozen:
             process.kill()
+
+
+def collector_of(worker: subprocess.Popen):
+    return next(p for p in process_tree(worker.pid) if "nodecollector" in " ".join(p.cmdline()))
+
+
+def test_a_collector_that_dies_is_started_again_and_one_whose_worker_dies_stops(node, worker_env) -> None:
+    with running_worker(worker_env) as worker:
+        first = collector_of(worker)
+        first.kill()
+        killed_at = timezone.now()
+        wait_until(lambda: (Node.objects.get(pk=node.pk).last_seen or killed_at) > killed_at, 60,
+                   "a new collector to report after the first one was killed")
+        second = collector_of(worker)
+        assert second.pid != first.pid
+        worker.kill()  # the worker dies outright: its collector must not report for it
+        worker.wait(timeout=30)
+        wait_until(lambda: not second.is_running() or second.status() == "zombie", 30,
+                   "the collector of a dead worker to stop")
 
 
 def test_a_cold_restarted_worker_fails_the_task_it_killed_and_frees_the_guest(
