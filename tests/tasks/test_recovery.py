@@ -232,16 +232,17 @@ def test_a_collector_that_dies_is_started_again_and_one_whose_worker_dies_stops(
                    "the collector of a dead worker to stop")
 
 
-def test_a_cold_restarted_worker_fails_the_task_it_killed_and_frees_the_guest(
+def test_a_worker_killed_with_its_pool_is_restarted_and_fails_the_lost_task(
         admin_client, node, worker_env, stubborn, docker_client) -> None:
     [guest] = stubborn(1)
     with running_worker(worker_env) as worker:
         task = shutdown(admin_client, guest)
         wait_running(task)
-        worker.send_signal(signal.SIGQUIT)  # a cold shutdown: the pool's processes are killed with their tasks
-        worker.wait(timeout=60)
+        for process in process_tree(worker.pid):  # a crash: main process, pool and collector at once
+            process.kill()
+        worker.wait(timeout=30)
     with running_worker(worker_env):
-        # Failed on evidence (its process is dead), by the last poll of the old worker or the first of the new.
+        # Failed on evidence, its process is dead, by the first poll of the restarted worker.
         wait_until(lambda: status(task) != TaskStatus.RUNNING, 30, "the lost task to be failed")
         assert task.status == TaskStatus.ERROR
         assert task.exit_message.startswith("the worker process running this task died")
