@@ -111,6 +111,7 @@ def sync_guests(node: Node, kind: str, before: Snapshot, infos: list[GuestInfo])
         guest = unchanged.pop(info.backend_id, None)
         if guest is not None:
             apply_info(guest, info, now, node.cpus)
+            guest.revision = F("revision") + 1  # a poll still holding an older snapshot leaves it alone too
             changed.append(guest)
             reported[info.backend_id] = guest
         elif info.backend_id in known:
@@ -121,7 +122,7 @@ def sync_guests(node: Node, kind: str, before: Snapshot, infos: list[GuestInfo])
             discovered.append((info, None))  # a copy of another guest: a guest of its own, with a VMID of its own
         else:
             discovered.append((info, info.vmid))
-    Guest.objects.bulk_update(changed, USAGE_FIELDS)
+    Guest.objects.bulk_update(changed, [*USAGE_FIELDS, "revision"])
     # Unchanged since the snapshot, missing from the listing, no task at work on it: deleted outside the panel.
     gone = [g.pk for g in unchanged.values()]
     busy = Task.objects.filter(status__in=ACTIVE_STATUSES, guest_id__in=gone).values("guest_id")
