@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import signal
 import subprocess
 import sys
@@ -280,6 +281,18 @@ def test_a_second_message_for_a_running_task_does_not_fail_it(admin_client, node
                    "the worker to receive the second message")
         wait_for_task(task, timeout=60)
         assert task.status == TaskStatus.OK, task.exit_message
+
+
+def test_the_broker_never_hands_a_running_task_out_again(admin_client, node, worker_env, stubborn) -> None:
+    """Redis puts back a message left unacknowledged longer than its visibility timeout (an hour by default):
+    here one second, looked for every second. A task acknowledged when it starts is never put back."""
+    [guest] = stubborn(1)
+    options = {"visibility_timeout": 1, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
+    with running_worker({**worker_env, "TEST_BROKER_TRANSPORT_OPTIONS": json.dumps(options)}):
+        task = shutdown(admin_client, guest, timeout=8, forceStop=1)  # eight visibility timeouts long
+        wait_for_task(task, timeout=60)
+        assert task.status == TaskStatus.OK, task.exit_message
+        assert "another message for this task arrived" not in log_text(task)
 
 
 def test_queued_tasks_whose_message_was_lost_or_never_sent_are_sent_again(admin_user, node, worker_env, stubborn,
