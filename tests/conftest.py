@@ -87,6 +87,18 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def remove_private_dockerds_of_dead_runs() -> None:
+    """What a run killed mid-test left of its throwaway dockerd (tests.support.PrivateDockerd): bridge, files."""
+    links = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True).stdout
+    for name in re.findall(r"^\d+: (ptd[0-9a-f]{6})[:@]", links, flags=re.MULTILINE):
+        if not run_alive(name.removeprefix("ptd")):
+            subprocess.run(["ip", "link", "delete", name, "type", "bridge"], capture_output=True)
+    for directory in [*Path("/var/lib/panel/test-dockerd").glob("*"), *Path("/run").glob("ptd-*")]:
+        run = directory.name.rsplit("-", 1)[-1]
+        if re.fullmatch(r"[0-9a-f]{6}", run) and not run_alive(run):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 def drop_databases_of_dead_runs() -> None:
     s = settings.DATABASES["default"]
     with psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"],
@@ -105,6 +117,7 @@ def this_run() -> Iterator[str]:
     storage_root = Path(settings.PANEL_STORAGE_DIR).parent
     sweep_engines(settings.PANEL_DOCKER_URL, settings.PANEL_LIBVIRT_URI, storage_root)
     drop_databases_of_dead_runs()
+    remove_private_dockerds_of_dead_runs()
     Path(settings.PANEL_STORAGE_DIR).mkdir(parents=True, exist_ok=True)
     yield RUN
     sweep_engines(settings.PANEL_DOCKER_URL, settings.PANEL_LIBVIRT_URI, storage_root)
