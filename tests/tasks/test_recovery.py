@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import docker
+import psutil
 import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -82,19 +83,20 @@ def running_worker(env: dict, concurrency: int = 2) -> Iterator[subprocess.Popen
                    f"the collector of {NODE} to report (see {LOGS}/{log})")
         yield worker
     finally:
-        for process in _alive_tree(worker.pid):
-            with contextlib.suppress(OSError):
-                process.send_signal(signal.SIGCONT)  # a frozen one cannot stop
+        tree = _alive_tree(worker.pid)  # read now: once the worker is gone its children are nobody's
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                process.resume()  # a frozen one cannot stop
         stop_process(worker)
-        for process in _alive_tree(worker.pid):
-            with contextlib.suppress(OSError):
-                process.kill()
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                process.kill()  # what a failed test left running, e.g. a pool process in a long shutdown
 
 
 def _alive_tree(pid: int) -> list:
     try:
         return process_tree(pid)
-    except Exception:  # psutil.NoSuchProcess: gone already
+    except psutil.Error:  # gone already
         return []
 
 
