@@ -30,7 +30,7 @@ NODE2_STORAGE_DIR := /var/lib/panel-node2/images
 run: setup db
 	@$(MANAGE) ensure_admin
 	@echo "Panel at $(PANEL_URL) (certificate of the CA $${PANEL_PKI_DIR:-/etc/panel/pki}/ca.pem)"
-	@echo "web, node worker and beat below, each started again if it dies; stop all with Ctrl-C"
+	@echo "web and node worker below, each started again if it dies; stop all with Ctrl-C"
 	exec $(SUPERVISORD) -c supervisord/panel.conf
 
 test: setup

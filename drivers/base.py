@@ -16,6 +16,7 @@ from .errors import InvalidGuestState, OperationTimeout
 from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, PowerState, TemplateInfo
 
 Progress = Callable[[str], None]
+Interrupt = Callable[[], None]  # called while waiting; raises to give the wait up
 POLL_INTERVAL = 0.2  # seconds between two looks at a guest's state while waiting for it
 
 
@@ -64,21 +65,23 @@ class GuestDriver(ABC):
         Raises InvalidGuestState when it is not running; returns how messages call it ('VM web1').
         """
 
-    def shutdown(self, backend_id: str, timeout: float) -> None:
+    def shutdown(self, backend_id: str, timeout: float, interrupt: Interrupt | None = None) -> None:
         """Ask the guest to power off and wait; raises OperationTimeout, never forces."""
         label = self.request_shutdown(backend_id)
-        if not self.wait_for_state(backend_id, PowerState.STOPPED, timeout):
+        if not self.wait_for_state(backend_id, PowerState.STOPPED, timeout, interrupt):
             raise OperationTimeout(f"{label} did not shut down within {timeout:g} s")
 
     @abstractmethod
     def stop(self, backend_id: str) -> None:
         """Power off at once, like pulling the plug."""
 
-    def power_off(self, backend_id: str, timeout: float, *, force: bool, progress: Progress = no_progress) -> None:
+    def power_off(self, backend_id: str, timeout: float, *, force: bool, progress: Progress = no_progress,
+                  interrupt: Interrupt | None = None) -> None:
         """Shut the guest down gracefully within ``timeout`` s; if it does not, stop it when ``force``, else raise
-        OperationTimeout. The one shutdown-then-stop sequence: used by the shutdown task and by migrations."""
+        OperationTimeout. The one shutdown-then-stop sequence: used by the shutdown task and by migrations.
+        ``interrupt`` is called while waiting, and may raise to give the wait up (leaving the guest as it is)."""
         try:
-            self.shutdown(backend_id, timeout)
+            self.shutdown(backend_id, timeout, interrupt)
         except OperationTimeout as exc:
             if not force:
                 raise
@@ -89,12 +92,16 @@ class GuestDriver(ABC):
                 if self.power_state(backend_id) is not PowerState.STOPPED:
                     raise  # else it powered off by itself between the timeout and the stop
 
-    def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float) -> bool:
-        """Whether the guest reaches ``wanted`` within ``timeout`` s (engine errors are raised, not waited out)."""
+    def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float,
+                       interrupt: Interrupt | None = None) -> bool:
+        """Whether the guest reaches ``wanted`` within ``timeout`` s (engine errors are raised, not waited out);
+        ``interrupt`` is called between two looks."""
         deadline = time.monotonic() + timeout
         while self.power_state(backend_id) is not wanted:
             if time.monotonic() >= deadline:
                 return False
+            if interrupt is not None:
+                interrupt()
             time.sleep(POLL_INTERVAL)
         return True
 

@@ -15,7 +15,7 @@ from nodes.choices import NodeStatus
 from nodes.models import Node
 from panel.errors import Forbidden, NodeUnavailable
 from tasks.models import Task
-from tasks.services import submit
+from tasks.services import check_timeout, submit
 
 from .models import Guest
 from .services import check_may_place_on, check_migration_target, target_node
@@ -68,6 +68,7 @@ def request_bulk(user: AbstractBaseUser, node: Node, action: str, **params: obje
         raise ValueError(f"unknown bulk action {action!r}")
     with audited(user, f"node.{action}", node.name) as outcome:
         check_may_power(user, node, action)
+        check_timeout(params.get("timeout"))
         if node.status != NodeStatus.ONLINE:
             raise NodeUnavailable(f"node {node.name} is {node.status}: its worker has not reported recently")
         onboot_only = action == "startall" and not params.get("force")

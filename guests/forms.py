@@ -7,6 +7,7 @@ from access.models import Pool
 from drivers.limits import MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
 from nodes.models import Node
 from nodes.validators import validate_guest_name
+from tasks.choices import MAX_TIMEOUT
 
 from .choices import VMID_MAX, VMID_MIN, GuestKind
 from .models import Guest, GuestTemplate
@@ -96,6 +97,9 @@ class MigrateForm(forms.Form):
     target = forms.ModelChoiceField(label="Target node", queryset=Node.objects.none(), to_field_name="name",
                                     empty_label=None)
     online = forms.BooleanField(label="Online (live migration)", required=False)
+    timeout = forms.IntegerField(
+        label="Shutdown timeout (s)", required=False, min_value=0, max_value=MAX_TIMEOUT,
+        help_text="How long a running guest may take to shut down before it is stopped (offline migration).")
 
     def __init__(self, *args: object, source: Node, nodes, **kwargs: object) -> None:
         """``nodes``: those the user may put guests on."""

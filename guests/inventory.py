@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from drivers.types import GuestInfo, PowerState, TemplateInfo
@@ -75,44 +76,83 @@ def sync_templates(node: Node, kind: str, templates: list[TemplateInfo]) -> None
             GuestTemplate.objects.filter(pk=row.pk).update(**values)
 
 
-def sync_guests(node: Node, kind: str, infos: list[GuestInfo]) -> dict[str, Guest]:
-    """Reconcile one engine's full inventory with the rows of ``node``: update, discover, forget.
+# What a poll read of one engine's rows before listing the engine: pk -> (backend id, revision).
+Snapshot = dict[int, tuple[str, int]]
 
-    Returns the rows of the guests the engine reported, by backend id."""
+
+def snapshot(node: Node, kind: str) -> Snapshot:
+    """The rows of ``node``'s guests of ``kind`` as they are before the engine is listed (see sync_guests)."""
+    rows = Guest.objects.filter(node=node, kind=kind).values_list("pk", "backend_id", "revision")
+    return {pk: (backend_id, revision) for pk, backend_id, revision in rows}
+
+
+def sync_guests(node: Node, kind: str, before: Snapshot, infos: list[GuestInfo]) -> dict[str, Guest]:
+    """Reconcile one engine's listing with the rows of ``node``: update, discover, forget.
+
+    ``before`` was read before the listing. A row that a task changed since (a creation, a migration, a state
+    read back after an action) or made since is newer than the listing: this poll neither writes nor removes it.
+    A guest is known by its engine id; a guest the panel made carries its VMID on the engine (Docker label,
+    libvirt metadata), so one seen again keeps it, and a copy of another guest never takes that guest's VMID.
+    Call inside a transaction. Returns the rows of the guests the engine reported, by backend id."""
     now = timezone.now()
-    rows = {g.backend_id: g for g in Guest.objects.filter(node=node, kind=kind).exclude(backend_id="")}
-    being_created = set(
-        Guest.objects.filter(node=node, kind=kind, backend_id="").values_list("vmid", flat=True)
-    )
-    # A guest arriving by migration shows up on the target before its row moves there: not a new guest.
-    being_created |= set(
-        Task.objects.filter(type="migrate", status__in=ACTIVE_STATUSES).values_list("vmid", flat=True)
-    )
-    changed, reported = [], {}
+    # Locked until the poll commits: a task's write of its newer reading waits, then replaces the poll's.
+    current = Guest.objects.select_for_update().filter(node=node, kind=kind)
+    unchanged = {}
+    # The engine ids rows had at the snapshot or have now. A listed guest among them whose row is not unchanged
+    # was changed, made, moved away or deleted by a task since the listing: what the listing says is older.
+    known = {backend_id for backend_id, _ in before.values()}
+    for guest in current:
+        if before.get(guest.pk) == (guest.backend_id, guest.revision):
+            unchanged[guest.backend_id] = guest
+        known.add(guest.backend_id)
+    unchanged.pop("", None)  # placeholders of guests being created have nothing to update
+    held = _vmids_held([info.vmid for info in infos if info.vmid is not None and info.backend_id not in unchanged])
+    changed, reported, discovered = [], {}, []
     for info in infos:
-        guest = rows.pop(info.backend_id, None)
+        guest = unchanged.pop(info.backend_id, None)
         if guest is not None:
             apply_info(guest, info, now, node.cpus)
+            guest.revision = F("revision") + 1  # a poll still holding an older snapshot leaves it alone too
             changed.append(guest)
-        elif info.vmid not in being_created or info.vmid is None:
-            guest = _discover(node, kind, info, now)
+            reported[info.backend_id] = guest
+        elif info.backend_id in known:
+            continue  # a task wrote or removed this row after the listing: it knows better
+        elif info.vmid in held:
+            if held[info.vmid]:
+                continue  # its guest is being created or migrated: the task puts the row in place
+            discovered.append((info, None))  # a copy of another guest: a guest of its own, with a VMID of its own
+        else:
+            discovered.append((info, info.vmid))
+    Guest.objects.bulk_update(changed, [*USAGE_FIELDS, "revision"])
+    # Unchanged since the snapshot, missing from the listing, no task at work on it: deleted outside the panel.
+    gone = [g.pk for g in unchanged.values()]
+    busy = Task.objects.filter(status__in=ACTIVE_STATUSES, guest_id__in=gone).values("guest_id")
+    for forgotten in Guest.objects.filter(pk__in=gone).exclude(pk__in=busy):
+        purge(forgotten)  # its ACL entries and history go too: its VMID may be given to a new guest
+    for info, vmid in discovered:
+        guest = _discover(node, kind, info, vmid, now)
         if guest is not None:
             reported[info.backend_id] = guest
-    Guest.objects.bulk_update(changed, USAGE_FIELDS)
-    # Gone from the engine and not being worked on by a task: deleted outside the panel.
-    busy = Task.objects.filter(status__in=ACTIVE_STATUSES, guest__in=rows.values())
-    for gone in Guest.objects.filter(pk__in=[g.pk for g in rows.values()]).exclude(pk__in=busy.values("guest_id")):
-        purge(gone)
     return reported
 
 
-def _discover(node: Node, kind: str, info: GuestInfo, now: datetime) -> Guest | None:
-    """A guest the panel did not know: keep the VMID it carries when free, else give it one.
+def _vmids_held(vmids: list[int]) -> dict[int, bool]:
+    """Which of ``vmids`` a row holds; True where a task is about to move that row (creation, migration)."""
+    if not vmids:
+        return {}
+    rows = Guest.objects.filter(vmid__in=vmids).values_list("vmid", "backend_id")
+    moving = set(Task.objects.filter(type="migrate", status__in=ACTIVE_STATUSES, vmid__in=vmids)
+                 .values_list("vmid", flat=True))
+    return {vmid: backend_id == "" or vmid in moving for vmid, backend_id in rows}
+
+
+def _discover(node: Node, kind: str, info: GuestInfo, vmid: int | None, now: datetime) -> Guest | None:
+    """A guest the panel did not know: ``vmid`` (the one it carries) when free, else the next free one.
 
     None when another poll saved it first."""
     for attempt in range(5):
-        vmid = info.vmid if attempt == 0 and info.vmid else next_vmid()
-        guest = Guest(vmid=vmid, kind=kind, node=node, backend_id=info.backend_id, template=info.template)
+        guest = Guest(vmid=vmid if attempt == 0 and vmid else next_vmid(), kind=kind, node=node,
+                      backend_id=info.backend_id, template=info.template)
         apply_info(guest, info, now, node.cpus)
         try:
             with transaction.atomic():
@@ -127,15 +167,14 @@ def _discover(node: Node, kind: str, info: GuestInfo, now: datetime) -> Guest | 
 STATE_FIELDS = ["state", "name", "vcpus", "memory_mib", "disk_bytes", "running_since"]
 
 
-def refresh_guest(guest: Guest, info: GuestInfo, host_cpus: int, usage: bool = True) -> None:
-    """Save an engine reading; ``usage=False`` keeps the usage figures of the last poll."""
-    if usage:
-        apply_info(guest, info, timezone.now(), host_cpus)
-        guest.save(update_fields=USAGE_FIELDS)
-        return
+def refresh_guest(guest: Guest, info: GuestInfo, host_cpus: int, usage: bool = True,
+                  also: tuple[str, ...] = ()) -> None:
+    """Save an engine reading made outside a poll (``also``: more fields the caller set), as newer than any poll
+    under way; ``usage=False`` keeps the usage figures of the last poll."""
     kept = {f: getattr(guest, f) for f in USAGE_FIELDS if f not in STATE_FIELDS}
     apply_info(guest, info, timezone.now(), host_cpus)
-    if info.state in (PowerState.RUNNING, PowerState.PAUSED):
+    if not usage and info.state in (PowerState.RUNNING, PowerState.PAUSED):
         for field, value in kept.items():
             setattr(guest, field, value)
-    guest.save(update_fields=USAGE_FIELDS)
+    values = {field: getattr(guest, field) for field in (*USAGE_FIELDS, *also)}
+    Guest.objects.filter(pk=guest.pk).update(**values, revision=F("revision") + 1)

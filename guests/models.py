@@ -54,6 +54,10 @@ class Guest(models.Model):
     # When the guest started (from the engine's uptime, or when a poll first saw it up: libvirt has none).
     running_since = models.DateTimeField(null=True, blank=True)
     usage_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every write of an engine reading (a poll's, a task's read-back, a creation, a migration). A poll
+    # writes or removes only the rows whose revision it read before listing the engine, so it never undoes what
+    # a task (or another poll) newer than its listing wrote (guests/inventory.py).
+    revision = models.PositiveBigIntegerField(default=0)
 
     onboot = models.BooleanField(default=False)
     startup_order = models.PositiveIntegerField(null=True, blank=True)

@@ -16,7 +16,7 @@ from nodes.choices import NodeStatus
 from nodes.models import LOCAL_STORAGE, Node
 from panel.errors import Conflict, Forbidden, InvalidRequest, NodeUnavailable
 from tasks.models import Task
-from tasks.services import submit
+from tasks.services import check_timeout, submit
 
 from .choices import ALLOWED_STATES, GuestAction, GuestKind, GuestState
 from .inventory import next_vmid
@@ -44,6 +44,7 @@ def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: 
     action = GuestAction(action)
     with audited(user, f"guest.{action.value}", guest) as outcome:
         check_may_act(user, guest, action)
+        check_timeout(params.get("timeout"))
         if guest.state not in ALLOWED_STATES[action]:
             raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
         check_node_ready(guest.node, guest.kind)
@@ -209,10 +210,13 @@ def target_node(user: AbstractBaseUser, name: str) -> Node:
     return node
 
 
-def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: bool = False) -> Task:
-    """Queue the migration of ``guest`` to the node named ``target`` on the worker of the node that holds it."""
+def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: bool = False,
+                    timeout: int | None = None) -> Task:
+    """Queue the migration of ``guest`` to the node named ``target`` on the worker of the node that holds it;
+    ``timeout``: how long a running guest may take to shut down (offline migration) before it is stopped."""
     with audited(user, "guest.migrate", f"{guest} -> {target}") as outcome:
         check_may_act(user, guest, "migrate")
+        check_timeout(timeout)
         destination = target_node(user, target)
         check_may_place_on(user, destination)
         if guest.state not in (GuestState.RUNNING, GuestState.STOPPED):
@@ -223,7 +227,9 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: b
         if online and guest.state != GuestState.RUNNING:
             raise Conflict(f"cannot migrate {guest} online: it is not running")
         check_migration_target(guest.node, destination, {guest.kind})
-        task = submit(guest.node, "migrate", user, guest=guest,
-                      params={"target": destination.name, "online": bool(online)})
+        params = {"target": destination.name, "online": bool(online)}
+        if timeout is not None:
+            params["timeout"] = timeout
+        task = submit(guest.node, "migrate", user, guest=guest, params=params)
         outcome.detail = task.upid
     return task

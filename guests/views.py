@@ -175,7 +175,12 @@ class GuestMigrateView(PanelPageMixin, View):
     def post(self, request: HttpRequest, vmid: int) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
         target, online = request.POST.get("target", ""), bool(request.POST.get("online"))
-        return queue_task(request, lambda: request_migrate(request.user, guest, target, online), guest,
+        timeout = request.POST.get("timeout", "").strip()
+        if timeout and not timeout.isdigit():
+            messages.error(request, f"the shutdown timeout is a number of seconds, not '{timeout}'")
+            return redirect(guest)
+        timeout = int(timeout) if timeout else None
+        return queue_task(request, lambda: request_migrate(request.user, guest, target, online, timeout), guest,
                           lambda task: f"migration of {guest} to {target} queued as task {task.upid}")
 
 

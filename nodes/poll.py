@@ -1,9 +1,13 @@
-"""One poll of a node by its own worker: heartbeat, figures, templates and guest inventory."""
+"""One poll of a node: heartbeat, figures, templates, guest inventory, then recovery of lost tasks.
+
+A poll reads first (``read``: the rows it knows, then each engine's listing) and records second (``record``).
+Whatever a task writes in between is newer than the listing, and the inventory leaves it alone.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -12,9 +16,9 @@ from django.utils import timezone
 from cluster.events import publish_node_changed
 from drivers.errors import DriverError
 from drivers.registry import driver_for
-from drivers.types import GuestKind
+from drivers.types import EngineInfo, GuestInfo, GuestKind, TemplateInfo
 from metrics.feed import record_poll
-from tasks.recovery import fail_tasks_of_dead_processes, fail_tasks_of_offline_nodes
+from tasks.recovery import recover_lost_tasks
 
 from .host import host_counters, host_figures
 from .models import Node
@@ -22,7 +26,18 @@ from .models import Node
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class EngineReading:
+    kind: GuestKind
+    known: dict  # the engine's guest rows before its listing (guests.inventory.snapshot)
+    engine: EngineInfo | None = None
+    templates: list[TemplateInfo] = field(default_factory=list)
+    guests: list[GuestInfo] = field(default_factory=list)
+    error: str = ""  # the engine did not answer
+
+
 def poll_node(node_name: str) -> None:
+    """The poll of the node this process runs on (host figures are read from the local machine)."""
     if node_name != settings.PANEL_NODE_NAME:
         logger.error("poll for node %s reached the worker of %s", node_name, settings.PANEL_NODE_NAME)
         return
@@ -34,49 +49,62 @@ def poll_node(node_name: str) -> None:
 
 
 def collect(node: Node) -> None:
-    """Poll ``node`` from this process, whatever node it runs on (tests, and nodes on this machine).
+    """Poll ``node`` from this process, whatever node it runs on (tests, and nodes on this machine)."""
+    record(node, read(node))
 
-    The Celery path (``poll_node``) keeps its name check: host figures are read from the local machine.
-    """
-    figures = asdict(host_figures(node.storage_dir))
-    for field, value in figures.items():
-        setattr(node, field, value)
-    engines, read = {}, []
+
+def read(node: Node) -> list[EngineReading]:
+    """What each engine of ``node`` reports now, with the rows as they were just before."""
+    from guests.inventory import snapshot
+
+    readings = []
     for kind in GuestKind:
-        engines[kind.engine] = _poll_engine(node, kind, read)
-    node.engines = engines
+        reading = EngineReading(kind, snapshot(node, kind.value))
+        driver = driver_for(node.endpoints, kind)
+        try:
+            reading.engine = driver.engine_info()
+            reading.templates = driver.list_templates()
+            reading.guests = driver.list_guests()
+        except DriverError as exc:
+            reading.error = exc.message
+        finally:
+            driver.close()
+        readings.append(reading)
+    return readings
+
+
+def record(node: Node, readings: list[EngineReading]) -> None:
+    """Write a reading: the heartbeat and figures first, then the inventory, the history and the recovery."""
+    figures = asdict(host_figures(node.storage_dir))
+    for name, value in figures.items():
+        setattr(node, name, value)
+    read_guests = []
+    node.engines = {reading.kind.engine: _sync_engine(node, reading, read_guests) for reading in readings}
     node.last_seen = timezone.now()
     node.save(update_fields=[*figures, "engines", "last_seen"])  # the heartbeat: figures only
     try:
         with transaction.atomic():
-            record_poll(node, host_counters(), read)
+            record_poll(node, host_counters(), read_guests)
     except Exception:  # the history must never stop the heartbeat
         logger.exception("could not record the history of node %s", node.name)
     publish_node_changed(node.name)
     # After the inventory, so that the guests of a lost task show their real state.
-    fail_tasks_of_dead_processes(node)
-    fail_tasks_of_offline_nodes()
+    recover_lost_tasks()
 
 
-def _poll_engine(node: Node, kind: GuestKind, read: list) -> dict:
-    """Reconcile one engine; append (Guest row, GuestInfo) of what it reported to ``read``."""
+def _sync_engine(node: Node, reading: EngineReading, read_guests: list) -> dict:
+    """Reconcile one engine; append (Guest row, GuestInfo) of what it reported to ``read_guests``."""
     from guests.choices import GuestState
     from guests.inventory import sync_guests, sync_templates
     from guests.models import Guest
 
-    driver = driver_for(node.endpoints, kind)
-    try:
-        engine = driver.engine_info()
-        templates = driver.list_templates()
-        guests = driver.list_guests()
-    except DriverError as exc:
+    kind = reading.kind
+    if reading.engine is None:
         # Keep the guests' rows: a node whose engine is down has not lost its guests.
         Guest.objects.filter(node=node, kind=kind).update(state=GuestState.UNKNOWN, cpu_usage=0)
-        return {"ok": False, "error": exc.message}
-    finally:
-        driver.close()
+        return {"ok": False, "version": "", "uri": "", "error": reading.error}
     with transaction.atomic():
-        sync_templates(node, kind.value, templates)
-        rows = sync_guests(node, kind.value, guests)
-    read.extend((rows[i.backend_id], i) for i in guests if i.backend_id in rows)
-    return {"ok": True, "version": engine.version, "uri": engine.uri, "error": ""}
+        sync_templates(node, kind.value, reading.templates)
+        rows = sync_guests(node, kind.value, reading.known, reading.guests)
+    read_guests.extend((rows[i.backend_id], i) for i in reading.guests if i.backend_id in rows)
+    return {"ok": True, "version": reading.engine.version, "uri": reading.engine.uri, "error": ""}

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from django.db import IntegrityError, connection
 from django.db.models import Max
 from django.utils import timezone
 
@@ -35,17 +36,36 @@ class TaskContext:
         self.params = task.params
         self._drivers: dict[str, GuestDriver] = {}
         self._log_lock = threading.Lock()  # bulk tasks log from several threads
-        self._next_line = (task.log_lines.aggregate(n=Max("number"))["n"] or 0) + 1
+        self._next_line = self._last_number() + 1
 
     def log(self, text: str) -> None:
         """Append lines to the task's log: stored first, then published to its watchers."""
         with self._log_lock:
             for text_line in str(text).splitlines() or [""]:
-                line = TaskLogLine.objects.create(
-                    task=self.task, number=self._next_line, at=timezone.now(), text=text_line
-                )
-                self._next_line += 1
+                line = self._store(text_line)
                 events.publish_line(self.task, line)
+
+    def _store(self, text: str) -> TaskLogLine:
+        """The next numbered line. Another process may have written one (a recovery that gave up on this
+        task, a second message for it): then number after the last."""
+        try:
+            line = TaskLogLine.objects.create(task=self.task, number=self._next_line, at=timezone.now(), text=text)
+        except IntegrityError:
+            if connection.in_atomic_block:
+                raise
+            self._next_line = self._last_number() + 1
+            line = TaskLogLine.objects.create(task=self.task, number=self._next_line, at=timezone.now(), text=text)
+        self._next_line += 1
+        return line
+
+    def _last_number(self) -> int:
+        return self.task.log_lines.aggregate(n=Max("number"))["n"] or 0
+
+    def allow_cancel(self, allowed: bool = True) -> None:
+        """From now on this operation stops when cancelled (it checks ``raise_if_cancelled``), or no longer does:
+        a running task refuses a cancel unless it allows one."""
+        self.task.cancellable = allowed
+        Task.objects.filter(pk=self.task.pk).update(cancellable=allowed)
 
     def driver(self, kind: str) -> GuestDriver:
         """A driver of this node's engine, opened once per task (drivers are not shared across threads)."""
@@ -56,9 +76,9 @@ class TaskContext:
     def cancelled(self) -> bool:
         return Task.objects.filter(pk=self.task.pk, cancel_requested=True).exists()
 
-    def raise_if_cancelled(self) -> None:
+    def raise_if_cancelled(self, message: str = "cancelled by request") -> None:
         if self.cancelled():
-            raise TaskCancelled("cancelled by request")
+            raise TaskCancelled(message)
 
     def run_child(self, type_: str, guest: Guest, params: dict | None = None) -> Task:
         """Run one step of a bulk task as a child task with its own log, in the calling thread."""

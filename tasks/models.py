@@ -65,6 +65,14 @@ class Task(models.Model):
     # The worker process running the task, to tell a task whose worker died from one still at work.
     worker_host = models.CharField(max_length=255, blank=True)
     worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    # Renewed by that process while the task runs, on the database's clock: a task whose lease is older than
+    # PANEL_TASK_LEASE is failed by any node's collector, its worker is gone (tasks/recovery.py).
+    lease_renewed_at = models.DateTimeField(null=True, blank=True)
+    # When its message was last handed to the broker (the database's clock); None: not yet (tasks/delivery.py).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Set by an operation from the point where it stops when cancelled (a bulk task between guests, a shutdown
+    # while it waits): a running task without it refuses a cancel instead of ignoring it.
+    cancellable = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -92,6 +100,11 @@ class Task(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def can_be_cancelled(self) -> bool:
+        """Whether a cancel would take effect now: a queued task at once, a running one at its next stop."""
+        return self.status == TaskStatus.QUEUED or (self.status == TaskStatus.RUNNING and self.cancellable)
 
     @property
     def status_badge(self) -> str:

@@ -42,7 +42,8 @@ class TaskDetailView(PanelPageMixin, TemplateView):
             earlier=max(start - LOG_PAGE, 0) if start else None,
             later=log_lines[-1].number if log_lines and log_lines[-1].number < last else None,
             children=task.children.select_related("node", "user"),
-            can_cancel=task.is_active and permissions.can_cancel_task(self.request.user, task),
+            # Only where a cancel takes effect: queued, or running with a point to stop at.
+            can_cancel=task.can_be_cancelled and permissions.can_cancel_task(self.request.user, task),
             **kwargs,
         )
 

@@ -87,6 +87,18 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def remove_private_dockerds_of_dead_runs() -> None:
+    """What a run killed mid-test left of its throwaway dockerd (tests.support.PrivateDockerd): bridge, files."""
+    links = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True).stdout
+    for name in re.findall(r"^\d+: (ptd[0-9a-f]{6})[:@]", links, flags=re.MULTILINE):
+        if not run_alive(name.removeprefix("ptd")):
+            subprocess.run(["ip", "link", "delete", name, "type", "bridge"], capture_output=True)
+    for directory in [*Path("/var/lib/panel/test-dockerd").glob("*"), *Path("/run").glob("ptd-*")]:
+        run = directory.name.rsplit("-", 1)[-1]
+        if re.fullmatch(r"[0-9a-f]{6}", run) and not run_alive(run):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 def drop_databases_of_dead_runs() -> None:
     s = settings.DATABASES["default"]
     with psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"],
@@ -105,6 +117,7 @@ def this_run() -> Iterator[str]:
     storage_root = Path(settings.PANEL_STORAGE_DIR).parent
     sweep_engines(settings.PANEL_DOCKER_URL, settings.PANEL_LIBVIRT_URI, storage_root)
     drop_databases_of_dead_runs()
+    remove_private_dockerds_of_dead_runs()
     Path(settings.PANEL_STORAGE_DIR).mkdir(parents=True, exist_ok=True)
     yield RUN
     sweep_engines(settings.PANEL_DOCKER_URL, settings.PANEL_LIBVIRT_URI, storage_root)
@@ -155,8 +168,10 @@ def start_worker(env: dict, log: str, concurrency: int = 2) -> subprocess.Popen:
 @pytest.fixture(scope="session")
 def worker_process(live_database_url: str) -> Iterator[subprocess.Popen]:
     """A real Celery worker consuming node.<PANEL_NODE_NAME>, on the test database."""
-    # More bulk workers than this machine's default of 1, to run groups in parallel.
-    env = process_env(live_database_url, PANEL_NODE_NAME=settings.PANEL_NODE_NAME, PANEL_BULK_WORKERS="4")
+    # More bulk workers than this machine's default of 1, to run groups in parallel. Its collector polls once at
+    # start: the tests poll in this process at the moments they choose (tests of the collector start their own).
+    env = process_env(live_database_url, PANEL_NODE_NAME=settings.PANEL_NODE_NAME, PANEL_BULK_WORKERS="4",
+                      PANEL_POLL_INTERVAL="3600")
     process = start_worker(env, "worker.log")
     yield process
     stop_process(process)
@@ -210,7 +225,7 @@ def second_node_worker(live_database_url: str, second_node_uri: str) -> Iterator
     """A second real Celery worker, of node2 (queue node.<NODE2>), on the test database."""
     env = process_env(live_database_url, PANEL_NODE_NAME=NODE2, PANEL_LIBVIRT_URI=second_node_uri,
                       PANEL_DOCKER_URL=NODE2_DOCKER_URL, PANEL_STORAGE_DIR=str(NODE2_STORAGE_DIR),
-                      PANEL_BULK_WORKERS="4")
+                      PANEL_BULK_WORKERS="4", PANEL_POLL_INTERVAL="3600")
     process = start_worker(env, "worker-node2.log")
     yield process
     stop_process(process)

@@ -194,3 +194,125 @@ def post_form(session: requests.Session, url: str, data: dict) -> requests.Respo
 def session_cookie(server: str, username: str) -> str:
     """Log ``username`` in on ``server``: the Cookie header of its session, for websocket clients."""
     return f"sessionid={logged_in(server, username).cookies['sessionid']}"
+
+
+def stubborn_container(client, name: str):
+    """A running container that ignores SIGTERM (``sleep`` as PID 1): its shutdown waits for the whole timeout."""
+    image = client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0].id
+    return client.containers.run(image, ["sleep", "3600"], name=name, detach=True, mem_limit="32m")
+
+
+def process_tree(pid: int) -> list:
+    """A process and all its descendants (a worker: its main process, its pool's processes, its collector)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+class PrivateRedis:
+    """A redis-server of one test, on a free port, without persistence: stopping it loses its data, as a
+    restarted Redis without a dump does. The shared Redis on 6379 is never touched."""
+
+    def __init__(self, name: str) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = LOGS / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = start_process(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)], os.environ.copy(), f"{self.dir.name}.log")
+        wait_until(self._answers, 20, f"redis-server on port {self.port} to answer (see {LOGS})")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
+            self.process = None
+        wait_until(lambda: not self._answers(), 10, f"redis-server on port {self.port} to stop")
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return redis.Redis(port=self.port, socket_timeout=1).ping()
+        except redis.ConnectionError:
+            return False
+
+
+class PrivateDockerd:
+    """A throwaway dockerd of one test: its own socket, data, exec root, pid file and bridge, and no iptables
+    rules. Never the default bridge, nor ``--bridge=none``: either makes the second daemon delete docker0 under
+    the shared one (seen here: --bridge=none removes it at start)."""
+
+    def __init__(self, name: str) -> None:
+        self.run_dir = Path("/run") / f"ptd-{name}"  # short: containerd's socket lives below it
+        self.data_dir = Path("/var/lib/panel/test-dockerd") / name
+        self.bridge = f"ptd{RUN}"  # at most 15 characters
+        self.url = f"unix://{self.run_dir}/docker.sock"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode != 0:
+            subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
+        self.process = start_process(
+            ["dockerd", "--host", self.url, "--data-root", str(self.data_dir),
+             "--exec-root", str(self.run_dir / "exec"), "--pidfile", str(self.run_dir / "docker.pid"),
+             "--bridge", self.bridge, "--iptables=false", "--ip6tables=false"],
+            os.environ.copy(), f"dockerd-{self.run_dir.name}.log")
+        wait_until(self.answers, 60, f"the private dockerd at {self.url} to answer (see {LOGS})", 0.5)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
+            self.process = None
+
+    def answers(self) -> bool:
+        import docker
+
+        try:
+            client = docker.DockerClient(base_url=self.url, timeout=5)
+        except docker.errors.DockerException:
+            return False
+        try:
+            return client.ping()
+        except (docker.errors.DockerException, requests.RequestException):
+            return False
+        finally:
+            client.close()
+
+    def remove(self) -> None:
+        import shutil
+
+        self.stop()
+        subprocess.run(["ip", "link", "delete", self.bridge, "type", "bridge"], capture_output=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def crawl(session: requests.Session, server: str, start: str = "/", limit: int = 400) -> dict[str, int]:
+    """Every page of the panel reachable by links from ``start`` (GET only; not the admin, static files or
+    logout), with the status it answered."""
+    import re
+    from collections import deque
+    from html import unescape
+
+    seen: dict[str, int] = {}
+    queue = deque([start])
+    while queue and len(seen) < limit:
+        path = queue.popleft()
+        if path in seen:
+            continue
+        response = session.get(server + path, timeout=30)
+        seen[path] = response.status_code
+        if "text/html" not in response.headers.get("Content-Type", ""):
+            continue
+        for link in re.findall(r'href="(/[^"#]*)"', response.text):
+            link = unescape(link)
+            if not link.startswith(("/static/", "/admin/", "/logout/")) and link not in seen:
+                queue.append(link)
+    return seen

@@ -45,6 +45,7 @@ class BulkRun:
         self._lock = threading.Lock()  # steps end in several pool threads
         self.done = 0
         self.failed: list[str] = []
+        context.allow_cancel()  # it stops between guests
 
     def step(self, guest: Guest, action: str, params: dict, after: Callable[[], None] | None = None) -> None:
         """Run one guest's child task in a pool thread; the thread's DB connection is closed after."""

@@ -33,8 +33,7 @@ def create(context: TaskContext) -> str:
         guest.delete()
         raise
     guest.backend_id = info.backend_id
-    guest.save(update_fields=["backend_id"])
-    refresh_guest(guest, info, context.node.cpus)
+    refresh_guest(guest, info, context.node.cpus, also=("backend_id",))  # one write, newer than any poll under way
     context.log(f"created {guest.get_kind_display().lower()} {info.name} ({info.backend_id[:12]})")
     if params.get("start"):
         context.log(f"starting {guest}")

@@ -27,11 +27,16 @@ def start(context: TaskContext) -> str:
 
 @register("shutdown", "Shutdown")
 def shutdown(context: TaskContext) -> str:
+    """Ask the guest to power off, wait up to the timeout (a cancel ends the wait and leaves the guest as it
+    is), then stop it if ``force_stop``, or fail."""
     guest, driver = target(context)
     timeout = _timeout(context)
     context.log(f"shutting down {guest} (timeout {timeout:g} s)")
     try:
-        driver.power_off(guest.backend_id, timeout, force=bool(context.params.get("force_stop")), progress=context.log)
+        context.allow_cancel()  # while it waits for the guest: a cancel leaves the guest as it is
+        driver.power_off(guest.backend_id, timeout, force=bool(context.params.get("force_stop")),
+                         progress=context.log, interrupt=lambda: context.raise_if_cancelled(
+                             f"cancelled while waiting for {guest} to shut down; it was left as it is"))
     finally:
         refresh(context, guest, driver)
     return "OK"

@@ -168,7 +168,10 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_BROKER_TRANSPORT = "panel.broker:Transport"  # kombu's Redis transport, surviving a lost connection
 CELERY_RESULT_BACKEND = None  # outcomes live in the Task rows
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is not silently dropped
+# Acknowledged when a worker starts it: the broker never hands a running task's message out again (however
+# long it runs; Redis' visibility timeout is an hour). A task whose worker dies is failed from its row's lease,
+# and one whose message was lost is sent again from its row (tasks/delivery.py, tasks/recovery.py).
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -218,6 +221,12 @@ PANEL_NODE_OFFLINE_AFTER = env.int("PANEL_NODE_OFFLINE_AFTER", default=60)
 PANEL_STATUS_WATCH_INTERVAL = env.int("PANEL_STATUS_WATCH_INTERVAL", default=5)
 # Graceful shutdown waits this long (seconds) before the task reports a timeout.
 PANEL_SHUTDOWN_TIMEOUT = env.int("PANEL_SHUTDOWN_TIMEOUT", default=180)
+# A running task's worker process renews its lease every PANEL_TASK_LEASE / 4 s; a task whose lease is older
+# than PANEL_TASK_LEASE s is failed by any node's poll: its worker is gone.
+PANEL_TASK_LEASE = env.int("PANEL_TASK_LEASE", default=60)
+# A task the broker could not take (Redis down) is handed over by its node's collector when the broker is
+# back, or failed, freeing its guest, once it has waited this long (seconds).
+PANEL_TASK_SEND_TIMEOUT = env.int("PANEL_TASK_SEND_TIMEOUT", default=300)
 
 # The login throttle (access/throttle.py), for every way in: after PANEL_LOGIN_FREE_TRIES failures of one
 # user name within PANEL_LOGIN_WINDOW seconds, each try waits PANEL_LOGIN_DELAY s, doubled per further failure

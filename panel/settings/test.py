@@ -24,7 +24,9 @@ STORAGES = {
 # A Redis database of its own, and this run's keys and groups apart from every other run's.
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
 CELERY_BROKER_URL = REDIS_URL
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"test-{TEST_RUN}:"}
+# A test of redelivery gives kombu's Redis options (visibility_timeout, unacked_restore_interval...) as JSON.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"test-{TEST_RUN}:",
+                                   **env.json("TEST_BROKER_TRANSPORT_OPTIONS", default={})}
 CHANNEL_LAYERS = channel_layers(REDIS_URL, prefix=f"test-{TEST_RUN}")
 PANEL_NODE_NAME = env("PANEL_NODE_NAME", default=f"test-{TEST_RUN}")
 # Guests of this run only: another run's, or `make run`'s, on the same engines are none of its business.

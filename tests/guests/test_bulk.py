@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
 from pathlib import Path
 
 import docker
@@ -17,7 +16,7 @@ from guests.models import Guest
 from nodes.poll import poll_node
 from tasks.choices import ACTIVE_STATUSES, TaskStatus
 from tasks.models import Task
-from tests.support import CT_TEMPLATE, PREFIX, wait_for_line, wait_for_task
+from tests.support import CT_TEMPLATE, PREFIX, wait_for_line, wait_for_task, wait_until
 
 pytestmark = pytest.mark.engines
 
@@ -110,15 +109,83 @@ def test_one_failing_guest_does_not_stop_the_others(admin_client, live_node, mak
 def test_cancel_stops_a_bulk_task_between_guests(admin_client, live_node, make_ct, docker_client) -> None:
     guests = [make_ct(f"{PREFIX}slow-{i}", onboot=True, startup_order=i, startup_up=3) for i in (1, 2, 3)]
     task = bulk(admin_client, live_node, "startall")
-    deadline = time.monotonic() + 30
-    while not task.children.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    response = admin_client.post(reverse("task_cancel", args=[task.upid]))
-    assert response.status_code == 302
+    wait_until(lambda: task.children.exists(), 30, "the start-all to start its first guest")
+    response = admin_client.post(reverse("task_cancel", args=[task.upid]), follow=True)
+    assert "cancel requested" in response.content.decode()
     task = wait_for_task(task)
     assert task.status == TaskStatus.CANCELLED and "TASK CANCELLED" in log_text(task)
     assert docker_client.containers.get(guests[0].backend_id).status == "running"
     assert docker_client.containers.get(guests[2].backend_id).status == "created"
+    assert [c.vmid for c in task.children.all()] == [guests[0].vmid]  # it stopped before the second group
+
+
+def test_the_api_force_force_stop_and_timeout_of_start_all_stop_all_and_shutdown(admin_client, live_node, make_ct,
+                                                                                 docker_client) -> None:
+    api = f"/api2/json/nodes/{live_node.name}"
+    boot = make_ct(f"{PREFIX}api-boot", onboot=True)
+    manual = make_ct(f"{PREFIX}api-manual", ["sleep", "3600"], onboot=False)  # ignores SIGTERM once started
+
+    def state(guest: Guest) -> str:
+        return docker_client.containers.get(guest.backend_id).status
+
+    def run(path: str, **data: object) -> Task:
+        response = admin_client.post(f"{api}/{path}", data)
+        assert response.status_code == 200, response.content
+        return wait_for_task(Task.objects.get(upid=response.json()["data"]), timeout=120)
+
+    assert run("startall").status == TaskStatus.OK
+    assert (state(boot), state(manual)) == ("running", "created")  # only "start at boot" guests
+    assert run("startall", force=1).status == TaskStatus.OK
+    assert state(manual) == "running"  # force: the others too
+
+    task = run("stopall", forceStop=0, timeout=1)  # no stop after the timeout: the stubborn one stays up
+    assert task.status == TaskStatus.ERROR and task.exit_message == f"1 of 2 guests failed: {manual}"
+    assert f"{manual} did not shut down within 1 s" in task.children.get(guest=manual).exit_message
+    assert (state(boot), state(manual)) == ("exited", "running")
+
+    task = run(f"lxc/{manual.vmid}/status/shutdown", timeout=1, forceStop=0)
+    assert task.status == TaskStatus.ERROR and task.exit_message == f"{manual} did not shut down within 1 s"
+    task = run(f"lxc/{manual.vmid}/status/shutdown", timeout=1, forceStop=1)
+    assert task.status == TaskStatus.OK and f"{manual} did not shut down within 1 s; stopping it" in log_text(task)
+    assert state(manual) == "exited"
+
+    before = Task.objects.count()
+    for path in ("stopall", f"lxc/{manual.vmid}/status/shutdown"):
+        response = admin_client.post(f"{api}/{path}", {"timeout": 7201})
+        assert response.status_code == 400
+        assert response.json()["message"] == "timeout must be between 0 and 7200 seconds, not 7201"
+    assert Task.objects.count() == before
+
+
+def test_datacenter_start_all_and_stop_all_run_on_every_online_node(admin_client, live_node, live_node2, make_ct,
+                                                                      docker_client) -> None:
+    from nodes.poll import collect
+    from tests.factories import NodeFactory
+    from tests.support import NODE2_DOCKER_URL
+
+    here = make_ct(f"{PREFIX}dc-here", onboot=True)
+    node2_docker = docker.DockerClient(base_url=NODE2_DOCKER_URL)
+    image = node2_docker.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0].id
+    container = node2_docker.containers.create(image, name=f"{PREFIX}dc-there", mem_limit="32m")
+    try:
+        collect(live_node2)
+        there = Guest.objects.get(backend_id=container.id)
+        Guest.objects.filter(pk=there.pk).update(onboot=True)
+        NodeFactory(name=f"{PREFIX}offline")  # never reported: no task for it
+        assert "Start all" in admin_client.get(reverse("datacenter_bulk_action", args=["startall"])).content.decode()
+        for action, status in (("startall", "running"), ("stopall", "exited")):
+            response = admin_client.post(reverse("datacenter_bulk_action", args=[action]), follow=True)
+            names = ", ".join(sorted([live_node.name, live_node2.name]))
+            assert f"queued on {names}" in response.content.decode()  # one task per online node
+            tasks = list(Task.objects.filter(type=action, parent=None))
+            assert sorted(t.node.name for t in tasks) == sorted([live_node.name, live_node2.name])
+            for task in tasks:
+                assert wait_for_task(task, timeout=120).status == TaskStatus.OK, task.exit_message
+            assert docker_client.containers.get(here.backend_id).status == status
+            assert node2_docker.containers.get(there.backend_id).status == status
+    finally:
+        container.remove(force=True)
+        node2_docker.close()
 
 
 def test_cancel_of_a_queued_task_and_of_an_ended_one(admin_client, live_node) -> None:
@@ -137,10 +204,12 @@ def test_a_killed_worker_leaves_the_task_in_error_not_running(admin_client, live
     response = admin_client.post(reverse("guest_action", args=[stubborn.vmid, "shutdown"]))
     assert response.status_code == 302
     task = Task.objects.get(type="shutdown", guest=stubborn)
-    deadline = time.monotonic() + 30
-    while task.status != TaskStatus.RUNNING and time.monotonic() < deadline:
-        time.sleep(0.1)
+
+    def running() -> bool:
         task.refresh_from_db()
+        return task.status == TaskStatus.RUNNING
+
+    wait_until(running, 30, "the shutdown to run")
     assert task.worker_pid
     os.kill(task.worker_pid, signal.SIGKILL)
     poll_node(live_node.name)  # what the node's next periodic poll does

@@ -1,7 +1,7 @@
-"""A node's collector is its worker, driven by beat: stop the worker and the node turns offline (its guests
-unknown) on every live page; start it again and everything comes back by itself.
+"""A node's collector runs beside its worker: stop the worker and the node turns offline (its guests unknown)
+on every live page; start it again and everything comes back by itself.
 
-Real processes: celery beat on the test database, the node's own worker, daphne serving the websocket a
+Real processes: the node's own worker (and the collector it starts), daphne serving the websocket a
 browser page holds, the Redis channel layer. The node has the local engines to itself during the test (no
 other node row exists), and one container made outside the panel shows inventory discovery on the way.
 """
@@ -64,18 +64,15 @@ def status_of(resources: list[dict], resource_id: str) -> str | None:
 
 
 def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_it_back(
-    settings, live_database_url: str, docker_client: docker.DockerClient
+    live_database_url: str, docker_client: docker.DockerClient
 ) -> None:
-    settings.PANEL_POLL_INTERVAL = POLL_INTERVAL  # the node's periodic poll, written to beat's tables
     NodeFactory(name=NODE)
     admin = AdminFactory()
     image = docker_client.images.list(filters={"label": "panel.template=busybox"})[0]
     outside = docker_client.containers.run(image.id, ["sleep", "600"], name=f"{PREFIX}heartbeat", detach=True)
     env = process_env(live_database_url, PANEL_NODE_NAME=NODE, PANEL_NODE_OFFLINE_AFTER=str(OFFLINE_AFTER),
-                      PANEL_POLL_INTERVAL=str(POLL_INTERVAL))  # as in the test process, which wrote the schedule
+                      PANEL_POLL_INTERVAL=str(POLL_INTERVAL))
     purge_queue(env)
-    beat = [sys.executable, "-m", "celery", "-A", "panel", "beat", "--max-interval", "1",
-            "--schedule", str(LOGS / "celerybeat-schedule")]
 
     async def scenario(server: str) -> None:
         headers = {"Cookie": session_cookie(server, admin.username), "Origin": server}
@@ -97,11 +94,9 @@ def test_a_stopped_collector_turns_its_node_offline_and_a_restarted_one_brings_i
             assert status_of(back, guest_id) == "running"
             await asyncio.to_thread(stop_process, worker)
 
-    beat_process = start_process(beat, env, "beat.log")
     try:
         with serve_asgi(live_database_url, PANEL_NODE_OFFLINE_AFTER=str(OFFLINE_AFTER),
                         PANEL_STATUS_WATCH_INTERVAL=str(WATCH_INTERVAL)) as server:
             asyncio.run(scenario(server))
     finally:
-        stop_process(beat_process)
         outside.remove(force=True)

@@ -13,7 +13,7 @@ from django.core.management import get_commands
 
 from tests.support import ROOT
 
-SERVICES = {"web", "worker", "beat", "redis", "postgres"}
+SERVICES = {"web", "worker", "redis", "postgres"}
 
 
 def compose_config_of(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def check_command(words: list[str]) -> None:
 def test_compose_file_is_valid_and_complete() -> None:
     config = compose_config()
     assert set(config["services"]) >= SERVICES
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker"):
         service = config["services"][name]
         assert service["build"]["context"] == str(ROOT)
         check_command(command_words(service))

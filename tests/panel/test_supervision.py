@@ -43,7 +43,7 @@ def test_every_process_is_restarted_with_backoff_and_logs_to_the_terminal(
 ) -> None:
     monkeypatch.setenv("PANEL_RUN_DIR", str(LOGS))  # the Makefile exports it
     found = programs(ROOT / "supervisord" / config)
-    expected = {"web", "worker", "beat"} | ({"worker2"} if config == "cluster.conf" else set())
+    expected = {"web", "worker"} | ({"worker2"} if config == "cluster.conf" else set())
     assert set(found) == expected
     for name, program in found.items():
         assert program.autorestart is RestartUnconditionally, name  # whatever its exit status
@@ -86,7 +86,7 @@ class Prober(threading.Thread):
 def test_a_killed_worker_comes_back_while_the_web_server_keeps_answering_and_ctrl_c_stops_all(
     settings, live_database_url: str, pki: Path
 ) -> None:
-    settings.PANEL_POLL_INTERVAL = 2  # the node's periodic poll, written to beat's tables
+    settings.PANEL_POLL_INTERVAL = 2
     NodeFactory(name=NODE)
     run_dir = LOGS / "supervised"
     run_dir.mkdir(exist_ok=True)
@@ -106,8 +106,8 @@ def test_a_killed_worker_comes_back_while_the_web_server_keeps_answering_and_ctr
     try:
         wait_until(lambda: answers(url, pki / "ca.pem"), 60, f"the supervised web server (see {LOGS}/supervisord.log)")
         wait_for_worker(env)
-        web, worker, beat = pid("web"), pid("worker"), pid("beat")
-        assert 0 not in (web, worker, beat)
+        web, worker = pid("web"), pid("worker")
+        assert 0 not in (web, worker)
 
         prober.start()
         wait_until(lambda: prober.answered > 0, 30, "the web server to answer the prober")
@@ -115,14 +115,14 @@ def test_a_killed_worker_comes_back_while_the_web_server_keeps_answering_and_ctr
         killed_at = timezone.now()
         wait_until(lambda: pid("worker") not in (0, worker), 60, "supervisord to start the worker again", 0.2)
         wait_for_worker(env)
-        # It serves its queue again: the polls beat queues on node.<NODE> run (the node's last report advances).
+        # Its collector polls the node again (the node's last report advances).
         wait_until(lambda: Node.objects.get(name=NODE).last_seen > killed_at, 60,
                    f"a poll served by the restarted worker (see {LOGS}/supervisord.log)", 0.2)
         answered_meanwhile = prober.answered
         prober.stop()
         assert prober.failures == [], prober.failures  # not one request failed while the worker was down
         assert answered_meanwhile > 1
-        assert (pid("web"), pid("beat")) == (web, beat)  # the others were never restarted
+        assert pid("web") == web  # the other was never restarted
 
         # Ctrl-C: supervisord stops every process it started, then itself.
         processes = psutil.Process(supervisord.pid).children(recursive=True)

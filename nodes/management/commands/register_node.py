@@ -6,11 +6,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nodes.choices import Accelerator
 from nodes.models import Node
-from nodes.signals import ensure_poll_schedule
 
 
 class Command(BaseCommand):
-    help = "Create or update a node row; its worker then serves the queue node.<name>."
+    help = "Create or update a node row; its worker then serves the queue node.<name> and polls the node."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", default=settings.PANEL_NODE_NAME)
@@ -43,7 +42,5 @@ class Command(BaseCommand):
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         if changed:
             node.save()
-        else:
-            ensure_poll_schedule(node)  # PANEL_POLL_INTERVAL may have changed
         state = "registered" if changed else "unchanged"
         self.stdout.write(f"node {node.name} {state} (queue {node.queue}, accelerator {node.accelerator})")
