@@ -18,7 +18,7 @@ from nodes.choices import NodeStatus
 from nodes.models import Node
 from panel.errors import InvalidRequest
 from panel.parsing import decimal
-from tasks.choices import LOG_PAGE_MAX, MAX_TIMEOUT, TASK_PAGE_MAX
+from tasks.choices import LOG_PAGE_MAX, TASK_PAGE_MAX
 from tasks.events import task_summary
 from tasks.models import Task
 from tasks.services import cancel
@@ -44,7 +44,8 @@ def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
 
 
 def _seconds(request: Request, name: str) -> int:
-    return _number(request.data[name], name, MAX_TIMEOUT)
+    """A number of seconds; its bound is the service's to check (tasks.services.check_timeout)."""
+    return _number(request.data[name], name, MAX_OFFSET)
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -133,7 +134,11 @@ class NodeBulkView(APIView):
         params = {}
         vms = request.data.get("vms")
         if vms:
-            params["vms"] = [_number(v, "vms", VMID_MAX, VMID_MIN) for v in str(vms).replace(",", " ").split()]
+            try:
+                params["vms"] = [decimal(v, "vms", maximum=VMID_MAX, minimum=VMID_MIN)
+                                 for v in str(vms).replace(",", " ").split()]
+            except InvalidRequest as exc:
+                raise ValidationError({"vms": f"a list of VMIDs separated by commas ({exc.message})"}) from None
         if "force" in request.data:  # startall: also guests not marked "start at boot"
             params["force"] = _flag(request, "force")
         if "forceStop" in request.data:  # stopall: stop what did not shut down in time (default yes)
