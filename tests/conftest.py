@@ -22,6 +22,7 @@ from django.db import connection
 
 from nodes.poll import collect, poll_node
 
+from .daemons import DOCKERD_DATA, DOCKERD_RUN
 from .factories import PASSWORD, AdminFactory, NodeFactory
 from .support import (
     LOGS,
@@ -33,6 +34,7 @@ from .support import (
     RUN,
     process_env,
     purge_queue,
+    run_secrets_script,
     stop_process,
     wait_for_worker,
 )
@@ -88,13 +90,13 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
 
 
 def remove_private_dockerds_of_dead_runs() -> None:
-    """What a run killed mid-test left of its throwaway dockerd (tests.support.PrivateDockerd): bridge, files."""
+    """What a run killed mid-test left of its private dockerds (tests/daemons.py): bridges and files."""
     links = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True).stdout
-    for name in re.findall(r"^\d+: (ptd[0-9a-f]{6})[:@]", links, flags=re.MULTILINE):
-        if not run_alive(name.removeprefix("ptd")):
+    for name in re.findall(r"^\d+: (pt[0-9a-f]{6}-[0-9a-f]*)[:@]", links, flags=re.MULTILINE):
+        if not run_alive(name[2:8]):
             subprocess.run(["ip", "link", "delete", name, "type", "bridge"], capture_output=True)
-    for directory in [*Path("/var/lib/panel/test-dockerd").glob("*"), *Path("/run").glob("ptd-*")]:
-        run = directory.name.rsplit("-", 1)[-1]
+    for directory in [*DOCKERD_DATA.glob("docker-*"), *DOCKERD_RUN.glob("d*")]:
+        run = directory.name.removeprefix("docker-").removeprefix("d")[:6]
         if re.fullmatch(r"[0-9a-f]{6}", run) and not run_alive(run):
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -138,6 +140,15 @@ def fresh_channel_layer() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def storage_dir(this_run: str) -> Path:
     return Path(settings.PANEL_STORAGE_DIR)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CA and node certificate that set-up makes, in a directory of this run (``ca.pem``, ``node.pem``...)."""
+    etc = tmp_path_factory.mktemp("etc-panel")
+    result = run_secrets_script(etc)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return etc / "pki"
 
 
 @pytest.fixture(scope="session")

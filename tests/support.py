@@ -112,6 +112,12 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
         process.wait()
 
 
+def run_secrets_script(etc: Path) -> subprocess.CompletedProcess:
+    """scripts/setup/secrets.sh with this machine's files in ``etc`` instead of /etc/panel."""
+    return subprocess.run(["bash", "scripts/setup/secrets.sh"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PANEL_ETC_DIR": str(etc)})
+
+
 def process_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a process started by a test: this run's settings, on the test database."""
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": database_url,
@@ -151,24 +157,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_asgi(database_url: str, **extra_env: str) -> Iterator[str]:
-    """The panel served by a real daphne process on the test database, as `make run` serves it."""
+def serve_asgi(database_url: str, pki: Path | None = None, log: str = "web.log", **extra_env: str) -> Iterator[str]:
+    """The panel served by a real daphne process on the test database, as `make run` serves it (`manage.py
+    serve`): over HTTPS with the certificate of ``pki`` (a directory like set-up's /etc/panel/pki), else over
+    plain HTTP."""
     port = free_port()
-    process = start_process(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "panel.asgi:application"],
-        process_env(database_url, **extra_env), "web.log")
-    url = f"http://127.0.0.1:{port}"
+    tls = {"PANEL_TLS": "true", "PANEL_PKI_DIR": str(pki)} if pki is not None else {"PANEL_TLS": "false"}
+    process = start_process([sys.executable, "manage.py", "serve", "--address", "127.0.0.1", "--port", str(port)],
+                            process_env(database_url, **tls, **extra_env), log)
+    url = f"{'https' if pki else 'http'}://127.0.0.1:{port}"
+    verify = str(pki / "ca.pem") if pki is not None else True
 
     def answers() -> bool:
-        assert process.poll() is None, f"daphne exited with {process.returncode}; see {LOGS}/web.log"
+        assert process.poll() is None, f"the server exited with {process.returncode}; see {LOGS / log}"
         try:
-            requests.get(url + "/login/", timeout=5)
+            requests.get(url + "/login/", timeout=5, verify=verify)
         except requests.RequestException:  # not listening yet, or too busy to answer in time
             return False
         return True
 
     try:
-        wait_until(answers, 30, f"daphne to answer at {url} (see {LOGS}/web.log)", 0.2)
+        wait_until(answers, 60, f"the server to answer at {url} (see {LOGS / log})", 0.2)
         yield url
     finally:
         stop_process(process, timeout=10)
@@ -208,90 +217,6 @@ def process_tree(pid: int) -> list:
 
     root = psutil.Process(pid)
     return [root, *root.children(recursive=True)]
-
-
-class PrivateRedis:
-    """A redis-server of one test, on a free port, without persistence: stopping it loses its data, as a
-    restarted Redis without a dump does. The shared Redis on 6379 is never touched."""
-
-    def __init__(self, name: str) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = LOGS / name
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = start_process(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], os.environ.copy(), f"{self.dir.name}.log")
-        wait_until(self._answers, 20, f"redis-server on port {self.port} to answer (see {LOGS})")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, timeout=10)
-            self.process = None
-        wait_until(lambda: not self._answers(), 10, f"redis-server on port {self.port} to stop")
-
-    def _answers(self) -> bool:
-        import redis
-
-        try:
-            return redis.Redis(port=self.port, socket_timeout=1).ping()
-        except redis.ConnectionError:
-            return False
-
-
-class PrivateDockerd:
-    """A throwaway dockerd of one test: its own socket, data, exec root, pid file and bridge, and no iptables
-    rules. Never the default bridge, nor ``--bridge=none``: either makes the second daemon delete docker0 under
-    the shared one (seen here: --bridge=none removes it at start)."""
-
-    def __init__(self, name: str) -> None:
-        self.run_dir = Path("/run") / f"ptd-{name}"  # short: containerd's socket lives below it
-        self.data_dir = Path("/var/lib/panel/test-dockerd") / name
-        self.bridge = f"ptd{RUN}"  # at most 15 characters
-        self.url = f"unix://{self.run_dir}/docker.sock"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode != 0:
-            subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
-        self.process = start_process(
-            ["dockerd", "--host", self.url, "--data-root", str(self.data_dir),
-             "--exec-root", str(self.run_dir / "exec"), "--pidfile", str(self.run_dir / "docker.pid"),
-             "--bridge", self.bridge, "--iptables=false", "--ip6tables=false"],
-            os.environ.copy(), f"dockerd-{self.run_dir.name}.log")
-        wait_until(self.answers, 60, f"the private dockerd at {self.url} to answer (see {LOGS})", 0.5)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, timeout=30)
-            self.process = None
-
-    def answers(self) -> bool:
-        import docker
-
-        try:
-            client = docker.DockerClient(base_url=self.url, timeout=5)
-        except docker.errors.DockerException:
-            return False
-        try:
-            return client.ping()
-        except (docker.errors.DockerException, requests.RequestException):
-            return False
-        finally:
-            client.close()
-
-    def remove(self) -> None:
-        import shutil
-
-        self.stop()
-        subprocess.run(["ip", "link", "delete", self.bridge, "type", "bridge"], capture_output=True)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def crawl(session: requests.Session, server: str, start: str = "/", limit: int = 400) -> dict[str, int]:

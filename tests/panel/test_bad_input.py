@@ -18,7 +18,7 @@ from tests.factories import AdminFactory, GuestFactory, UserFactory, grant
 pytestmark = pytest.mark.django_db
 
 NASTY = ["²", "③", "١٢٣", "10^20", "1e9", "-1", "0", "00101", "99999999999999999999", "9" * 40, "", " ",
-         "0x10", "1.5", "%00", "a" * 300, "1,2,,3", "100 101", "null", "[]", "𝟙𝟚𝟛"]
+         "0x10", "1.5", "%00", "\x00", "a\x00b", "a" * 300, "1,2,,3", "100 101", "null", "[]", "𝟙𝟚𝟛"]
 VALUES = st.one_of(st.sampled_from(NASTY), st.integers(-10**30, 10**30).map(str), st.text(max_size=40))
 
 

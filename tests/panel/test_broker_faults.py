@@ -26,6 +26,7 @@ from nodes.models import Node
 from nodes.poll import collect
 from tasks.choices import TaskStatus
 from tasks.models import Task
+from tests.daemons import PrivateRedis
 from tests.factories import PASSWORD, AdminFactory, NodeFactory
 from tests.support import (
     CT_TEMPLATE,
@@ -40,7 +41,7 @@ from tests.support import (
     wait_until,
 )
 
-from .conftest import PrivateRedis, serve
+from .conftest import serve
 
 pytestmark = [pytest.mark.engines, pytest.mark.django_db(transaction=True)]
 

@@ -21,15 +21,16 @@ from django.utils.html import escape
 from guests.choices import GuestState
 from guests.models import Guest
 from nodes.poll import collect
+from tests.daemons import PrivateDockerd
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, NodeFactory
-from tests.support import CT_TEMPLATE, PREFIX, RUN, PrivateDockerd, crawl, free_port, serve_asgi, wait_until
+from tests.support import CT_TEMPLATE, PREFIX, RUN, crawl, free_port, serve_asgi, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
 
 
 @pytest.fixture
 def dockerd():
-    daemon = PrivateDockerd(f"faults-{RUN}")
+    daemon = PrivateDockerd()
     daemon.start()
     yield daemon
     daemon.remove()

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from panel.settings.base import DEVELOPMENT_SECRET_KEY
-from tests.support import ROOT
-
-from .conftest import run_secrets_script
+from tests.support import ROOT, run_secrets_script
 
 # What the test process has that a deployment would not: the suite's own key, DEBUG, the settings module.
 CLEARED = ("DJANGO_SECRET_KEY", "DJANGO_DEBUG", "DJANGO_SETTINGS_MODULE", "PANEL_SECRET_KEY_FILE", "PANEL_TLS",

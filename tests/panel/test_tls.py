@@ -13,8 +13,9 @@ import requests
 import websockets
 
 from tests.factories import PASSWORD, AdminFactory
+from tests.support import run_secrets_script
 
-from .conftest import run_secrets_script, serve
+from .conftest import serve
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server process reads what the test committed
 

@@ -23,13 +23,13 @@ from nodes.models import Node
 from nodes.poll import collect
 from tasks.choices import ACTIVE_STATUSES, TaskStatus
 from tasks.models import Task
+from tests.daemons import PrivateRedis, private_redis
 from tests.factories import PASSWORD, AdminFactory, NodeFactory
 from tests.support import (
     CT_TEMPLATE,
     LOGS,
     PREFIX,
     RUN,
-    PrivateRedis,
     process_env,
     serve_asgi,
     start_process,
@@ -46,10 +46,9 @@ SEND_TIMEOUT = 20  # how long a submission may wait for the broker before it is 
 
 @pytest.fixture
 def redis_server() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(f"redis-{RUN}-outage")
-    server.start()
-    yield server
-    server.stop()
+    """A Redis of the test's own that keeps nothing through a restart (a Redis without a dump)."""
+    with private_redis(LOGS / f"redis-{RUN}-outage", appendonly=False) as server:
+        yield server
 
 
 @contextlib.contextmanager

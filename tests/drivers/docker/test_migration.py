@@ -18,7 +18,7 @@ from docker.types import Mount
 from drivers.docker import DockerDriver, labels
 from drivers.errors import GuestAlreadyExists, MigrationFailed, MigrationUnsupported
 from drivers.types import PowerState
-from tests.drivers.daemons import private_dockerd
+from tests.daemons import private_dockerd
 from tests.support import NODE2_DOCKER_URL, PREFIX, free_port, migrated_images, wait_until
 
 pytestmark = pytest.mark.engines

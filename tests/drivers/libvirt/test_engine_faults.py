@@ -13,7 +13,7 @@ import pytest
 
 from drivers.errors import EngineUnavailable, InvalidSpec
 from drivers.libvirt import LibvirtDriver
-from tests.drivers.daemons import PrivateLibvirtd, private_libvirtd
+from tests.daemons import PrivateLibvirtd, private_libvirtd
 from tests.support import PREFIX
 
 from .qemu import TEMPLATE_DIR, check_environment, spec

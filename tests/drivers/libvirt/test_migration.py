@@ -19,7 +19,7 @@ from lxml import etree
 from drivers.errors import GuestNotFound, MigrationFailed, MigrationUnsupported
 from drivers.libvirt import LibvirtDriver
 from drivers.types import PowerState
-from tests.drivers.daemons import PrivateLibvirtd, private_libvirtd
+from tests.daemons import PrivateLibvirtd, private_libvirtd
 from tests.support import NODE2_STORAGE_DIR, PREFIX, wait_until
 
 from .qemu import (

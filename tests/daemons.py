@@ -1,6 +1,7 @@
-"""Engines of one test alone, for faults that must not hit the engines other runs share: a dockerd, and a libvirt
-session daemon of the node2 user, each with its own socket and state, started, killed or restarted at will and
-removed with everything they made.
+"""Daemons of one test alone, for faults that must not hit those other runs share: a dockerd, a libvirt session
+daemon of the node2 user and a redis-server, each with its own socket or port and state, started, killed or
+restarted at will and removed with everything they made. The sweep of a run (tests/conftest.py) removes what
+a killed run left of them.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from pathlib import Path
 import docker
 import libvirt
 
-from tests.support import CT_TEMPLATE, LOGS, NODE2_USER, RUN, wait_until
+from tests.support import CT_TEMPLATE, LOGS, NODE2_USER, RUN, free_port, start_process, stop_process, wait_until
 
 CT_TEMPLATE_IMAGE = f"panel-templates/{CT_TEMPLATE}:latest"
+# Where private dockerds keep their data and sockets, named <run>-<id>: a dead run's are swept.
+DOCKERD_DATA = Path("/var/lib/panel-test-engines")
+DOCKERD_RUN = Path("/run/panel-test-engines")
 
 
 def _alive(pid: int) -> bool:
@@ -52,8 +56,8 @@ class PrivateDockerd:
 
     def __init__(self) -> None:
         name = f"{RUN}-{uuid.uuid4().hex[:6]}"
-        self.data = Path("/var/lib/panel-test-engines") / f"docker-{name}"
-        self.exec_root = Path("/run/panel-test-engines") / f"d{name}"  # short: it holds unix sockets
+        self.data = DOCKERD_DATA / f"docker-{name}"
+        self.exec_root = DOCKERD_RUN / f"d{name}"  # short: it holds unix sockets
         self.bridge = f"pt{name}"[:15]
         self.socket = self.exec_root / "docker.sock"
         self.url = f"unix://{self.socket}"
@@ -73,10 +77,11 @@ class PrivateDockerd:
                  "--pidfile", str(self.exec_root / "docker.pid"), "--bridge", self.bridge, "--iptables=false",
                  "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self._answers, 60, f"the private dockerd at {self.url} to answer (see {LOGS})", 0.2)
+        wait_until(self.answers, 60, f"the private dockerd at {self.url} to answer (see {LOGS})", 0.2)
 
-    def _answers(self) -> bool:
-        assert self.process is not None and self.process.poll() is None, f"dockerd at {self.url} exited"
+    def answers(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            return False
         try:
             client = docker.DockerClient(base_url=self.url, timeout=5)  # asks the engine its API version
         except docker.errors.DockerException:
@@ -222,3 +227,48 @@ def private_libvirtd() -> Iterator[PrivateLibvirtd]:
         yield daemon
     finally:
         daemon.remove()
+
+
+class PrivateRedis:
+    """A redis-server of one test on a free port. ``appendonly``: like a deployment's Redis it keeps its data
+    through a restart; without, a restart loses everything, as a Redis without a dump does."""
+
+    def __init__(self, directory: Path, appendonly: bool = True) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.appendonly = appendonly
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
+        self.process = start_process(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--save", "", *persistence], os.environ.copy(), f"redis-{self.port}.log")
+        wait_until(self.ping, 30, f"redis-server on port {self.port} to answer (see {LOGS})", 0.1)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=20)  # SIGTERM: Redis writes its files and exits
+            self.process = None
+        wait_until(lambda: not self.ping(), 10, f"redis-server on port {self.port} to stop")
+
+    def ping(self) -> bool:
+        return self.cli("ping") == "PONG"
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        return result.stdout.strip()
+
+
+@contextmanager
+def private_redis(directory: Path, appendonly: bool = True) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(directory, appendonly)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None:
+            server.stop()
+
