@@ -1,17 +1,17 @@
 from django.urls import path
 
-from . import views
+from .views import cluster, guests, metrics, nodes, tasks
 
 urlpatterns = [
-    path("cluster/resources", views.ClusterResourcesView.as_view()),
-    path("nodes", views.NodeListView.as_view()),
-    path("nodes/<str:node>/status", views.NodeStatusView.as_view(), name="api-node-status"),
-    path("nodes/<str:node>/rrddata", views.NodeRrdDataView.as_view(), name="api-node-rrddata"),
-    path("nodes/<str:node>/tasks", views.NodeTaskListView.as_view()),
-    path("nodes/<str:node>/tasks/<str:upid>", views.TaskView.as_view()),
-    path("nodes/<str:node>/tasks/<str:upid>/status", views.TaskStatusView.as_view()),
-    path("nodes/<str:node>/tasks/<str:upid>/log", views.TaskLogView.as_view()),
-    path("nodes/<str:node>/<str:action>", views.NodeBulkView.as_view()),
-    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", views.GuestRrdDataView.as_view()),
-    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", views.GuestStatusView.as_view()),
+    path("cluster/resources", cluster.ClusterResourcesView.as_view()),
+    path("nodes", nodes.NodeListView.as_view()),
+    path("nodes/<str:node>/status", nodes.NodeStatusView.as_view(), name="api-node-status"),
+    path("nodes/<str:node>/rrddata", metrics.NodeRrdDataView.as_view(), name="api-node-rrddata"),
+    path("nodes/<str:node>/tasks", tasks.NodeTaskListView.as_view()),
+    path("nodes/<str:node>/tasks/<str:upid>", tasks.TaskView.as_view()),
+    path("nodes/<str:node>/tasks/<str:upid>/status", tasks.TaskStatusView.as_view()),
+    path("nodes/<str:node>/tasks/<str:upid>/log", tasks.TaskLogView.as_view()),
+    path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
 ]
