@@ -33,7 +33,7 @@ def task_summary(task: Task) -> dict:
     return {
         "upid": task.upid,
         "node": task.node.name,
-        "type": task.type,
+        "type": task.proxmox_type,
         "id": str(task.vmid or ""),
         "user": task.user_name,
         "status": task.status,

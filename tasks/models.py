@@ -11,7 +11,8 @@ from access.identity import SYSTEM_USERID, userid, userid_of
 from panel.errors import Conflict
 
 from .choices import ACTIVE_STATUSES, STATUS_BADGES, TaskStatus
-from .upid import new_upid
+from .registry import get_task_type
+from .upid import Upid, new_upid
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -31,10 +32,11 @@ class TaskQuerySet(models.QuerySet):
                params: dict | None = None, vmid: int | None = None, parent: Task | None = None) -> Task:
         """A new queued task with its UPID; Conflict, naming the task in the way, when the guest is busy."""
         vmid = vmid if vmid is not None else (guest.vmid if guest else None)
+        upid_type = get_task_type(type_).proxmox_name(guest.kind if guest else None)  # Proxmox's qmstart, vzstart...
         try:
             with transaction.atomic():
                 return self.create(
-                    upid=new_upid(node.name, type_, str(vmid or ""), userid_of(user)), node=node, user=user,
+                    upid=new_upid(node.name, upid_type, str(vmid or ""), userid_of(user)), node=node, user=user,
                     type=type_, guest=guest, vmid=vmid, params=params or {}, parent=parent)
         except IntegrityError as exc:
             busy = self.filter(guest=guest, status__in=ACTIVE_STATUSES).first() if guest else None
@@ -96,6 +98,14 @@ class Task(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("task_detail", args=[self.upid])
+
+    @property
+    def proxmox_type(self) -> str:
+        """Proxmox's name of the task (qmstart, vzstart, startall...), as its UPID carries it."""
+        try:
+            return Upid.parse(self.upid).type
+        except ValueError:
+            return self.type
 
     @property
     def is_active(self) -> bool:

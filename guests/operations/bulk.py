@@ -105,7 +105,7 @@ def _selected(context: TaskContext) -> list[Guest]:
     return list(guests.filter(vmid__in=context.params.get("vms") or []))
 
 
-@register("startall", "Start all")
+@register("startall", "Start all", "startall")
 def start_all(context: TaskContext) -> str:
     guests = [g for g in _selected(context) if g.state == GuestState.STOPPED]
     context.log(f"starting {len(guests)} guests of node {context.node.name}")
@@ -118,7 +118,7 @@ def start_all(context: TaskContext) -> str:
     return run.summary()
 
 
-@register("stopall", "Stop all")
+@register("stopall", "Stop all", "stopall")
 def stop_all(context: TaskContext) -> str:
     guests = [g for g in _selected(context)
               if g.state in (GuestState.RUNNING, GuestState.PAUSED)]

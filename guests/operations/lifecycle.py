@@ -11,7 +11,7 @@ from ..purge import purge
 from .common import refresh, target
 
 
-@register("create", "Create")
+@register("create", "Create", ("qmcreate", "vzcreate"))
 def create(context: TaskContext) -> str:
     guest, driver = target(context)
     params = context.params
@@ -42,7 +42,7 @@ def create(context: TaskContext) -> str:
     return "OK"
 
 
-@register("delete", "Destroy")
+@register("delete", "Destroy", ("qmdestroy", "vzdestroy"))
 def delete(context: TaskContext) -> str:
     guest, driver = target(context)
     context.log(f"destroying {guest}")

@@ -31,7 +31,7 @@ def _target_node(context: TaskContext) -> Node:
     return node
 
 
-@register("migrate", "Migrate")
+@register("migrate", "Migrate", ("qmigrate", "vzmigrate"))
 def migrate(context: TaskContext) -> str:
     guest, source_driver = target(context)
     destination = _target_node(context)
@@ -57,7 +57,7 @@ def migrate(context: TaskContext) -> str:
     return "OK"
 
 
-@register("migrateall", "Migrate all")
+@register("migrateall", "Migrate all", "migrateall")
 def migrate_all(context: TaskContext) -> str:
     destination = _target_node(context)
     guests = Guest.objects.select_related("node").filter(node=context.node).exclude(backend_id="")

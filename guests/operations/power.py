@@ -14,7 +14,7 @@ from tasks.registry import Operation, register
 from .common import refresh, target
 
 
-@register("start", "Start")
+@register("start", "Start", ("qmstart", "vzstart"))
 def start(context: TaskContext) -> str:
     guest, driver = target(context)
     context.log(f"starting {guest}")
@@ -25,7 +25,7 @@ def start(context: TaskContext) -> str:
     return "OK"
 
 
-@register("shutdown", "Shutdown")
+@register("shutdown", "Shutdown", ("qmshutdown", "vzshutdown"))
 def shutdown(context: TaskContext) -> str:
     """Ask the guest to power off, wait up to the timeout (a cancel ends the wait and leaves the guest as it
     is), then stop it if ``force_stop``, or fail."""
@@ -47,9 +47,10 @@ def _timeout(context: TaskContext) -> float:
 
 
 def _power(verb: str, label: str, act: Callable[[GuestDriver, str, TaskContext], None]) -> Operation:
-    """A task type that is one driver call on the guest, followed by reading its state back."""
+    """A task type that is one driver call on the guest, followed by reading its state back; Proxmox names it
+    qm<verb> for a VM and vz<verb> for a container."""
 
-    @register(verb, label)
+    @register(verb, label, (f"qm{verb}", f"vz{verb}"))
     def run(context: TaskContext) -> str:
         guest, driver = target(context)
         context.log(f"{label.lower()} {guest}")
