@@ -72,6 +72,14 @@ class Guest(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Proxmox's options of a guest: its notes (Markdown), tags (';'-separated, as Proxmox keeps them), whether it
+    # is a template (start-all skips templates; clone makes guests of them), and the changes that wait for its
+    # next start (what the engine cannot change while it runs), as {option: value}.
+    description = models.TextField(blank=True)
+    tags = models.CharField(max_length=255, blank=True)
+    is_template = models.BooleanField("template", default=False)
+    pending = models.JSONField(default=dict, blank=True)
+
     objects = GuestQuerySet.as_manager()
 
     class Meta:
