@@ -3,16 +3,12 @@ told, on the Channels layer's ``access`` group, to check their user again."""
 
 from __future__ import annotations
 
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
+
+from panel.events import publish
 
 from . import permissions
 from .models import AccessVersion
-
-logger = logging.getLogger(__name__)
 
 ACCESS_GROUP = "access"
 
@@ -27,10 +23,4 @@ def access_changed() -> None:
 
 def _tell_sockets() -> None:
     permissions.forget_version()
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(ACCESS_GROUP, {"type": "access.changed"})
-    except Exception:  # sockets re-read the version at their next event anyway
-        logger.warning("could not tell the sockets that access changed", exc_info=True)
+    publish(ACCESS_GROUP, {"type": "access.changed"})  # sockets re-read the version at their next event anyway

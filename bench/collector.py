@@ -13,10 +13,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import harness
 from .harness import NODE, ratio_line
 
 COUNT = 200
-PREFIX = "bc-"
+PREFIX = f"{harness.PREFIX}c"
 VMID_BASE = 700_000
 TEST_URI = "test+unix:///default"  # the test driver in libvirtd: in-memory domains, real RPC
 # Per-guest Docker stats without one_shot wait for a second sample (~2 s each): a per-guest collector has

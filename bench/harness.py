@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = "bench"
+RUN = "bench"  # the test settings' run id: guest names, Redis keys and storage directories follow it
+PREFIX = f"pt{RUN}-"  # the guest name prefix panel.settings.test gives this run; drivers see only these
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://panel:panel@127.0.0.1:5432/panel_bench")
 
 
@@ -21,6 +23,7 @@ def setup_django() -> None:
         DJANGO_SETTINGS_MODULE="panel.settings.test",
         DATABASE_URL=DATABASE_URL,
         PANEL_NODE_NAME=NODE,
+        PANEL_TEST_RUN=RUN,
         TEST_REDIS_URL="redis://127.0.0.1:6379/8",
     )
     sys.path.insert(0, str(ROOT))

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
+from . import harness
 from .harness import ratio_line
 
 NODES = 100
-PREFIX = "bm-"
+PREFIX = f"{harness.PREFIX}m"
 VMID_BASE = 500_000
 REPEAT = 3
 

@@ -7,11 +7,12 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from . import harness
 from .harness import NODE, ratio_line, worker
 
 COUNT = 50
 CONCURRENCY = 8
-PREFIX = "pb-"
+PREFIX = f"{harness.PREFIX}s"
 
 
 def run() -> list[str]:

@@ -4,13 +4,9 @@ cluster group which node changed; every subscriber of ws/cluster/resources/ then
 
 from __future__ import annotations
 
-import logging
 import uuid
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-
-logger = logging.getLogger(__name__)
+from panel.events import publish
 
 CLUSTER_GROUP = "cluster"
 
@@ -22,10 +18,4 @@ def node_changed_event(node_name: str) -> dict:
 
 def publish_node_changed(node_name: str) -> None:
     """Best effort: the figures are in the database; a page that misses one gets the next poll's."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(CLUSTER_GROUP, node_changed_event(node_name))
-    except Exception:
-        logger.warning("could not publish the figures of %s", node_name, exc_info=True)
+    publish(CLUSTER_GROUP, node_changed_event(node_name))

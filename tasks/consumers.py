@@ -56,14 +56,14 @@ class TaskLogConsumer(PanelConsumer):
         if await self._visible_task(self.task.upid) is None:
             await self.close(code=CLOSE_FORBIDDEN)
 
-    async def task_line(self, event: dict) -> None:
-        line = event["line"]
-        if line["n"] <= self.last_sent:
-            return  # already sent from the backlog
-        if line["n"] > self.last_sent + 1:
-            await self._send_lines_up_to(line["n"] - 1)  # a message was lost on the way: read the gap
-        await self.send_json({"type": "line", **line})
-        self.last_sent = line["n"]
+    async def task_lines(self, event: dict) -> None:
+        for line in event["items"]:
+            if line["n"] <= self.last_sent:
+                continue  # already sent from the backlog
+            if line["n"] > self.last_sent + 1:
+                await self._send_lines_up_to(line["n"] - 1)  # a message was lost on the way: read the gap
+            await self.send_json({"type": "line", **line})
+            self.last_sent = line["n"]
 
     async def task_status(self, event: dict) -> None:
         if event["task"]["status"] in ACTIVE_STATUSES:
@@ -122,9 +122,11 @@ class TaskListConsumer(PanelConsumer):
     async def access_checked(self) -> None:
         await self.send_json({"type": "tasks", "tasks": await self._recent()})  # the list, as now allowed
 
-    async def task_changed(self, event: dict) -> None:
-        if await self._may_see(event):
-            await self.send_json({"type": "task", "task": event["task"]})
+    async def tasks_changed(self, event: dict) -> None:
+        visible = await self._visible(event["items"])
+        for item in event["items"]:
+            if item["task_id"] in visible:
+                await self.send_json({"type": "task", "task": item["task"]})
 
     @database_sync_to_async
     def _recent(self) -> list[dict]:
@@ -132,14 +134,23 @@ class TaskListConsumer(PanelConsumer):
         return [events.task_summary(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
 
     @database_sync_to_async
-    def _may_see(self, event: dict) -> bool:
-        """One query per task change and permission set, whatever the number of viewers sharing it."""
+    def _visible(self, items: list[dict]) -> frozenset[int]:
+        """The changed tasks this user may see: one query per batch and permission set, whatever the number of
+        viewers sharing it."""
         user = self.scope["user"]
+        ids = frozenset(item["task_id"] for item in items)
         if permissions.is_root(user):
-            return True
+            return ids
         token = permissions.api_token(user)
-        if event["task"]["user"] == userid(user.get_username()) and not (token is not None and token.privsep):
-            return True  # their own task (the condition's first part, known without a query)
+        if token is None or not token.privsep:  # their own tasks: the condition's first part, known without a query
+            own = userid(user.get_username())
+            ids_own = frozenset(item["task_id"] for item in items if item["task"]["user"] == own)
+        else:
+            ids_own = frozenset()
+        others = ids - ids_own
+        if not others:
+            return ids_own
         audited = permissions.task_condition(user, own=False)
-        return shared.get(("task", event["task_id"], permissions.access_version(), self.signature()),
-                          lambda: Task.objects.filter(pk=event["task_id"]).filter(audited).exists())
+        key = ("tasks", others, permissions.access_version(), self.signature())
+        return ids_own | shared.get(key, lambda: frozenset(
+            Task.objects.filter(pk__in=others).filter(audited).values_list("pk", flat=True)))

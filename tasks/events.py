@@ -1,21 +1,18 @@
 """Task events on the Channels layer: log lines to the task's group, status changes to the task list.
 
 Publishing is best effort: every line and status is in the database first, and a websocket client
-that misses a message fills the gap from there (see consumers.py).
+that misses a message fills the gap from there (see consumers.py). Lines and list changes are batch items
+(panel/events.py): a burst reaches a socket as one ``task.lines`` or ``tasks.changed`` message.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from panel.events import publish
 
 if TYPE_CHECKING:
     from .models import Task, TaskLogLine
-
-logger = logging.getLogger(__name__)
 
 TASK_LIST_GROUP = "tasks"
 
@@ -46,20 +43,10 @@ def task_summary(task: Task) -> dict:
 
 
 def publish_line(task: Task, line: TaskLogLine) -> None:
-    _send(task_group(task.pk), {"type": "task.line", "line": line_message(line)})
+    publish(task_group(task.pk), line_message(line), batch="task.lines")
 
 
 def publish_status(task: Task) -> None:
     summary = task_summary(task)
-    _send(task_group(task.pk), {"type": "task.status", "task": summary})
-    _send(TASK_LIST_GROUP, {"type": "task.changed", "task_id": task.pk, "task": summary})
-
-
-def _send(group: str, message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # the row is stored; a watcher catches up from the database
-        logger.warning("could not publish to %s", group, exc_info=True)
+    publish(task_group(task.pk), {"type": "task.status", "task": summary})
+    publish(TASK_LIST_GROUP, {"task_id": task.pk, "task": summary}, batch="tasks.changed")
