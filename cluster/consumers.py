@@ -87,6 +87,16 @@ class ResourcesConsumer(PanelConsumer):
         await self.send_json({"type": "resources", "node": event["node"],
                               "data": await self._resources(event["node"], event.get("id"))})
 
+    async def guests_changed(self, event: dict) -> None:
+        """The resources of the guests a task changed; those missing from ``data`` are gone or no longer visible."""
+        vmids = sorted({item["vmid"] for item in event["items"]})
+        await self.send_json({"type": "guests", "vmids": vmids, "data": await self._guests(event["id"], vmids)})
+
+    @database_sync_to_async
+    def _guests(self, event: str, vmids: list[int]) -> list[dict]:
+        return shared.get(("guests", event, self.signature()),
+                          lambda: cluster_resources(self.scope["user"], kind="vm", vmids=vmids))
+
     @database_sync_to_async
     def _resources(self, node: str | None, event: str | None = None) -> list[dict]:
         """Computed once per event and permission set in this process, whatever the number of viewers."""

@@ -1,14 +1,18 @@
 """Cluster events on the Channels layer: a node's poll (or a web process noticing a silent node) tells the
-cluster group which node changed; every subscriber of ws/cluster/resources/ then sends its user what changed
-(see consumers.py)."""
+cluster group which node changed, and a task that changed a guest (its state, settings, node, existence) tells
+which guest, so that pages show it within a second rather than at the next poll. Every subscriber of
+ws/cluster/resources/ then sends its user what changed (see consumers.py)."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.db import transaction
+
 from panel.events import publish
 
 CLUSTER_GROUP = "cluster"
+GUESTS_CHANGED = "guests.changed"
 
 
 def node_changed_event(node_name: str) -> dict:
@@ -19,3 +23,8 @@ def node_changed_event(node_name: str) -> dict:
 def publish_node_changed(node_name: str) -> None:
     """Best effort: the figures are in the database; a page that misses one gets the next poll's."""
     publish(CLUSTER_GROUP, node_changed_event(node_name))
+
+
+def publish_guest_changed(node_name: str, vmid: int) -> None:
+    """Once the change is committed; the guests a tick's tasks changed reach a socket as one message."""
+    transaction.on_commit(lambda: publish(CLUSTER_GROUP, {"node": node_name, "vmid": vmid}, batch=GUESTS_CHANGED))

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cluster.events import publish_guest_changed
 from drivers.types import GuestInfo, PowerState, TemplateInfo
 from nodes.models import Node
 from tasks.choices import ACTIVE_STATUSES
@@ -178,3 +179,4 @@ def refresh_guest(guest: Guest, info: GuestInfo, host_cpus: int, usage: bool = T
             setattr(guest, field, value)
     values = {field: getattr(guest, field) for field in (*USAGE_FIELDS, *also)}
     Guest.objects.filter(pk=guest.pk).update(**values, revision=F("revision") + 1)
+    publish_guest_changed(guest.node.name, guest.vmid)

@@ -11,6 +11,7 @@ from django.db.models import Count, QuerySet, Sum
 from access import permissions
 from access.audit import audited
 from access.models import Pool
+from cluster.events import publish_guest_changed
 from drivers.types import GuestKind as DriverGuestKind
 from nodes.choices import NodeStatus
 from nodes.models import LOCAL_STORAGE, Node
@@ -171,6 +172,7 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
                     owner=user,
                     pool=pool,
                 )
+                publish_guest_changed(request.node.name, vmid)
                 return submit(
                     request.node,
                     "create",

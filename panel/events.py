@@ -4,8 +4,9 @@
 milliseconds of CPU each. Instead each process has one publisher thread with one event loop and the layer's
 connections on it: ``publish`` queues the message and returns at once, and the thread sends whatever is queued
 as soon as it can, so a burst costs a few round trips. Items published with a ``batch`` type travel together:
-the consecutive items of one group become one message ``{"type": batch, "items": [...]}`` (a burst of log
-lines, the changes of a bulk task's children). Messages of one group keep their order.
+the consecutive items of one group become one message ``{"type": batch, "id": ..., "items": [...]}`` (a burst
+of log lines, the changes of a bulk task's children); its id lets the sockets of a web process share the work
+of answering it. Messages of one group keep their order.
 
 Best effort, like the layer itself: what is published is in the database first, and a socket that misses a
 message catches up from there. ``flush`` waits for the queue to drain (tests, a process about to exit).
@@ -19,6 +20,7 @@ import logging
 import os
 import queue
 import threading
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -91,7 +93,7 @@ def merge(published: list[tuple[str, dict, str | None]]) -> list[_Outgoing]:
 async def _send_all(layer: BaseChannelLayer, outgoing: list[_Outgoing]) -> None:
     async def send_group(runs: list[_Outgoing]) -> None:
         for run in runs:
-            message = {"type": run.batch, "items": run.items} if run.batch else run.message
+            message = {"type": run.batch, "id": uuid.uuid4().hex, "items": run.items} if run.batch else run.message
             try:
                 await layer.group_send(run.group, message)
             except Exception:  # the database has it; a watcher catches up from there

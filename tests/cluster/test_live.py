@@ -16,6 +16,7 @@ from guests.models import Guest
 from nodes.poll import collect
 from panel.routing import websocket_urlpatterns
 from tests.factories import AdminFactory, GuestFactory, NodeFactory, PoolFactory, UserFactory, grant
+from tests.support import CT_TEMPLATE, PREFIX, RUN, act, create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,6 +86,41 @@ def test_a_quiet_socket_outlives_the_channel_layers_wait(node) -> None:
         await sync_to_async(publish_node_changed)(node.name)
         pushed = await socket.receive_json_from(timeout=10)
         assert pushed["node"] == node.name
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.engines
+def test_a_task_pushes_the_guest_it_changed_without_waiting_for_a_poll(admin_client, admin_user, live_node) -> None:
+    """The worker polls once an hour here: what a viewer sees of a created, started and destroyed guest comes
+    from the tasks that did it."""
+    vmid = 8000 + int(RUN, 16) % 1000
+
+    async def scenario() -> None:
+        socket = await connect(admin_user)
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=10)
+
+        async def pushed(status: str | None) -> None:
+            """The next push of ``vmid`` with that status (None: gone)."""
+            while True:
+                message = await socket.receive_json_from(timeout=60)
+                if message["type"] != "guests" or vmid not in message["vmids"]:
+                    continue
+                found = [r["status"] for r in message["data"] if r["vmid"] == vmid]
+                if found == ([status] if status else []):
+                    return
+
+        await sync_to_async(create)(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE,
+                                                         "vmid": vmid, "name": f"{PREFIX}pushed", "vcpus": 1,
+                                                         "memory_mib": 64, "start": "on"})
+        await pushed("running")
+        guest = await sync_to_async(Guest.objects.get)(vmid=vmid)
+        await sync_to_async(act)(admin_client, guest, "stop")
+        await pushed("stopped")
+        await sync_to_async(act)(admin_client, guest, "delete")
+        await pushed(None)
         await socket.disconnect()
 
     asyncio.run(scenario())
