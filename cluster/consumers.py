@@ -14,6 +14,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from access import permissions
+from guests.models import GuestQuerySet
 from nodes.models import Node
 from panel.consumers import PanelConsumer, shared
 
@@ -21,6 +23,8 @@ from .events import CLUSTER_GROUP, node_changed_event
 from .resources import cluster_resources
 
 logger = logging.getLogger(__name__)
+
+GUEST_AUDIT = GuestQuerySet.audit_privilege  # what lets a user see a guest
 
 
 class NodeStatusWatch:
@@ -88,14 +92,24 @@ class ResourcesConsumer(PanelConsumer):
                               "data": await self._resources(event["node"], event.get("id"))})
 
     async def guests_changed(self, event: dict) -> None:
-        """The resources of the guests a task changed; those missing from ``data`` are gone or no longer visible."""
-        vmids = sorted({item["vmid"] for item in event["items"]})
-        await self.send_json({"type": "guests", "vmids": vmids, "data": await self._guests(event["id"], vmids)})
+        """The guests a task changed that the user may see, and those deleted that they could see ("gone"); a
+        guest that left their sight otherwise (a pool move, a grant withdrawn) comes with an access change."""
+        data, gone = await self._guests(event)
+        if data or gone:
+            await self.send_json({"type": "guests", "data": data, "gone": gone})
 
     @database_sync_to_async
-    def _guests(self, event: str, vmids: list[int]) -> list[dict]:
-        return shared.get(("guests", event, self.signature()),
-                          lambda: cluster_resources(self.scope["user"], kind="vm", vmids=vmids))
+    def _guests(self, event: dict) -> tuple[list[dict], list[int]]:
+        user = self.scope["user"]
+
+        def compute() -> tuple[list[dict], list[int]]:
+            changed = sorted({item["vmid"] for item in event["items"] if not item.get("gone")})
+            data = cluster_resources(user, kind="vm", vmids=changed) if changed else []
+            gone = sorted({item["vmid"] for item in event["items"] if item.get("gone") and GUEST_AUDIT in
+                           permissions.privileges_on_chain(user, permissions.guest_chain(item["vmid"], item["pool"]))})
+            return data, gone
+
+        return shared.get(("guests", event["id"], self.signature()), compute)
 
     @database_sync_to_async
     def _resources(self, node: str | None, event: str | None = None) -> list[dict]:

@@ -27,4 +27,11 @@ def publish_node_changed(node_name: str) -> None:
 
 def publish_guest_changed(node_name: str, vmid: int) -> None:
     """Once the change is committed; the guests a tick's tasks changed reach a socket as one message."""
-    transaction.on_commit(lambda: publish(CLUSTER_GROUP, {"node": node_name, "vmid": vmid}, batch=GUESTS_CHANGED))
+    item = {"node": node_name, "vmid": vmid}
+    transaction.on_commit(lambda: publish(CLUSTER_GROUP, item, batch=GUESTS_CHANGED))
+
+
+def publish_guest_gone(node_name: str, vmid: int, pool: str | None) -> None:
+    """A guest was deleted: with its former pool, so that only those who could see it are told."""
+    item = {"node": node_name, "vmid": vmid, "gone": True, "pool": pool}
+    transaction.on_commit(lambda: publish(CLUSTER_GROUP, item, batch=GUESTS_CHANGED))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from access.models import AclEntry
-from cluster.events import publish_guest_changed
+from cluster.events import publish_guest_gone
 from metrics.store import forget
 
 from .models import Guest
@@ -19,4 +19,4 @@ def purge(guest: Guest) -> None:
         AclEntry.objects.filter(path=f"/vms/{guest.vmid}").delete()
         forget("guest", str(guest.vmid))
         Guest.objects.filter(pk=guest.pk).delete()
-        publish_guest_changed(guest.node.name, guest.vmid)
+        publish_guest_gone(guest.node.name, guest.vmid, guest.pool.name if guest.pool_id else None)

@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet, Sum
 
 from access import permissions
 from access.audit import audited
+from access.events import access_changed
 from access.models import Pool
 from cluster.events import publish_guest_changed
 from drivers.types import GuestKind as DriverGuestKind
@@ -84,6 +85,8 @@ def move_to_pool(user: AbstractBaseUser, guest: Guest, pool: Pool | None) -> Gue
             if pool is not None:
                 check_pool_quota(pool, guest.vcpus, guest.memory_mib, guest.disk_bytes / 1024**3, moving=guest)
             Guest.objects.filter(pk=guest.pk).update(pool=pool)
+            access_changed()  # who may see and do what on the guest follows its pool: sockets check again
+            publish_guest_changed(guest.node.name, guest.vmid)
     guest.pool = pool
     return guest
 

@@ -30,7 +30,7 @@ def create(context: TaskContext) -> str:
         info = driver.create(spec)
     except Exception:
         # The driver left nothing behind; drop the placeholder row too.
-        guest.delete()
+        purge(guest)
         raise
     guest.backend_id = info.backend_id
     refresh_guest(guest, info, context.node.cpus, also=("backend_id",))  # one write, newer than any poll under way

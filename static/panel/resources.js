@@ -1,6 +1,6 @@
 // Live resources: one ws/cluster/resources/ socket per page. The server sends every resource the user may
 // see, then the resources of each node as it polls (or goes silent), and of each guest a task changed ("guests":
-// the guests ``vmids``, those missing from its data gone or no longer visible). This file keeps them in a store and
+// their resources in data, the VMIDs of deleted ones in gone). This file keeps them in a store and
 // paints what the page marks:
 //   [data-resource-tree]               the resource tree (Datacenter > nodes > guests)
 //   [data-resource="node/pve1"]        a row or card; inside, [data-field=status|cpu|mem|disk|uptime]
@@ -202,7 +202,7 @@ const PanelResources = (function () {
 
   function apply(message) {
     if (message.type === "guests") {
-      const changed = new Set(message.vmids);
+      const changed = new Set([...message.gone, ...message.data.map((r) => r.vmid)]);
       for (const [id, r] of store) if (GUEST_TYPES[r.type] && changed.has(r.vmid)) store.delete(id);
       message = {...message, node: null};  // a guest may have changed node: draw every node again
     } else if (message.type !== "resources") {

@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from cluster.events import publish_node_changed
+from cluster.events import publish_guest_changed, publish_node_changed
 from guests.models import Guest
 from nodes.poll import collect
 from panel.routing import websocket_urlpatterns
@@ -94,22 +94,27 @@ def test_a_quiet_socket_outlives_the_channel_layers_wait(node) -> None:
 @pytest.mark.engines
 def test_a_task_pushes_the_guest_it_changed_without_waiting_for_a_poll(admin_client, admin_user, live_node) -> None:
     """The worker polls once an hour here: what a viewer sees of a created, started and destroyed guest comes
-    from the tasks that did it."""
+    from the tasks that did it; a viewer who may not see the guest hears nothing of it, not even its VMID."""
     vmid = 8000 + int(RUN, 16) % 1000
+    PoolFactory(name="lv-mine")
+    theirs = GuestFactory(node=live_node, pool=PoolFactory(name="lv-theirs"), state="stopped")
+    outsider = UserFactory(username="lv-outsider")
+    grant(outsider, "PVEVMUser", "/pool/lv-theirs")
 
     async def scenario() -> None:
-        socket = await connect(admin_user)
-        assert (await socket.connect())[0]
+        socket, other = await connect(admin_user), await connect(outsider)
+        assert (await socket.connect())[0] and (await other.connect())[0]
         await socket.receive_json_from(timeout=10)
+        await other.receive_json_from(timeout=10)
 
         async def pushed(status: str | None) -> None:
             """The next push of ``vmid`` with that status (None: gone)."""
             while True:
                 message = await socket.receive_json_from(timeout=60)
-                if message["type"] != "guests" or vmid not in message["vmids"]:
+                if message["type"] != "guests":
                     continue
                 found = [r["status"] for r in message["data"] if r["vmid"] == vmid]
-                if found == ([status] if status else []):
+                if (status is None and vmid in message["gone"]) or (status and found == [status]):
                     return
 
         await sync_to_async(create)(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE,
@@ -121,6 +126,17 @@ def test_a_task_pushes_the_guest_it_changed_without_waiting_for_a_poll(admin_cli
         await pushed("stopped")
         await sync_to_async(act)(admin_client, guest, "delete")
         await pushed(None)
+
+        # The outsider's barrier: a change of a guest they may see, published after all of the above.
+        await sync_to_async(publish_guest_changed)(live_node.name, theirs.vmid)
+        heard = []
+        while True:
+            message = await other.receive_json_from(timeout=30)
+            heard.append(message)
+            if message["type"] == "guests" and [r["vmid"] for r in message["data"]] == [theirs.vmid]:
+                break
+        assert [m for m in heard if m["type"] == "guests"] == [heard[-1]], heard  # nothing of the other guest
         await socket.disconnect()
+        await other.disconnect()
 
     asyncio.run(scenario())
