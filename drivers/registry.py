@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 
 from .base import GuestDriver
@@ -30,3 +32,18 @@ def driver_for(endpoints: NodeEndpoints, kind: GuestKind | str) -> GuestDriver:
     from .docker import DockerDriver
 
     return DockerDriver(endpoints.docker_url, name_prefix=endpoints.name_prefix)
+
+
+_shared: dict[tuple[int, NodeEndpoints, GuestKind], GuestDriver] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_driver(endpoints: NodeEndpoints, kind: GuestKind | str) -> GuestDriver:
+    """This process's driver of an engine, opened once and used by all its threads: drivers keep no state but
+    their engine connection, which they share between threads and open again when it broke. A task then pays
+    for no client, connection or version handshake of its own. Never close it."""
+    key = (os.getpid(), endpoints, GuestKind(kind))  # a forked child opens its own
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = driver_for(endpoints, kind)
+        return _shared[key]

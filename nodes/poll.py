@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from cluster.events import publish_node_changed
 from drivers.errors import DriverError
-from drivers.registry import driver_for
+from drivers.registry import shared_driver
 from drivers.types import EngineInfo, GuestInfo, GuestKind, TemplateInfo
 from metrics.feed import record_poll
 from tasks.recovery import recover_lost_tasks
@@ -60,15 +60,13 @@ def read(node: Node) -> list[EngineReading]:
     readings = []
     for kind in GuestKind:
         reading = EngineReading(kind, snapshot(node, kind.value))
-        driver = driver_for(node.endpoints, kind)
+        driver = shared_driver(node.endpoints, kind)
         try:
             reading.engine = driver.engine_info()
             reading.templates = driver.list_templates()
             reading.guests = driver.list_guests()
         except DriverError as exc:
             reading.error = exc.message
-        finally:
-            driver.close()
         readings.append(reading)
     return readings
 

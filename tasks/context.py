@@ -11,7 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from drivers.base import GuestDriver
-from drivers.registry import driver_for
+from drivers.registry import shared_driver
 
 from . import events
 from .models import Task, TaskLogLine
@@ -34,7 +34,6 @@ class TaskContext:
         self.node = task.node
         self.guest = task.guest
         self.params = task.params
-        self._drivers: dict[str, GuestDriver] = {}
         self._log_lock = threading.Lock()  # bulk tasks log from several threads
         self._next_line = self._last_number() + 1
 
@@ -68,10 +67,8 @@ class TaskContext:
         Task.objects.filter(pk=self.task.pk).update(cancellable=allowed)
 
     def driver(self, kind: str) -> GuestDriver:
-        """A driver of this node's engine, opened once per task (drivers are not shared across threads)."""
-        if kind not in self._drivers:
-            self._drivers[kind] = driver_for(self.node.endpoints, kind)
-        return self._drivers[kind]
+        """The driver of this node's engine, shared by every task of the worker (drivers/registry.py)."""
+        return shared_driver(self.node.endpoints, kind)
 
     def cancelled(self) -> bool:
         return Task.objects.filter(pk=self.task.pk, cancel_requested=True).exists()
@@ -87,7 +84,3 @@ class TaskContext:
             raise RuntimeError("this context cannot run child tasks")
         self._run_child(child)
         return child
-
-    def close(self) -> None:
-        for driver in self._drivers.values():
-            driver.close()

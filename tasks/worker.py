@@ -102,8 +102,6 @@ def run_claimed(task: Task) -> str:
     else:
         context.log(f"TASK {message}")
         return finish(task, TaskStatus.OK if message == "OK" else TaskStatus.ERROR, message)
-    finally:
-        context.close()
 
 
 def finish(task: Task, status: str, message: str) -> str:

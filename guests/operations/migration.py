@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from drivers.registry import driver_for
+from drivers.registry import shared_driver
 from nodes.models import Node
 from panel.errors import Conflict
 from tasks.context import TaskContext
@@ -37,16 +37,13 @@ def migrate(context: TaskContext) -> str:
     destination = _target_node(context)
     online = bool(context.params.get("online"))
     timeout = float(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
-    target_driver = driver_for(destination.endpoints, guest.kind)
+    target_driver = shared_driver(destination.endpoints, guest.kind)
     context.log(f"migrating {guest} from node {context.node.name} to node {destination.name}"
                 f" ({'online' if online else 'offline'})")
-    try:
-        info = source_driver.migrate(
-            guest.backend_id, target_driver, online=online, timeout=timeout,
-            accelerator=destination.accelerator, progress=context.log,
-        )
-    finally:
-        target_driver.close()
+    info = source_driver.migrate(
+        guest.backend_id, target_driver, online=online, timeout=timeout,
+        accelerator=destination.accelerator, progress=context.log,
+    )
     # The guest keeps its VMID, name and settings; only where it lives changes, in one step.
     with transaction.atomic():
         guest = Guest.objects.select_for_update().get(pk=guest.pk)
