@@ -76,12 +76,12 @@ class ManageForm(ManageMixin):
 
 class ManageDelete(ManageMixin, DeleteView):
     template_name = "access/confirm_delete.html"
-    delete: Callable[..., None]
+    remove: Callable[..., None]  # the service (not ``delete``: that is DeleteView's handler of HTTP DELETE)
 
     def form_valid(self, form) -> HttpResponse:
         name = str(self.object)
         try:
-            type(self).delete(self.request.user, self.object)
+            type(self).remove(self.request.user, self.object)
         except Refused as exc:
             messages.error(self.request, exc.message)
             return HttpResponseRedirect(self.get_success_url())
@@ -106,7 +106,7 @@ def _section(model, form, manage: str, prefix: str, title: str, columns, save, d
     extra = {"save": staticmethod(save), "form_class": form, **({"data_of": data_of} if data_of else {})}
     create = type(f"{prefix}Create", (ManageForm, CreateView), {**base, **extra})
     update = type(f"{prefix}Update", (ManageForm, UpdateView), {**base, **extra})
-    remove = type(f"{prefix}Delete", (ManageDelete,), {**base, "delete": staticmethod(delete)})
+    remove = type(f"{prefix}Delete", (ManageDelete,), {**base, "remove": staticmethod(delete)})
     return listing, create, update, remove
 
 
