@@ -10,7 +10,6 @@ from django.shortcuts import redirect
 
 from .errors import Refused
 
-
 # What a page answers: forms are POSTed. Django's generic views also have put() (a form's post) and delete()
 # (DeleteView deletes the object itself, past the service layer and its checks): never routed.
 PAGE_METHODS = ["get", "post", "head", "options"]
