@@ -13,6 +13,7 @@ from .errors import Refused
 # What a page answers: forms are POSTed. Django's generic views also have put() (a form's post) and delete()
 # (DeleteView deletes the object itself, past the service layer and its checks): never routed.
 PAGE_METHODS = ["get", "post", "head", "options"]
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # request.method of those that change nothing
 
 
 class PanelPageMixin(LoginRequiredMixin):
