@@ -189,8 +189,11 @@ BULK_LABEL = {"startall": "start all", "stopall": "stop all", "migrateall": "mig
 
 
 def guest_page(guest: GuestSpec) -> Callable[[Subject], Outcome]:
+    """The guest and its tasks the subject may see (the world's are another user's: seen with the guest)."""
     def expect(s: Subject) -> Outcome:
-        return ok(shows(guest.name)) if sees_guest(s, guest) else not_found("Guest")
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        return ok(shows(guest.name, *[f"{{{t.label}}}" for t in visible_tasks(s) if t.guest == guest]))
     return expect
 
 
@@ -410,13 +413,21 @@ def logged_in(check: Check | None = None) -> Callable[[Subject], Outcome]:
     return lambda s: ok(check)
 
 
+def datacenter(s: Subject) -> Outcome:
+    """The summary counts what the subject may see: their nodes (all online), their guests (all stopped)."""
+    nodes, guests = visible_nodes(s), visible_guests(s)
+    counts = {kind: len([g for g in guests if g.kind == kind]) for kind in ("vm", "ct")}
+    return ok(shows(*nodes, f'"online">{len(nodes)}</strong> of <span data-summary="total">{len(nodes)}<',
+                    *[f'data-summary="{k}">0 running, {n} stopped ({n} in all)<' for k, n in counts.items()],
+                    f"of {NODE_FIGURES['cpus'] * len(nodes)} CPUs"))
+
+
 def lists(s: Subject, what: str) -> Check:
-    """A list page: everything of ``what`` the subject may see (the rest is caught by the markers)."""
+    """A list page (guests, tasks): everything of ``what`` the subject may see (the rest is caught by the
+    markers)."""
     if what == "guests":
         return shows(*[g.name for g in visible_guests(s)])
-    if what == "tasks":
-        return shows(*[f"{{{t.label}}}" for t in visible_tasks(s)])
-    return shows(*visible_nodes(s))
+    return shows(*[f"{{{t.label}}}" for t in visible_tasks(s)])
 
 
 # -- the API ---------------------------------------------------------------------------------------------------
@@ -670,7 +681,7 @@ def token_made(ctx: Context) -> list[str]:
 A, T, L, F = NODE_A, TARGET.vmid, LOOSE.vmid, FAR.vmid
 API = "api2/json/"
 ROUTES: dict[str, Route] = {
-    "": page(get("/", lambda s: ok(lists(s, "nodes")))),
+    "": page(get("/", datacenter)),
     "status": Route("public", (get("/status", lambda s: ok(shows("Nodes online", "2 of 2"))),)),
     "status.json": Route("public", (get("/status.json", lambda s: ok(data_is(lambda ctx, data: same(
         "status", (data["nodes"], data["guests"]["ct"]["total"], data["guests"]["vm"]["total"]),

@@ -42,6 +42,7 @@ import websockets
 from django.contrib import messages
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from access import permissions
 from access.models import AuditEntry, builtin_role
@@ -365,7 +366,7 @@ async def socket_answer(url: str, origin: str, cookie: str | None, path: str) ->
                 async for message in socket:
                     texts.append(message)
             return lines, texts
-    except websockets.exceptions.InvalidStatus as exc:
+    except InvalidStatus as exc:
         assert exc.response.status_code == 403, exc.response.status_code  # refused, not broken
         return None, []
 
@@ -415,7 +416,7 @@ async def until_closed(socket, timeout: float = 20) -> tuple[int, list[str]]:
     received = []
 
     async def drain() -> None:
-        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+        with contextlib.suppress(ConnectionClosed):
             async for message in socket:
                 received.append(message)
     await asyncio.wait_for(drain(), timeout)

@@ -11,6 +11,7 @@ import json
 import pytest
 import websockets
 from django.utils import timezone
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from cluster.events import publish_node_changed
 from tasks.models import Task
@@ -29,7 +30,7 @@ def connect(server: str, path: str, cookie: str):
 async def closed_with(socket, timeout: float = 20) -> int:
     """The close code of ``socket``, once the server closes it (messages on the way are read)."""
     async def drain() -> None:
-        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+        with contextlib.suppress(ConnectionClosed):
             async for _ in socket:
                 pass
     await asyncio.wait_for(drain(), timeout)
@@ -89,7 +90,7 @@ def test_one_user_keeps_a_bounded_number_of_sockets(live_database_url: str) -> N
 
         async def scenario() -> None:
             sockets = [await connect(server, "/ws/tasks/", cookie) for _ in range(3)]
-            with pytest.raises(websockets.exceptions.InvalidStatus):
+            with pytest.raises(InvalidStatus):
                 await connect(server, "/ws/tasks/", cookie)
             await sockets[0].close()
             replacement = await connect_when_freed(server, cookie)
@@ -105,7 +106,7 @@ async def connect_when_freed(server: str, cookie: str, timeout: float = 20):
     while True:
         try:
             return await connect(server, "/ws/tasks/", cookie)
-        except websockets.exceptions.InvalidStatus:
+        except InvalidStatus:
             assert asyncio.get_running_loop().time() < deadline, "a closed socket was never counted out"
             await asyncio.sleep(0.2)
 
@@ -197,7 +198,7 @@ def test_a_socket_from_a_foreign_origin_is_refused(asgi_server: str) -> None:
 
     async def scenario() -> None:
         for origin in ("http://evil.example", "http://127.0.0.1.evil.example", "null"):
-            with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            with pytest.raises(InvalidStatus) as refused:
                 await websockets.connect(url, open_timeout=20, additional_headers={"Cookie": cookie,
                                                                                    "Origin": origin})
             assert refused.value.response.status_code == 403, origin
