@@ -197,7 +197,7 @@ def guest_page(guest: GuestSpec) -> Callable[[Subject], Outcome]:
     return expect
 
 
-def guest_action(guest: GuestSpec, action: str, method: str = "post", api: bool = False):
+def guest_action(guest: GuestSpec, action: str, method: str = "post"):
     def expect(s: Subject) -> Outcome:
         if not sees_guest(s, guest):
             return not_found("Guest")
@@ -745,7 +745,7 @@ ROUTES: dict[str, Route] = {
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall", [L]),
                                                     vms=str(L))),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>": api(*[
-        post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/start", guest_action(g, "start", api=True))
+        post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/start", guest_action(g, "start"))
         for g in GUESTS]),
     "login/": Route("public", (
         get("/login/", lambda s: ok(shows('name="username"'))),
