@@ -69,6 +69,17 @@ class Outcome:
 
 
 @contextmanager
+def denials(user: object, action: str, obj: object) -> Iterator[None]:
+    """Record a Forbidden the block raises, and nothing else: a page's own check before it calls the audited
+    service (which records the outcome of what gets that far)."""
+    try:
+        yield
+    except Forbidden as exc:
+        denied(user, action, obj, exc.message)
+        raise
+
+
+@contextmanager
 def audited(user: object, action: str, obj: object) -> Iterator[Outcome]:
     """Run the block and record its outcome: ok, denied (Forbidden) or failed (any other PanelError)."""
     outcome = Outcome()

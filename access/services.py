@@ -256,12 +256,17 @@ def save_pool(actor: AbstractBaseUser, pool: Pool | None, **fields: object) -> P
 
 
 def delete_pool(actor: AbstractBaseUser, pool: Pool) -> None:
-    """Only an empty pool (as Proxmox); its ACL entries go with it."""
+    """Only an empty pool (as Proxmox); its ACL entries go with it. The refusal names only the members the actor
+    may see (Pool.Allocate is no right to see the guests)."""
     with audited(actor, "pool.delete", pool.name):
         check_may_manage(actor, "pools")
-        members = list(pool.guests.order_by("vmid")[:3])
+        members = pool.guests.count()
         if members:
-            raise Conflict(f"pool {pool.name} is not empty (contains {', '.join(str(g) for g in members)})")
+            shown = [str(g) for g in pool.guests.visible_to(actor).order_by("vmid")[:3]]
+            others = members - len(shown)
+            if others:
+                shown.append(f"{others} {'other ' if shown else ''}guest{'s' if others > 1 else ''}")
+            raise Conflict(f"pool {pool.name} is not empty (contains {', '.join(shown)})")
         with transaction.atomic():
             AclEntry.objects.filter(path=pool.path).delete()
             pool.delete()

@@ -7,6 +7,7 @@ Forms validate the input; access.services checks, makes and audits every change 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -18,9 +19,9 @@ from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, ListView, TemplateView, UpdateView
 
 from panel.errors import Refused
-from panel.views import PanelPageMixin
+from panel.views import SAFE_METHODS, PanelPageMixin
 
-from . import services
+from . import audit, services
 from .forms import AclEntryForm, ApiTokenForm, GroupForm, PoolForm, RoleForm, UserForm
 from .models import AclEntry, ApiToken, AuditEntry, Pool, Role
 
@@ -38,9 +39,13 @@ class ManageMixin(PanelPageMixin):
     # The edited object must never hide the logged-in user of the page's header ("user" in templates).
     context_object_name = "object"
 
+    audit_action = ""  # the service's action, for a change the page refuses before calling it
+
     def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.user.is_authenticated:
-            services.check_may_manage(request.user, self.manage)
+            changing = self.audit_action and request.method not in SAFE_METHODS
+            with audit.denials(request.user, self.audit_action, request.path) if changing else nullcontext():
+                services.check_may_manage(request.user, self.manage)
         return super().dispatch(request, *args, **kwargs)
 
     def get_success_url(self) -> str:
@@ -76,12 +81,12 @@ class ManageForm(ManageMixin):
 
 class ManageDelete(ManageMixin, DeleteView):
     template_name = "access/confirm_delete.html"
-    delete: Callable[..., None]
+    remove: Callable[..., None]  # the service (not ``delete``: that is DeleteView's handler of HTTP DELETE)
 
     def form_valid(self, form) -> HttpResponse:
         name = str(self.object)
         try:
-            type(self).delete(self.request.user, self.object)
+            type(self).remove(self.request.user, self.object)
         except Refused as exc:
             messages.error(self.request, exc.message)
             return HttpResponseRedirect(self.get_success_url())
@@ -104,9 +109,10 @@ def _section(model, form, manage: str, prefix: str, title: str, columns, save, d
         **base, "template_name": "access/list.html", "paginate_by": 100,
         "get_queryset": lambda self: queryset() if queryset else model.objects.order_by("pk")})
     extra = {"save": staticmethod(save), "form_class": form, **({"data_of": data_of} if data_of else {})}
-    create = type(f"{prefix}Create", (ManageForm, CreateView), {**base, **extra})
-    update = type(f"{prefix}Update", (ManageForm, UpdateView), {**base, **extra})
-    remove = type(f"{prefix}Delete", (ManageDelete,), {**base, "delete": staticmethod(delete)})
+    create = type(f"{prefix}Create", (ManageForm, CreateView), {**base, **extra, "audit_action": f"{prefix}.create"})
+    update = type(f"{prefix}Update", (ManageForm, UpdateView), {**base, **extra, "audit_action": f"{prefix}.update"})
+    remove = type(f"{prefix}Delete", (ManageDelete,), {**base, "remove": staticmethod(delete),
+                                                       "audit_action": f"{prefix}.delete"})
     return listing, create, update, remove
 
 

@@ -72,11 +72,12 @@ class ResourcesConsumer(PanelConsumer):
     subscribed = False
 
     async def start(self) -> None:
+        self.told: set[str] = set()  # the nodes whose resources this client holds
         await self.channel_layer.group_add(CLUSTER_GROUP, self.channel_name)
         await self.accept()
         node_status_watch.subscribe()
         self.subscribed = True
-        await self.send_json({"type": "resources", "node": None, "data": await self._resources(None)})
+        await self._send(None, await self._resources(None))
 
     async def stop(self) -> None:
         if self.subscribed:
@@ -85,17 +86,28 @@ class ResourcesConsumer(PanelConsumer):
         await self.channel_layer.group_discard(CLUSTER_GROUP, self.channel_name)
 
     async def access_checked(self) -> None:
-        await self.send_json({"type": "resources", "node": None, "data": await self._resources(None)})
+        await self._send(None, await self._resources(None))
 
     async def node_changed(self, event: dict) -> None:
-        await self.send_json({"type": "resources", "node": event["node"],
-                              "data": await self._resources(event["node"], event.get("id"))})
+        await self._send(event["node"], await self._resources(event["node"], event.get("id")))
+
+    async def _send(self, node: str | None, data: list[dict]) -> None:
+        """Everything (``node`` None), or one node's resources; not a word of a node the client has nothing
+        of, and is given nothing of now (its name is not theirs to learn)."""
+        held = {r["node"] for r in data}
+        if node is not None:
+            if not data and node not in self.told:
+                return
+            held = (self.told - {node}) | held
+        self.told = held
+        await self.send_json({"type": "resources", "node": node, "data": data})
 
     async def guests_changed(self, event: dict) -> None:
         """The guests a task changed that the user may see, and those deleted that they could see ("gone"); a
         guest that left their sight otherwise (a pool move, a grant withdrawn) comes with an access change."""
         data, gone = await self._guests(event)
         if data or gone:
+            self.told |= {r["node"] for r in data}
             await self.send_json({"type": "guests", "data": data, "gone": gone})
 
     @database_sync_to_async

@@ -16,9 +16,13 @@ def cluster_status() -> dict:
     nodes = list(Node.objects.only("name", "last_seen", "cpus", "cpu_usage", "memory_total", "memory_used",
                                    "disk_total", "disk_used", "engines"))
     total = totals(nodes)
+    online = {n.pk for n in nodes if n.status == NodeStatus.ONLINE}
     guests: dict[str, dict[str, int]] = {"vm": {}, "ct": {}}
-    for row in Guest.objects.values("kind", "state").annotate(n=Count("pk")).order_by():
-        guests.setdefault(row["kind"], {})[row["state"]] = row["n"]
+    for row in Guest.objects.values("kind", "state", "node_id").annotate(n=Count("pk")).order_by():
+        # The last state of a guest whose node stopped reporting is not known.
+        state = row["state"] if row["node_id"] in online else "unknown"
+        counts = guests.setdefault(row["kind"], {})
+        counts[state] = counts.get(state, 0) + row["n"]
     return {
         "time": timezone.now().isoformat(timespec="seconds"),
         "health": total["health"],

@@ -1,3 +1,5 @@
+from contextlib import nullcontext
+
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -6,10 +8,11 @@ from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
 from access import permissions
+from access.audit import denials
 from access.models import Pool
 from panel.errors import Refused
 from panel.parsing import decimal_or_none
-from panel.views import PanelPageMixin, queue_task
+from panel.views import SAFE_METHODS, PanelPageMixin, queue_task
 from tasks.models import RECENT_TASKS
 
 from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VMID_MAX, GuestAction, GuestKind
@@ -128,8 +131,11 @@ class GuestCreateView(PanelPageMixin, FormView):
         if kwargs["kind"] not in GuestKind.values:
             raise Http404("no such guest kind")
         self.kind = GuestKind(kwargs["kind"])
-        if request.user.is_authenticated:
-            check_may_create(request.user)
+        if request.user.is_authenticated:  # a refused creation is audited like those the service refuses
+            changing = request.method not in SAFE_METHODS
+            described = f"{self.kind.upper()} ({request.POST.get('name', '')})"
+            with denials(request.user, "guest.create", described) if changing else nullcontext():
+                check_may_create(request.user)
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict:

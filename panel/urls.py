@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from access.forms import ThrottledAuthenticationForm
+from panel.views import PAGE_METHODS
 
 urlpatterns = [
     path("", include("cluster.urls")),
@@ -11,7 +12,8 @@ urlpatterns = [
     path("guests/", include("guests.urls")),
     path("tasks/", include("tasks.urls")),
     path("api2/json/", include("api.urls")),
-    path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm,
+                                                http_method_names=PAGE_METHODS), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("access/", include("access.urls")),
 ]

@@ -10,9 +10,16 @@ from django.shortcuts import redirect
 
 from .errors import Refused
 
+# What a page answers: forms are POSTed. Django's generic views also have put() (a form's post) and delete()
+# (DeleteView deletes the object itself, past the service layer and its checks): never routed.
+PAGE_METHODS = ["get", "post", "head", "options"]
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # request.method of those that change nothing
+
 
 class PanelPageMixin(LoginRequiredMixin):
     """Every page of the panel needs a login; the public status page comes with access control."""
+
+    http_method_names = PAGE_METHODS
 
 
 def queue_task(request: HttpRequest, submit: Callable[[], Model], back: Model | str,

@@ -80,3 +80,20 @@ def test_rrddata_of_node_and_guest(admin_client, client) -> None:
     client.login(username=user.username, password=PASSWORD)
     assert client.get("/api2/json/nodes/rs-online/rrddata").status_code == 404
     assert client.get("/api2/json/nodes/rs-online/lxc/20001/rrddata").status_code == 404
+
+
+def test_node_status_gives_the_figures_of_the_last_poll(admin_client, node) -> None:
+    """/nodes/{node}/status after a real poll of this machine: Proxmox's shape, the node row's figures."""
+    data = admin_client.get(f"/api2/json/nodes/{node.name}/status").json()["data"]
+    node.refresh_from_db()
+    assert node.cpus > 0 and node.memory_total > 0 and node.root_total > 0 and node.kernel  # a poll filled it
+    assert data["status"] == "online" and data["cpu"] == node.cpu_usage and data["cpuinfo"] == {"cpus": node.cpus}
+    assert data["loadavg"] == [f"{v:.2f}" for v in (node.load_average, node.load_average_5, node.load_average_15)]
+    assert data["memory"] == {"total": node.memory_total, "used": node.memory_used,
+                              "free": node.memory_total - node.memory_used}
+    assert data["swap"] == {"total": node.swap_total, "used": node.swap_used, "free": node.swap_total - node.swap_used}
+    free = node.root_total - node.root_used
+    assert data["rootfs"] == {"total": node.root_total, "used": node.root_used, "free": free, "avail": free}
+    assert (data["uptime"], data["kversion"]) == (node.uptime, node.kernel) and data["uptime"] > 0
+    assert data["engines"]["docker"]["ok"] and data["engines"]["libvirt"]["ok"]
+    assert data["last_seen"] == int(node.last_seen.timestamp())

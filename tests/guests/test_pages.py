@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import docker
+import libvirt
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,7 +15,7 @@ from guests.choices import GuestKind, GuestState
 from guests.models import Guest
 from tasks.models import Task
 from tests.factories import PASSWORD, GuestFactory, PoolFactory, UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE, ours
+from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE, ours, wait_for_task
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +63,17 @@ def test_login_page_works(client, admin_user) -> None:
     assert client.get(reverse("datacenter")).status_code == 200
 
 
+def engine_guests(docker_client: docker.DockerClient) -> tuple[set[str], set[str]]:
+    """This run's containers and libvirt domains on the local node's engines."""
+    conn = libvirt.open(settings.PANEL_LIBVIRT_URI)
+    try:
+        domains = {d.name() for d in conn.listAllDomains() if d.name().startswith(PREFIX)}
+    finally:
+        conn.close()
+    return ours(docker_client.containers.list(all=True)), domains
+
+
+@pytest.mark.engines
 @pytest.mark.parametrize(
     ("kind", "overrides", "field", "message"),
     [
@@ -82,17 +95,20 @@ def test_login_page_works(client, admin_user) -> None:
     ],
 )
 def test_bad_create_input_is_refused_with_a_message(
-    admin_client, node, docker_client: docker.DockerClient, kind: str, overrides: dict, field: str, message: str
+    admin_client, live_node, docker_client: docker.DockerClient, kind: str, overrides: dict, field: str, message: str
 ) -> None:
-    containers_before = ours(docker_client.containers.list(all=True))
-    guests_before = Guest.objects.count()
-    data = (vm_form if kind == "vm" else ct_form)(node, **overrides)
+    """With the node's real worker running: a create the form let through would reach it and make the guest,
+    so once every task queued has ended the engines must hold nothing new."""
+    before = engine_guests(docker_client)
+    data = (vm_form if kind == "vm" else ct_form)(live_node, **overrides)
     response = admin_client.post(create_url(kind), data)
+    for task in Task.objects.all():
+        wait_for_task(task, timeout=120)
+    assert engine_guests(docker_client) == before
     assert response.status_code == 400
     assert message in response.content.decode()
     assert field in response.context["form"].errors
-    assert Guest.objects.count() == guests_before and not Task.objects.exists()
-    assert ours(docker_client.containers.list(all=True)) == containers_before
+    assert not Guest.objects.exists() and not Task.objects.exists()
 
 
 def test_duplicate_name_and_vmid_are_refused(admin_client, node) -> None:
