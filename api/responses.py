@@ -53,8 +53,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"data": exc.detail}
         return error(400, PARAMETER_ERROR, {str(k): _flat(v) for k, v in detail.items()})
-    if isinstance(exc, exceptions.NotAuthenticated):
-        response = error(401, "No ticket")
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # Always a 401, as Proxmox: DRF would make it a 403 for a view that takes no credentials (the ticket's)
+        message = "No ticket" if isinstance(exc, exceptions.NotAuthenticated) else _flat(exc.detail)
+        response = error(401, message)
         response["WWW-Authenticate"] = "PVEAPIToken"
         return response
     if isinstance(exc, Http404):
