@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import access, cluster, guests, metrics, nodes, pools, tasks, version
+from .views import access, cluster, guests, metrics, nodes, pools, storage, tasks, version
 
 urlpatterns = [
     path("version", version.VersionView.as_view()),
@@ -22,6 +22,8 @@ urlpatterns = [
     path("cluster/resources", cluster.ClusterResourcesView.as_view()),
     path("cluster/nextid", cluster.NextIdView.as_view()),
     path("cluster/tasks", cluster.ClusterTasksView.as_view()),
+    path("storage", storage.StorageListView.as_view()),
+    path("storage/<str:storage_id>", storage.StorageConfigView.as_view()),
     path("nodes", nodes.NodeListView.as_view()),
     path("nodes/<str:node>", nodes.NodeView.as_view()),
     path("nodes/<str:node>/status", nodes.NodeStatusView.as_view(), name="api-node-status"),
@@ -30,6 +32,10 @@ urlpatterns = [
     path("nodes/<str:node>/tasks/<str:upid>", tasks.TaskView.as_view()),
     path("nodes/<str:node>/tasks/<str:upid>/status", tasks.TaskStatusView.as_view()),
     path("nodes/<str:node>/tasks/<str:upid>/log", tasks.TaskLogView.as_view()),
+    path("nodes/<str:node>/storage", storage.NodeStorageListView.as_view()),
+    path("nodes/<str:node>/storage/<str:storage_id>", storage.NodeStorageView.as_view()),
+    path("nodes/<str:node>/storage/<str:storage_id>/status", storage.NodeStorageStatusView.as_view()),
+    path("nodes/<str:node>/storage/<str:storage_id>/content", storage.NodeStorageContentView.as_view()),
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
