@@ -58,13 +58,15 @@ def param(name: str, schema: dict, required: bool = False, description: str = ""
 
 
 def doc(summary: str, data: dict | None = None, query: tuple[OpenApiParameter, ...] = (),
-        body: dict | None = None, auth: bool = True):
-    """One operation: its ``data``, its query parameters, its form (or JSON) body."""
+        body: dict | None = None, auth: bool = True, multipart: bool = False):
+    """One operation: its ``data``, its query parameters, its form (or JSON; or with a file, multipart) body."""
     responses: dict = {200: envelope(data)}
     for code in ERRORS:
         responses[code] = ERROR  # a 401 also for the login itself: a failed login is one
     kwargs: dict = {"summary": summary, "responses": responses, "parameters": list(query)}
-    if body is not None:
+    if multipart:
+        kwargs["request"] = {"multipart/form-data": body}
+    elif body is not None:
         kwargs["request"] = {"application/x-www-form-urlencoded": body, "application/json": body}
     else:
         kwargs["request"] = None

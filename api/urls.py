@@ -36,6 +36,7 @@ urlpatterns = [
     path("nodes/<str:node>/storage/<str:storage>", storage.NodeStorageView.as_view()),
     path("nodes/<str:node>/storage/<str:storage>/status", storage.NodeStorageStatusView.as_view()),
     path("nodes/<str:node>/storage/<str:storage>/content", storage.NodeStorageContentView.as_view()),
+    path("nodes/<str:node>/storage/<str:storage>/upload", storage.NodeStorageUploadView.as_view()),
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),

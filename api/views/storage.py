@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from django.http import Http404
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cluster import storage as local
 from guests.choices import VMID_MAX, VMID_MIN
+from guests.uploads import CONTENTS, request_upload
 
 from ..params import choice, node_named, optional_number, text
 from ..responses import data
@@ -111,3 +114,24 @@ class NodeStorageContentView(APIView):
         kind = choice(request, "content", local.CONTENT_TYPES)
         vmid = optional_number(request, "vmid", VMID_MAX, VMID_MIN)
         return data(local.content(request.user, found, kind, vmid))
+
+
+class NodeStorageUploadView(APIView):
+    @doc(
+        "Upload an ISO image or a container template (multipart: content, and the file as filename): the UPID",
+        STRING,
+        body=obj(("content", "filename"), content={"type": "string", "enum": list(CONTENTS)},
+                 filename={"type": "string", "format": "binary"}),
+        multipart=True,
+    )
+    def post(self, request: Request, node: str, storage: str) -> Response:
+        found = node_named(request, node)
+        if storage != "local":
+            raise Http404(f"storage '{storage}' does not exist")
+        content = choice(request, "content", CONTENTS)
+        if content is None:
+            raise ValidationError({"content": "property is missing and it is not optional"})
+        upload = request.FILES.get("filename")
+        if upload is None:
+            raise ValidationError({"filename": "the file, sent as the multipart field 'filename'"})
+        return data(request_upload(request.user, found, content, upload).upid)

@@ -265,6 +265,8 @@ PANEL_MAX_SOCKETS_PER_USER = env.int("PANEL_MAX_SOCKETS_PER_USER", default=100)
 
 # Audit rows of nobody (failed logins, bad tokens: anyone can cause them) kept at the most.
 PANEL_AUDIT_ANONYMOUS_ROWS = env.int("PANEL_AUDIT_ANONYMOUS_ROWS", default=10_000)
+# The largest file POST /nodes/{node}/storage/local/upload takes (an ISO image or a container template).
+PANEL_UPLOAD_MAX_BYTES = env.int("PANEL_UPLOAD_MAX_BYTES", default=16 * 1024**3)
 
 # /status, the read-only cluster status page, is public (no login) when on.
 PANEL_PUBLIC_STATUS = env.bool("PANEL_PUBLIC_STATUS", default=True)

@@ -801,6 +801,8 @@ API_ROUTES: dict[str, Route] = {
     **{API + f"nodes/<str:node>/storage/<str:storage>{tail}": api(get(f"/api2/json/nodes/{A}/storage/nfs{tail}",
                                                                       on_visible_node(A, missing(NFS))))
        for tail in ("", "/status", "/content")},
+    API + "nodes/<str:node>/storage/<str:storage>/upload": api(post(f"/api2/json/nodes/{A}/storage/local/upload",
+                                                                     on_visible_node(A, bad_parameter))),
 }
 ROUTES: dict[str, Route] = {
     "": page(get("/", datacenter)),
