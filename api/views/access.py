@@ -97,7 +97,9 @@ class TicketView(APIView):
         realm = text(request, "realm", 32) or None
         user = tickets.login(request._request, username, password, realm)
         if user is None:
-            raise AuthenticationFailed("authentication failure")
+            if getattr(request._request, "panel_throttled", False):  # set by the throttled backend
+                raise AuthenticationFailed("authentication failure (too many failed logins: try again later)")
+            raise AuthenticationFailed("authentication failure")  # Proxmox's words, whatever was wrong
         full_id = userid_of_name(user.get_username())
         return data({
             "username": full_id,
