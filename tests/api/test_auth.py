@@ -112,3 +112,20 @@ def test_ticket_logins_are_throttled_and_audited(client, settings, db) -> None:
     failed = AuditEntry.objects.filter(action="login", username="frank@pam", result="failed").count()
     assert failed == settings.PANEL_LOGIN_FREE_TRIES
     assert AuditEntry.objects.filter(action="login", username="frank@pam", result="denied").exists()
+
+
+def test_tickets_last_two_hours_and_are_bound_to_their_user() -> None:
+    import time
+
+    from access import tickets
+
+    now = time.time()
+    ticket = tickets.make_ticket("alice@pve", now=now - 7190)
+    assert tickets.ticket_user(ticket, now=now) == "alice@pve"
+    assert tickets.ticket_user(tickets.make_ticket("alice@pve", now=now - 7210), now=now) is None
+    forged = ticket.replace("alice@pve", "root@pam")
+    assert tickets.ticket_user(forged, now=now) is None and tickets.ticket_user("PVE:x", now=now) is None
+    csrf = tickets.make_csrf_token("alice@pve", now=now)
+    assert tickets.csrf_token_valid("alice@pve", csrf, now=now)
+    assert not tickets.csrf_token_valid("root@pam", csrf, now=now)
+    assert not tickets.csrf_token_valid("alice@pve", csrf, now=now + 7300)
