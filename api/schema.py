@@ -86,7 +86,10 @@ def with_path_patterns(result: dict, generator: object, request: object, public:
     error = {"description": "Proxmox's error envelope; the message is also the status line's reason",
              "content": {"application/json": {"schema": ERROR}}}
     for path, item in result.get("paths", {}).items():
-        for operation in item.values():
+        for method, operation in item.items():
+            # Proxmox's path says the operation: GET /nodes/{node}/tasks is "get_nodes_node_tasks".
+            words = [w.strip("{}") for w in path.removeprefix("/api2/json/").split("/")]
+            operation["operationId"] = "_".join([method, *words]).replace("-", "_")
             for code in ERRORS:
                 operation.setdefault("responses", {}).setdefault(str(code), error)
             for parameter in operation.get("parameters", []):
