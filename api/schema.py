@@ -121,6 +121,7 @@ RESOURCE = obj(("id", "type"), id=STRING, type={"type": "string", "enum": ["node
                node=STRING, vmid=INTEGER, name=STRING, status=STRING, template=BOOLEAN, maxcpu=NUMBER,
                cpu=NUMBER, mem=INTEGER, maxmem=INTEGER, disk=INTEGER, maxdisk=INTEGER, uptime=INTEGER,
                netin=INTEGER, netout=INTEGER, diskread=INTEGER, diskwrite=INTEGER, pool=STRING, tags=STRING,
+               lock=STRING,
                storage=STRING, content=STRING, shared=BOOLEAN, plugintype=STRING, level=STRING)
 TASK_ROW = obj(("upid", "node", "type", "user", "starttime"), upid=STRING, node=STRING, pid=INTEGER,
                pstart=INTEGER, starttime=INTEGER, endtime=INTEGER, type=STRING, id=STRING, user=STRING,

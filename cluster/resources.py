@@ -15,9 +15,14 @@ from guests.models import Guest, resource_path, uptime_since
 from metrics.models import Counters
 from nodes.choices import NodeStatus
 from nodes.models import LOCAL_STORAGE, STORAGE_CONTENT, Node
+from tasks.choices import ACTIVE_STATUSES
+from tasks.models import Task
 
 RESOURCE_TYPES = {"node", "vm", "storage", "pool"}
 COUNTER_FIELDS = ("netin", "netout", "diskread", "diskwrite")
+# Proxmox's lock of a guest while one of these tasks is queued or running on it (its config's "lock").
+LOCKS = {"create": "create", "migrate": "migrate", "clone": "clone", "snapshot": "snapshot",
+         "rollback": "rollback", "delsnapshot": "snapshot-delete"}
 NO_COUNTERS = dict.fromkeys(COUNTER_FIELDS, 0)
 
 
@@ -113,10 +118,12 @@ def cluster_resources(user, kind: str | None = None, node: str | None = None,
                  for n in node_rows.only("name", "last_seen", "cpus", "memory_total")}
         guests = guest_rows.visible_to(user).values(*GUEST_RESOURCE_FIELDS)
         now = timezone.now()
-        counters = _counters(vmids)
-        resources += [_guest_resource(g, facts[g["node_id"]], now,
-                                      _counter_fields(counters.get(str(g["vmid"]))))
-                      for g in guests]
+        counters, locks = _counters(vmids), _locks(vmids)
+        for g in guests:
+            resource = _guest_resource(g, facts[g["node_id"]], now, _counter_fields(counters.get(str(g["vmid"]))))
+            if g["vmid"] in locks:
+                resource["lock"] = locks[g["vmid"]]
+            resources.append(resource)
     if kind in (None, "storage") and permissions.has_privilege(
         user, "Datastore.Audit", f"/storage/{LOCAL_STORAGE}"
     ):
@@ -125,6 +132,14 @@ def cluster_resources(user, kind: str | None = None, node: str | None = None,
         resources += [_pool_resource(name) for name in Pool.objects.values_list("name", flat=True)
                       if permissions.has_privilege(user, "Pool.Audit", f"/pool/{name}")]
     return resources
+
+
+def _locks(vmids: list[int] | None) -> dict[int, str]:
+    """The lock of every guest (of ``vmids``) busy with a task that locks it, in one query."""
+    active = Task.objects.filter(status__in=ACTIVE_STATUSES, guest__isnull=False, type__in=list(LOCKS))
+    if vmids is not None:
+        active = active.filter(vmid__in=vmids)
+    return {vmid: LOCKS[type_] for vmid, type_ in active.values_list("vmid", "type")}
 
 
 def _counter_fields(row: dict | None) -> dict:

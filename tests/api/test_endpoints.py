@@ -49,6 +49,10 @@ def test_resources_by_type_and_nextid(api, node) -> None:
                                       "pool": "res-pool", "tags": "web;prod", "maxmem": 256 << 20,
                                       "node": node.name, "name": vm.name, "status": "stopped"}
     assert by_id["lxc/101"]["maxcpu"] == 1 and by_id["lxc/101"]["template"] == 0  # whole CPUs, as Proxmox
+    assert "lock" not in by_id["lxc/101"]
+    Task.objects.create(upid=new_upid(node.name, "vzmigrate", "101", "root@pam"), node=node, guest=ct, vmid=101,
+                        type="migrate")  # queued: the guest is locked until it ends
+    assert [r.get("lock") for r in api.cluster.resources.get(type="vm") if r["vmid"] == 101] == ["migrate"]
     for field in ("netin", "netout", "diskread", "diskwrite", "uptime", "disk", "maxdisk", "mem", "cpu"):
         assert isinstance(by_id["lxc/101"][field], int | float), field
     [storage] = api.cluster.resources.get(type="storage")

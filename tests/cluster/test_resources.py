@@ -63,8 +63,8 @@ def test_a_pool_user_sees_only_the_pool(client) -> None:
 def test_query_count_does_not_grow_with_guests(admin_client, django_assert_max_num_queries, guests) -> None:
     _seed(guests)
     admin_client.get("/api2/json/cluster/resources")  # the session and user loaded once
-    # session, user, nodes (twice), guests, their counters, pools
-    with django_assert_max_num_queries(8):
+    # session, user, nodes (twice), guests, their counters and locks, pools
+    with django_assert_max_num_queries(9):
         answer = admin_client.get("/api2/json/cluster/resources").json()["data"]
     assert len([r for r in answer if r["type"] in ("qemu", "lxc")]) == guests
 
