@@ -286,12 +286,13 @@ def create(pool: str | None):
     return expect
 
 
-def node_page(node: str):
+def node_page(node: str, guests: bool = False, tasks: bool = True):
+    """A node's summary (its tasks), or its Guests or Task History tab."""
     def expect(s: Subject) -> Outcome:
         if not on_node(s, "Sys.Audit", node):
             return not_found("Node")
-        return ok(shows(node, *[g.name for g in visible_guests(s, node)],
-                        *[f"{{{t.label}}}" for t in visible_tasks(s, node)]))
+        return ok(shows(node, *[g.name for g in visible_guests(s, node) if guests],
+                        *[f"{{{t.label}}}" for t in visible_tasks(s, node) if tasks]))
     return expect
 
 
@@ -687,10 +688,17 @@ ROUTES: dict[str, Route] = {
         "status", (data["nodes"], data["guests"]["ct"]["total"], data["guests"]["vm"]["total"]),
         ({"online": 2, "total": 2}, 2, 1))))),)),
     "nodes/<str:name>/": page(get(f"/nodes/{A}/", node_page(A)), get(f"/nodes/{NODE_B}/", node_page(NODE_B))),
+    "nodes/<str:name>/tab/<slug:tab>/": page(
+        get(f"/nodes/{A}/tab/guests/", node_page(A, guests=True, tasks=False)),
+        get(f"/nodes/{NODE_B}/tab/guests/", node_page(NODE_B, guests=True, tasks=False)),
+        get(f"/nodes/{A}/tab/tasks/", node_page(A))),
     "nodes/<str:name>/migrateall/": page(post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
     "nodes/<str:name>/<str:action>/": page(get(f"/nodes/{A}/startall/", bulk_page(A, "startall")),
                                            post(f"/nodes/{A}/startall/", bulk(A, "startall")),
                                            post(f"/nodes/{A}/stopall/", bulk(A, "stopall"))),
+    "datacenter/tab/<slug:tab>/": page(get("/datacenter/tab/search/", lambda s: ok(shows(
+                                           *visible_nodes(s), *[g.name for g in visible_guests(s)]))),
+                                       get("/datacenter/tab/tasks/", lambda s: ok(lists(s, "tasks")))),
     "datacenter/<str:action>/": page(get("/datacenter/stopall/", datacenter_page),
                                      post("/datacenter/startall/", datacenter_bulk("startall"))),
     "guests/": page(get("/guests/", lambda s: ok(lists(s, "guests")))),
@@ -702,6 +710,7 @@ ROUTES: dict[str, Route] = {
              memory_mib=64),
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
                                         post(f"/guests/{F}/migrate/", migrate(FAR), target=A)),
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
