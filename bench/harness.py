@@ -132,3 +132,19 @@ def login(server: str) -> str:
                                            "csrfmiddlewaretoken": session.cookies["csrftoken"]},
                  headers={"Referer": server + "/login/"}, timeout=10)
     return f"sessionid={session.cookies['sessionid']}"
+
+
+def run_task(node, type_: str, params: dict, timeout: float = 600):  # noqa: ANN001, ANN201
+    """Submit a task of ``type_`` on ``node`` and wait for its end; the time from submission to its end."""
+    from tasks.choices import ACTIVE_STATUSES
+    from tasks.services import submit
+
+    started = time.monotonic()
+    task = submit(node, type_, None, params=params)
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        task.refresh_from_db(fields=["status", "exit_message"])
+        if task.status not in ACTIVE_STATUSES:
+            return task, time.monotonic() - started
+        time.sleep(0.05)
+    raise RuntimeError(f"task {task.upid} did not end within {timeout} s")

@@ -241,6 +241,7 @@ def test_a_worker_killed_with_its_pool_is_restarted_and_fails_the_lost_task(
         wait_until(lambda: status(task) != TaskStatus.RUNNING, 30, "the lost task to be failed")
         assert task.status == TaskStatus.ERROR
         assert task.exit_message.startswith("the worker process running this task died")
+        assert Guest.objects.get(pk=guest.pk).state == "running"  # re-read from the engine by that poll
         response = admin_client.post(f"/api2/json/nodes/{NODE}/lxc/{guest.vmid}/status/stop")
         assert response.status_code == 200, response.content  # the guest is free again
         stop = wait_for_task(Task.objects.get(upid=response.json()["data"]))
