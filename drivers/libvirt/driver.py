@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import libvirt
 
-from ..base import GuestDriver, Progress, no_progress
+from ..base import POLL_INTERVAL, GuestDriver, Interrupt, Progress, no_progress
 from ..errors import (
     DriverError,
     GuestAlreadyExists,
@@ -233,6 +234,24 @@ class LibvirtDriver(GuestDriver):
 
     def power_state(self, backend_id: str) -> PowerState:
         return self._host.get_guest(backend_id).power_state()
+
+    def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float,
+                       interrupt: Interrupt | None = None) -> bool:
+        """Woken by the domain's lifecycle events (a stop is seen when libvirt reports it), looking again at
+        least every POLL_INTERVAL in case an event is lost; ``interrupt`` is called between two looks."""
+        guest = self._host.get_guest(backend_id)
+        deadline = time.monotonic() + timeout
+        with self._host.lifecycle_events(guest) as changed:
+            while True:
+                changed.clear()
+                if guest.power_state() is wanted:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if interrupt is not None:
+                    interrupt()
+                changed.wait(min(left, POLL_INTERVAL))
 
     def request_shutdown(self, backend_id: str) -> str:
         guest = self._require(backend_id, PowerState.RUNNING, "shut down")
