@@ -1,10 +1,29 @@
 from django.urls import path
 
-from .views import cluster, guests, metrics, nodes, tasks
+from .views import access, cluster, guests, metrics, nodes, pools, tasks, version
 
 urlpatterns = [
+    path("version", version.VersionView.as_view()),
+    path("access/ticket", access.TicketView.as_view()),
+    path("access/domains", access.DomainsView.as_view()),
+    path("access/users", access.UsersView.as_view()),
+    path("access/users/<str:userid_>", access.UserView.as_view()),
+    path("access/users/<str:userid_>/token", access.TokensView.as_view()),
+    path("access/users/<str:userid_>/token/<str:tokenid>", access.TokenView.as_view()),
+    path("access/groups", access.GroupsView.as_view()),
+    path("access/groups/<str:groupid>", access.GroupView.as_view()),
+    path("access/roles", access.RolesView.as_view()),
+    path("access/roles/<str:roleid>", access.RoleView.as_view()),
+    path("access/acl", access.AclView.as_view()),
+    path("access/permissions", access.PermissionsView.as_view()),
+    path("pools", pools.PoolsView.as_view()),
+    path("pools/<str:poolid>", pools.PoolView.as_view()),
+    path("cluster/status", cluster.ClusterStatusView.as_view()),
     path("cluster/resources", cluster.ClusterResourcesView.as_view()),
+    path("cluster/nextid", cluster.NextIdView.as_view()),
+    path("cluster/tasks", cluster.ClusterTasksView.as_view()),
     path("nodes", nodes.NodeListView.as_view()),
+    path("nodes/<str:node>", nodes.NodeView.as_view()),
     path("nodes/<str:node>/status", nodes.NodeStatusView.as_view(), name="api-node-status"),
     path("nodes/<str:node>/rrddata", metrics.NodeRrdDataView.as_view(), name="api-node-rrddata"),
     path("nodes/<str:node>/tasks", tasks.NodeTaskListView.as_view()),

@@ -99,7 +99,11 @@ class DockerDriver(GuestDriver):
     def list_templates(self) -> list[TemplateInfo]:
         with self.engine.errors():
             images = self.client.images.list(filters={"label": labels.TEMPLATE})
-        return sorted((_template_info(image) for image in images), key=lambda t: t.name)
+        # One per name: an image committed from a container (a snapshot, a migration) may carry the label too.
+        by_name = {}
+        for info in (_template_info(image) for image in images):
+            by_name.setdefault(info.name, info)
+        return sorted(by_name.values(), key=lambda t: t.name)
 
     def _template_image(self, name: str) -> tuple[str, TemplateInfo]:
         with self.engine.errors():

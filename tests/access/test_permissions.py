@@ -296,7 +296,7 @@ def test_separated_token_sees_only_tasks_it_may_audit(client, node) -> None:
     user = UserFactory()
     Task.objects.create(upid=new_upid(node.name, "startall", "", "x@pam"), node=node, user=user, type="startall")
     token, secret = token_for(user, privsep=True)
-    url = f"/api2/json/nodes/{node.name}/tasks"
+    url = f"/api2/json/nodes/{node.name}/tasks?source=all"  # queued: not in the archive
     assert client.get(url, **header(token, secret)).json()["total"] == 0
     client.login(username=user.username, password=PASSWORD)
     assert client.get(url).json()["total"] == 1  # the user sees the task they started
