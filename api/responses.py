@@ -14,7 +14,8 @@ def data(value: object, status: int = 200, **extra: object) -> Response:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, PanelError):
-        return Response({"data": None, "errors": {exc.code: exc.message}, "message": exc.message},
+        errors = getattr(exc, "errors", None) or {exc.code: exc.message}  # parameter errors name their parameters
+        return Response({"data": None, "errors": errors, "message": exc.message},
                         status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is not None:

@@ -1,6 +1,10 @@
 from django.urls import path
 
-from .views import cluster, guests, metrics, nodes, tasks
+from .views import cluster, guest_config, guests, metrics, nodes, tasks
+from .waiting import waits_for_task
+
+# A guest's endpoints: /nodes/{node}/qemu/{vmid}/... for VMs, /nodes/{node}/lxc/{vmid}/... for containers.
+GUEST = "nodes/<str:node>/<str:kind>/<vmid:vmid>"
 
 urlpatterns = [
     path("cluster/resources", cluster.ClusterResourcesView.as_view()),
@@ -14,4 +18,6 @@ urlpatterns = [
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
+    path(GUEST + "/config", waits_for_task(guest_config.GuestConfigView.as_view())),
+    path(GUEST + "/pending", guest_config.GuestPendingView.as_view()),
 ]

@@ -12,6 +12,7 @@ from tasks.context import TaskContext
 from tasks.registry import Operation, register
 
 from .common import refresh, target
+from .config import apply_pending
 
 
 @register("start", "Start", ("qmstart", "vzstart"))
@@ -19,6 +20,7 @@ def start(context: TaskContext) -> str:
     guest, driver = target(context)
     context.log(f"starting {guest}")
     try:
+        apply_pending(context, guest, driver)
         driver.start(guest.backend_id)
     finally:
         refresh(context, guest, driver)
