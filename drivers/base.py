@@ -120,6 +120,10 @@ class GuestDriver(ABC):
     def reboot(self, backend_id: str, timeout: float) -> None:
         """Restart the guest; a guest that ignores the request is reset."""
 
+    def reset(self, backend_id: str) -> None:
+        """A hardware reset: the guest restarts at once without being asked (VMs only)."""
+        raise InvalidGuestState(f"a {self.kind.value} cannot be reset: only VMs can")
+
     @abstractmethod
     def suspend(self, backend_id: str) -> None: ...
 

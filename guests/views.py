@@ -15,7 +15,7 @@ from panel.parsing import decimal_or_none
 from panel.views import SAFE_METHODS, PanelPageMixin, queue_task
 from tasks.models import RECENT_TASKS
 
-from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VMID_MAX, GuestAction, GuestKind
+from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VM_ONLY_ACTIONS, VMID_MAX, GuestAction, GuestKind
 from .forms import GuestCreateForm, MigrateForm
 from .models import Guest
 from .services import (
@@ -78,6 +78,7 @@ class GuestDetailView(PanelPageMixin, TemplateView):
             (action, " ".join(sorted(ALLOWED_STATES[action])), guest.shown_state in ALLOWED_STATES[action])
             for action in GuestAction
             if permissions.can_act_on_guest(self.request.user, guest, action)
+            and (action not in VM_ONLY_ACTIONS or guest.kind == GuestKind.VM)
         ]
         return super().get_context_data(
             guest=guest,

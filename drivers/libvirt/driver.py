@@ -317,6 +317,9 @@ class LibvirtDriver(GuestDriver):
     def suspend(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.RUNNING, "pause").pause()
 
+    def reset(self, backend_id: str) -> None:
+        self._require(backend_id, PowerState.RUNNING, "reset").reset()
+
     def resume(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.PAUSED, "resume").resume()
 

@@ -69,3 +69,4 @@ stop = _power("stop", "Stop", lambda driver, backend_id, _: driver.stop(backend_
 reboot = _power("reboot", "Reboot", lambda driver, backend_id, c: driver.reboot(backend_id, _timeout(c)))
 suspend = _power("suspend", "Pause", lambda driver, backend_id, _: driver.suspend(backend_id))
 resume = _power("resume", "Resume", lambda driver, backend_id, _: driver.resume(backend_id))
+reset = _power("reset", "Reset", lambda driver, backend_id, _: driver.reset(backend_id))

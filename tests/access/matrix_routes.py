@@ -772,6 +772,10 @@ ROUTES: dict[str, Route] = {
             api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>": api(*[
         post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/start", guest_action(g, "start"))
+        for g in GUESTS], *[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/current",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest", data_is(
+                lambda ctx, data, g=g: same("status", (data["vmid"], data["status"]), (g.vmid, "stopped")))))
         for g in GUESTS]),
     "login/": Route("public", (
         get("/login/", lambda s: ok(shows('name="username"'))),

@@ -3,46 +3,17 @@ a real worker and the real engines."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import docker
 import pytest
-from proxmoxer import ProxmoxAPI, ResourceException
+from proxmoxer import ProxmoxAPI
 from proxmoxer.tools import Tasks
 
-from access.models import ApiToken, Role
-from guests.models import Guest
-from guests.services import CreateRequest, request_create
+from access.models import Role
 from tests.factories import UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, assert_ok, wait_for_task
+
+from .guests import MiB, made_container, refused, token_client
 
 pytestmark = pytest.mark.engines
-MiB = 1024 * 1024
-
-
-def token_client(proxmox: Callable[..., ProxmoxAPI], user) -> ProxmoxAPI:
-    token = ApiToken(user=user, tokenid="cfg", privsep=False)
-    secret = token.set_new_secret()
-    token.save()
-    return proxmox(user=f"{user.username}@pam", token_name="cfg", token_value=secret)
-
-
-@pytest.fixture
-def root_api(proxmox, admin_user) -> ProxmoxAPI:
-    return token_client(proxmox, admin_user)
-
-
-def made_container(user, node, name: str, memory_mib: int = 64) -> Guest:
-    task = wait_for_task(request_create(user, CreateRequest(node=node, kind="ct", name=f"{PREFIX}{name}",
-                                                            template=CT_TEMPLATE, vcpus=1, memory_mib=memory_mib)))
-    assert_ok(task)
-    return Guest.objects.get(vmid=task.vmid)
-
-
-def refused(call: Callable[[], object]) -> ResourceException:
-    with pytest.raises(ResourceException) as caught:
-        call()
-    return caught.value
 
 
 def test_container_settings_change_live_and_digest_guards_them(
