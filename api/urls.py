@@ -1,6 +1,10 @@
 from django.urls import path
 
-from .views import access, cluster, guests, metrics, nodes, pools, tasks, version
+from .views import access, cluster, guest_config, guests, metrics, nodes, pools, tasks, version
+from .waiting import waits_for_task
+
+# A guest's endpoints: /nodes/{node}/qemu/{vmid}/... for VMs, /nodes/{node}/lxc/{vmid}/... for containers.
+GUEST = "nodes/<str:node>/<str:kind>/<vmid:vmid>"
 
 urlpatterns = [
     path("version", version.VersionView.as_view()),
@@ -33,4 +37,6 @@ urlpatterns = [
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
+    path(GUEST + "/config", waits_for_task(guest_config.GuestConfigView.as_view())),
+    path(GUEST + "/pending", guest_config.GuestPendingView.as_view()),
 ]

@@ -20,7 +20,7 @@ from panel.errors import Conflict, Forbidden, InvalidRequest, NodeUnavailable
 from tasks.models import Task
 from tasks.services import check_timeout, submit
 
-from .choices import ALLOWED_STATES, GuestAction, GuestKind, GuestState
+from .choices import ALLOWED_STATES, VM_ONLY_ACTIONS, GuestAction, GuestKind, GuestState
 from .inventory import next_vmid
 from .models import Guest
 
@@ -47,6 +47,8 @@ def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: 
     with audited(user, f"guest.{action.value}", guest) as outcome:
         check_may_act(user, guest, action)
         check_timeout(params.get("timeout"))
+        if action in VM_ONLY_ACTIONS and guest.kind != GuestKind.VM:
+            raise Conflict(f"cannot {action.label.lower()} {guest}: only VMs can be {action.label.lower()}")
         if guest.state not in ALLOWED_STATES[action]:
             raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
         check_node_ready(guest.node, guest.kind)

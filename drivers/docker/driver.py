@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..limits import DOCKER_MIN_MEMORY_MIB, check_guest_name
 from ..migration import migrate_offline
-from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
+from ..types import ConfigChange, EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
 from . import labels
 from .client import STATS_CONCURRENCY, DockerEngine
 from .migration import ContainerMigration
@@ -233,6 +233,35 @@ class DockerDriver(GuestDriver):
         self._require(container, PowerState.STOPPED, "start")
         with self.engine.errors(f"container {container.name}"):
             container.start()
+
+    def update_config(self, backend_id: str, change: ConfigChange) -> set[str]:
+        """Everything at once, running or not: ``docker rename`` and ``docker update`` act on a running
+        container's cgroup (what ``docker inspect`` shows is what the kernel enforces)."""
+        container = self.engine.container(backend_id)
+        resources: dict[str, int] = {}
+        if change.memory_mib is not None:
+            if change.memory_mib < DOCKER_MIN_MEMORY_MIB:
+                raise InvalidSpec(f"memory must be at least {DOCKER_MIN_MEMORY_MIB} MiB for a container")
+            memory = change.memory_mib * 1024 * 1024
+            host = container.attrs.get("HostConfig", {})
+            old, swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
+            resources["Memory"] = memory
+            # The swap limit counts memory too and must stay above it: keep the swap the container had.
+            resources["MemorySwap"] = -1 if swap == -1 else memory + (swap - old if swap > old > 0 else memory)
+        if change.vcpus is not None:
+            resources["NanoCpus"] = change.vcpus * 1_000_000_000
+        if change.name is not None and change.name != container.name:
+            check_guest_name(change.name, "container")
+            with self.engine.errors(f"container {container.name}"):
+                container.rename(change.name)
+        if resources:
+            self.engine.update_resources(container, resources)
+        return set()
+
+    def resize_disk(self, backend_id: str, disk: int, size_bytes: int) -> int:
+        container = self.engine.container(backend_id)
+        raise InvalidSpec(f"container {container.name} has no disk of a size to grow: its root file system is a "
+                          "layer of the Docker engine's storage, as large as that storage")
 
     def request_shutdown(self, backend_id: str) -> str:
         container = self.engine.container(backend_id)

@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..limits import ACCELERATORS, MAX_DISK_GIB, check_bridge_name, check_guest_name
 from ..migration import migrate_offline
-from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
+from ..types import ConfigChange, EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
 from . import templates, vm_files
 from .config import (
     GuestConfig,
@@ -112,7 +112,8 @@ class LibvirtDriver(GuestDriver):
             name=guest.name,
             state=state,
             vcpus=float(vcpus),
-            memory_mib=max_kib // 1024,
+            # A running VM's balloon may hold less than it booted with (a live memory change): what it has now.
+            memory_mib=(stats.get("balloon.current") or max_kib if running else max_kib) // 1024,
             disk_bytes=sum(stats.get(f"block.{i}.capacity", 0) for i in disks),
             vmid=metadata.vmid,
             template=metadata.template,
@@ -221,6 +222,71 @@ class LibvirtDriver(GuestDriver):
             raise InvalidGuestState(f"cannot start {guest.label}: it is already running")
         guest.start()
 
+    # -- configuration -----------------------------------------------------------------------
+
+    def update_config(self, backend_id: str, change: ConfigChange) -> set[str]:
+        """A stopped VM takes everything into its definition. A running one: memory through the balloon (up to
+        what it booted with) and vCPUs through hotplug where libvirt can, each kept for the next start too;
+        its name (libvirt renames only stopped domains) and what could not be done live are left."""
+        guest = self._host.get_guest(backend_id)
+        if change.name is not None:
+            check_guest_name(change.name, "VM")
+        if change.memory_mib is not None and change.memory_mib < 1:
+            raise InvalidSpec("a VM needs some memory")
+        if change.vcpus is not None and change.vcpus < 1:
+            raise InvalidSpec("a VM needs at least 1 vCPU")
+        running = guest.is_active()
+        left: set[str] = set()
+        if change.memory_mib is not None:
+            left |= self._apply(guest, running, "memory_mib",
+                                lambda live: guest.set_memory(change.memory_mib * 1024, live=live))
+        if change.vcpus is not None:
+            left |= self._apply(guest, running, "vcpus", lambda live: guest.set_vcpus(change.vcpus, live=live))
+        if change.name is not None and change.name != guest.name:
+            if running:
+                left.add("name")
+            else:
+                if self._host.find_guest(change.name) is not None:
+                    raise GuestAlreadyExists(f"a VM named '{change.name}' already exists on this node")
+                guest.rename(change.name)
+        return left
+
+    @staticmethod
+    def _apply(guest: Guest, running: bool, field: str, act) -> set[str]:
+        """``act(live=True)`` then ``act(live=False)`` for a running VM (nothing kept when the live change is
+        refused), ``act(live=False)`` for a stopped one; the field when it is left for the next start."""
+        if running:
+            try:
+                act(True)
+            except DriverError as exc:
+                log.info("%s: %s cannot change live (%s); it waits for the next start", guest.label, field, exc)
+                return {field}
+        act(False)
+        return set()
+
+    def resize_disk(self, backend_id: str, disk: int, size_bytes: int) -> int:
+        guest = self._host.get_guest(backend_id)
+        disks = [d for d in guest.get_config().disks if d.device == "disk"]
+        if not 0 <= disk < len(disks):
+            raise InvalidSpec(f"{guest.label} has no disk {disk}: it has {len(disks)}")
+        target = disks[disk]
+        current = guest.disk_capacity(target.target)
+        if size_bytes < current:
+            raise InvalidSpec(f"disks only grow: {target.target} of {guest.label} has {current} bytes, "
+                              f"more than {size_bytes}")
+        if size_bytes > MAX_DISK_GIB * 1024**3:
+            raise InvalidSpec(f"a disk is at most {MAX_DISK_GIB} GiB")
+        if size_bytes == current:
+            return current
+        if guest.is_active():
+            guest.block_resize(target.target, size_bytes)
+        elif target.type == "file" and target.format == "qcow2" and vm_files.is_under(target.source,
+                                                                                    self.storage_dir):
+            vm_files.resize_qcow2(target.source, size_bytes)
+        else:
+            raise InvalidSpec(f"{guest.label}: only qcow2 disks in the node's storage are resized")
+        return guest.disk_capacity(target.target)
+
     def stop(self, backend_id: str) -> None:
         guest = self._host.get_guest(backend_id)
         if not guest.is_active():
@@ -269,6 +335,9 @@ class LibvirtDriver(GuestDriver):
 
     def suspend(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.RUNNING, "pause").pause()
+
+    def reset(self, backend_id: str) -> None:
+        self._require(backend_id, PowerState.RUNNING, "reset").reset()
 
     def resume(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.PAUSED, "resume").resume()

@@ -483,6 +483,24 @@ def api_task(label: str, part: str):
     return api_visible(lambda s: sees_task(s, TASK[label]), "Task", data_is(listed))
 
 
+def config_change(guest: GuestSpec, method: str):
+    """Changing a guest's notes: seeing it, VM.Config.Options on it; PUT answers null, POST (VMs) the task."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Options"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Options)", "guest.config")
+
+        def noted(ctx: Context) -> list[str]:
+            from guests.models import Guest
+
+            return same("notes", Guest.objects.get(vmid=guest.vmid).description, "mx-notes")
+        if method == "post":
+            return ok(lambda ctx: new_tasks("config", guest)(ctx) + noted(ctx), audit=(("guest.config", "ok"),))
+        return ok(data_is(lambda ctx, data: same("answer", data, None) + noted(ctx)), audit=(("guest.config", "ok"),))
+    return expect
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -753,8 +771,20 @@ ROUTES: dict[str, Route] = {
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall")),
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall", [L]),
                                                     vms=str(L))),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/config": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/config",
+              api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS],
+        Case("put", f"/api2/json/nodes/{A}/lxc/{T}/config", config_change(TARGET, "put"), {"description": "mx-notes"}),
+        post(f"/api2/json/nodes/{A}/qemu/{L}/config", config_change(LOOSE, "post"), description="mx-notes")),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/pending": api(*[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/pending",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>": api(*[
         post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/start", guest_action(g, "start"))
+        for g in GUESTS], *[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/current",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest", data_is(
+                lambda ctx, data, g=g: same("status", (data["vmid"], data["status"]), (g.vmid, "stopped")))))
         for g in GUESTS]),
     "login/": Route("public", (
         get("/login/", lambda s: ok(shows('name="username"'))),

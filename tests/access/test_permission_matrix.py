@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import html
 import json
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import websockets
@@ -167,6 +167,8 @@ def send(client, method: str, url: str, data: dict, world: World):
         if world.api_token is not None else {}
     if method == "post":
         return client.post(url, data, **extra)
+    if method == "put":
+        return client.generic("PUT", url, urlencode(data, doseq=True), "application/x-www-form-urlencoded", **extra)
     return client.generic(method.upper(), url, **extra)
 
 
