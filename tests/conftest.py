@@ -73,6 +73,12 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
         for image in client.images.list(filters={"label": "panel.migrated-from"}):
             if any(swept(tag.split("/", 1)[-1]) for tag in image.tags):
                 client.images.remove(image.id, force=True)
+        for image in client.images.list(filters={"label": "panel.snapshot.of"}):  # snapshots' and clones' images
+            if swept(image.labels.get("panel.snapshot.of", "")) or swept(image.labels.get("panel.cloned-from", "")):
+                client.images.remove(image.id, force=True)
+        for image in client.images.list(filters={"label": "panel.cloned-from"}):
+            if swept(image.labels.get("panel.cloned-from", "")):
+                client.images.remove(image.id, force=True)
     finally:
         client.close()
     conn = libvirt.open(libvirt_uri)

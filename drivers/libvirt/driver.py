@@ -20,10 +20,21 @@ from ..errors import (
     InvalidGuestState,
     InvalidSpec,
     MigrationUnsupported,
+    SnapshotUnsupported,
 )
 from ..limits import ACCELERATORS, MAX_DISK_GIB, check_bridge_name, check_guest_name
 from ..migration import migrate_offline
-from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
+from ..types import (
+    CloneSpec,
+    EngineInfo,
+    GuestInfo,
+    GuestKind,
+    GuestSpec,
+    GuestUsage,
+    PowerState,
+    SnapshotInfo,
+    TemplateInfo,
+)
 from . import templates, vm_files
 from .config import (
     GuestConfig,
@@ -273,6 +284,24 @@ class LibvirtDriver(GuestDriver):
         if online:
             return steps.migrate_live(progress)
         return migrate_offline(self, backend_id, steps, timeout, progress)
+
+    # -- snapshots and clones ----------------------------------------------------------------
+
+    def list_snapshots(self, backend_id: str) -> list[SnapshotInfo]:
+        raise SnapshotUnsupported("VM snapshots are not there yet")
+
+    def create_snapshot(self, backend_id: str, name: str, description: str = "", vmstate: bool = False,
+                        progress: Progress = no_progress) -> SnapshotInfo:
+        raise SnapshotUnsupported("VM snapshots are not there yet")
+
+    def rollback_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> str:
+        raise SnapshotUnsupported("VM snapshots are not there yet")
+
+    def delete_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> None:
+        raise SnapshotUnsupported("VM snapshots are not there yet")
+
+    def clone(self, backend_id: str, spec: CloneSpec, progress: Progress = no_progress) -> GuestInfo:
+        raise SnapshotUnsupported("VM clones are not there yet")
 
     def _require(self, backend_id: str, wanted: PowerState, verb: str) -> Guest:
         guest = self._host.get_guest(backend_id)
