@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cluster, guests, metrics, nodes, tasks
+from .views import cluster, guests, metrics, nodes, snapshots, tasks
 
 urlpatterns = [
     path("cluster/resources", cluster.ClusterResourcesView.as_view()),
@@ -14,4 +14,11 @@ urlpatterns = [
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
+    # snapshots, clone, template (api/views/snapshots.py)
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot", snapshots.SnapshotListView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>", snapshots.SnapshotView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>/config",
+         snapshots.SnapshotConfigView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>/rollback",
+         snapshots.SnapshotRollbackView.as_view()),
 ]

@@ -73,12 +73,14 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
         for image in client.images.list(filters={"label": "panel.migrated-from"}):
             if any(swept(tag.split("/", 1)[-1]) for tag in image.tags):
                 client.images.remove(image.id, force=True)
-        for image in client.images.list(filters={"label": "panel.snapshot.of"}):  # snapshots' and clones' images
+        # Snapshots' and clones' images (those that guests of other runs still use are left for a later sweep).
+        for image in [*client.images.list(filters={"label": "panel.snapshot.of"}),
+                      *client.images.list(filters={"label": "panel.cloned-from"})]:
             if swept(image.labels.get("panel.snapshot.of", "")) or swept(image.labels.get("panel.cloned-from", "")):
-                client.images.remove(image.id, force=True)
-        for image in client.images.list(filters={"label": "panel.cloned-from"}):
-            if swept(image.labels.get("panel.cloned-from", "")):
-                client.images.remove(image.id, force=True)
+                try:
+                    client.images.remove(image.id, force=True)
+                except docker.errors.APIError:
+                    continue
     finally:
         client.close()
     conn = libvirt.open(libvirt_uri)
