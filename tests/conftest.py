@@ -89,7 +89,7 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
             if swept(domain.name()):
                 if domain.isActive():
                     domain.destroy()
-                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     finally:
         conn.close()
     for directory in storage_root.glob("*"):

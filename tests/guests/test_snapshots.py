@@ -13,7 +13,7 @@ from guests.models import Guest, Snapshot
 from panel.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from tasks.models import Task
 from tests.factories import UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, assert_ok, create, wait_for_task
+from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE, act, assert_ok, create, wait_for_task
 
 pytestmark = pytest.mark.engines
 
@@ -105,3 +105,29 @@ def test_refusals(admin_user, container: Guest) -> None:
     with pytest.raises(Conflict, match="busy"):
         snapshots.request_delete(admin_user, container, "one")
     assert_ok(wait_for_task(first))
+
+
+@pytest.mark.vm
+def test_vm_snapshot_with_ram_rollback_and_delete(admin_client, admin_user, live_node) -> None:
+    name = f"{PREFIX}vsnap-{uuid.uuid4().hex[:6]}"
+    assert_ok(create(admin_client, "vm", {"node": live_node.name, "template": VM_TEMPLATE, "name": name,
+                                          "vcpus": 1, "memory_mib": 128, "disk_gib": 1, "start": "on"}))
+    vm = Guest.objects.select_related("node").get(name=name)
+    task = wait_for_task(snapshots.request_snapshot(admin_user, vm, "hot", "with RAM", vmstate=True))
+    assert_ok(task)
+    assert task.upid.split(":")[5] == "qmsnapshot"
+    assert [(s.name, s.vmstate, s.current) for s in Snapshot.objects.filter(guest=vm)] == [("hot", True, True)]
+
+    assert_ok(act(admin_client, vm, "stop"))
+    task = wait_for_task(snapshots.request_rollback(admin_user, vm, "hot"))
+    assert_ok(task)
+    assert task.upid.split(":")[5] == "qmrollback"
+    vm.refresh_from_db()
+    assert vm.state == GuestState.RUNNING  # its RAM was in the snapshot: it runs again from there
+
+    task = wait_for_task(snapshots.request_delete(admin_user, vm, "hot"))
+    assert_ok(task)
+    assert task.upid.split(":")[5] == "qmdelsnapshot"
+    assert not Snapshot.objects.filter(guest=vm).exists()
+    assert_ok(act(admin_client, vm, "stop"))
+    assert_ok(act(admin_client, vm, "delete"))
