@@ -26,6 +26,8 @@ from .services import check_node_ready
 # The states in which a guest's snapshots may be taken, rolled back or deleted (not while it is being created,
 # nor while its node cannot tell its state).
 SNAPSHOT_STATES = {GuestState.RUNNING, GuestState.STOPPED, GuestState.PAUSED}
+# drivers.limits.SNAPSHOT_NAME for a form's pattern attribute (the browser's hint; the service decides).
+SNAPSHOT_NAME_PATTERN = "[A-Za-z][A-Za-z0-9_\\-]{0,39}"
 
 
 def may_snapshot(user: AbstractBaseUser, guest: Guest) -> bool:
