@@ -21,4 +21,6 @@ urlpatterns = [
          snapshots.SnapshotConfigView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>/rollback",
          snapshots.SnapshotRollbackView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/clone", snapshots.CloneView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/template", snapshots.TemplateView.as_view()),
 ]

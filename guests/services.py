@@ -49,6 +49,8 @@ def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: 
         check_timeout(params.get("timeout"))
         if guest.state not in ALLOWED_STATES[action]:
             raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
+        if action is GuestAction.START and guest.is_template:
+            raise Conflict(f"cannot start {guest}: it is a template (clone it, and start the clone)")
         check_node_ready(guest.node, guest.kind)
         task = submit(guest.node, action.value, user, guest=guest, params=params)
         outcome.detail = task.upid

@@ -13,12 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.models import Pool
 from guests import snapshots
-from guests.choices import GuestKind, GuestState
+from guests.choices import VMID_MAX, VMID_MIN, GuestKind, GuestState
+from guests.clone import request_clone, request_template
 from guests.models import Guest, Snapshot
+from nodes.models import LOCAL_STORAGE
 from panel.errors import InvalidRequest
 
-from ..params import KIND_OF_PATH, flag
+from ..params import KIND_OF_PATH, flag, number
 from ..responses import data
 
 
@@ -120,3 +123,40 @@ class SnapshotRollbackView(APIView):
         guest = guest_at(request, node, kind, vmid)
         task = snapshots.request_rollback(request.user, guest, snapshot_name(snapname), start=flag(request, "start"))
         return data(task.upid)
+
+
+class CloneView(APIView):
+    """POST /nodes/{node}/{qemu|lxc}/{vmid}/clone: newid, name (VMs) or hostname (containers), target, full,
+    pool, description. Always a full copy on the guest's own node (its storage is local)."""
+
+    def post(self, request: Request, node: str, kind: str, vmid: int) -> Response:
+        guest = guest_at(request, node, kind, vmid)
+        if "newid" not in request.data:
+            raise ValidationError({"newid": "property is missing and it is not optional"})
+        newid = number(request.data["newid"], "newid", maximum=VMID_MAX, minimum=VMID_MIN)
+        if request.data.get("snapname"):
+            raise ValidationError({"snapname": "cloning from a snapshot is not supported: clone the present state"})
+        storage = request.data.get("storage")
+        if storage not in (None, "", LOCAL_STORAGE):
+            raise ValidationError({"storage": f"storage '{storage}' does not exist: the panel's is "
+                                              f"'{LOCAL_STORAGE}'"})
+        name_field = "name" if guest.kind == GuestKind.VM else "hostname"
+        pool = None
+        if pool_name := request.data.get("pool"):
+            pool = Pool.objects.filter(name=pool_name).first()
+            if pool is None:
+                raise ValidationError({"pool": f"pool '{pool_name}' does not exist"})
+        full = "full" not in request.data or flag(request, "full")
+        task = request_clone(request.user, guest, newid, text(request, name_field), text(request, "target"),
+                             pool, text(request, "description"), full=full)
+        return data(task.upid)
+
+
+class TemplateView(APIView):
+    """POST /nodes/{node}/{qemu|lxc}/{vmid}/template: the task's UPID for a VM, null for a container (as
+    Proxmox answers each)."""
+
+    def post(self, request: Request, node: str, kind: str, vmid: int) -> Response:
+        guest = guest_at(request, node, kind, vmid)
+        task = request_template(request.user, guest)
+        return data(task.upid if guest.kind == GuestKind.VM else None)
