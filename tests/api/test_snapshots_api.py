@@ -12,6 +12,7 @@ from proxmoxer.tools import Tasks
 from access.services import create_token
 from guests.models import Guest
 from guests.services import CreateRequest, request_create
+from tasks.models import Task
 from tests.factories import UserFactory, grant
 from tests.support import CT_TEMPLATE, PREFIX, assert_ok, wait_for_task
 
@@ -82,3 +83,37 @@ def test_snapshot_create_list_rollback_delete(proxmox, admin_user, live_node, do
     with pytest.raises(ResourceException) as refused:
         other.nodes(live_node.name).lxc(vmid).snapshot.post(snapname="mine")
     assert refused.value.status_code == 403
+
+
+def test_clone_and_template(proxmox, admin_user, live_node, docker_client) -> None:
+    name = f"{PREFIX}apic-{uuid.uuid4().hex[:6]}"
+    task = request_create(admin_user, CreateRequest(node=live_node, kind="ct", name=name, template=CT_TEMPLATE,
+                                                    vcpus=1, memory_mib=64))
+    assert_ok(wait_for_task(task))
+    _token, secret = create_token(admin_user, "clone", privsep=False)
+    api = proxmox(user=f"{admin_user.username}@pam", token_name="clone", token_value=secret)
+    ct = api.nodes(live_node.name).lxc(task.vmid)
+
+    for bad, field in (({"newid": "abc"}, "newid"), ({"newid": 99}, "newid"), ({}, "newid"),
+                       ({"newid": 4801, "snapname": "s"}, "snapname"), ({"newid": 4801, "storage": "ceph"}, "storage")):
+        with pytest.raises(ResourceException) as refused:
+            ct.clone.post(**bad)
+        assert refused.value.status_code == 400 and field in refused.value.errors, bad
+    with pytest.raises(ResourceException) as refused:
+        ct.clone.post(newid=4801, hostname="not a host name")
+    assert refused.value.status_code == 400
+
+    upid = ct.clone.post(newid=4801, hostname=f"{name}-copy", full=1)
+    assert upid.split(":")[5:7] == ["vzclone", str(task.vmid)]
+    finished(api, upid)
+    copy = api.nodes(live_node.name).lxc(4801)
+    finished(api, copy.status.start.post())
+    assert exec_in(docker_client, 4801, "hostname") == f"{name}-copy\n"
+
+    assert ct.template.post() is None  # Proxmox answers null for a container
+    wait_for_task(Task.objects.filter(vmid=task.vmid, type="template").get())
+    resources = {r["vmid"]: r for r in api.cluster.resources.get(type="vm")}
+    assert (resources[task.vmid]["template"], resources[4801]["template"]) == (1, 0)
+    with pytest.raises(ResourceException) as refused:
+        ct.status.start.post()
+    assert refused.value.status_code == 409
