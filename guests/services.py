@@ -233,6 +233,9 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: b
                            "started again)")
         if online and guest.state != GuestState.RUNNING:
             raise Conflict(f"cannot migrate {guest} online: it is not running")
+        if guest.snapshots.exists():
+            raise Conflict(f"cannot migrate {guest}: it has snapshots, kept on node {guest.node.name}'s storage. "
+                           "Delete them first")
         check_migration_target(guest.node, destination, {guest.kind})
         params = {"target": destination.name, "online": bool(online)}
         if timeout is not None:

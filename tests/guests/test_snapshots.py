@@ -8,8 +8,10 @@ import docker
 import pytest
 
 from guests import snapshots
+from guests.bulk import request_migrate_all
 from guests.choices import GuestState
 from guests.models import Guest, Snapshot
+from guests.services import request_migrate
 from panel.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from tasks.models import Task
 from tests.factories import UserFactory, grant
@@ -131,3 +133,13 @@ def test_vm_snapshot_with_ram_rollback_and_delete(admin_client, admin_user, live
     assert not Snapshot.objects.filter(guest=vm).exists()
     assert_ok(act(admin_client, vm, "stop"))
     assert_ok(act(admin_client, vm, "delete"))
+
+
+def test_a_guest_with_snapshots_is_not_migrated(admin_user, container: Guest, live_node, live_node2) -> None:
+    assert_ok(wait_for_task(snapshots.request_snapshot(admin_user, container, "here")))
+    with pytest.raises(Conflict, match="has snapshots"):
+        request_migrate(admin_user, container, live_node2.name)
+    task = wait_for_task(request_migrate_all(admin_user, container.node, live_node2.name, [container.vmid]))
+    assert "has snapshots" in log_of(task)
+    container.refresh_from_db()
+    assert container.node_id == live_node.pk and container.state == GuestState.RUNNING
