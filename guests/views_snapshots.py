@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.views import View
 
 from drivers.limits import MAX_SNAPSHOT_DESCRIPTION
-from panel.errors import Refused
+from panel.errors import Forbidden, Refused
 from panel.views import PanelPageMixin, queue_task
 
 from . import snapshots
@@ -103,6 +103,10 @@ class SnapshotActionView(PanelPageMixin, View):
     def get(self, request: HttpRequest, vmid: int, snapname: str, action: str) -> HttpResponse:
         guest = visible_guest_or_404(request, vmid)
         snapshot = self._snapshot(request, guest, snapname, action)
+        if action == "rollback" and not snapshots.may_rollback(request.user, guest):
+            raise Forbidden(f"you may not roll back {guest}")
+        if action == "delete" and not snapshots.may_snapshot(request.user, guest):
+            raise Forbidden(f"you may not delete snapshots of {guest}")
         return render(request, TEMPLATE, context(request, guest, confirm=ACTIONS[action], confirm_action=action,
                                                  confirm_snapshot=snapshot))
 
