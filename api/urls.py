@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import access, cluster, guest_config, guests, metrics, nodes, pools, tasks, version
+from .views import access, cluster, guest_config, guests, metrics, nodes, pools, snapshots, tasks, version
 from .waiting import waits_for_task
 
 # A guest's endpoints: /nodes/{node}/qemu/{vmid}/... for VMs, /nodes/{node}/lxc/{vmid}/... for containers.
@@ -39,4 +39,13 @@ urlpatterns = [
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
     path(GUEST + "/config", waits_for_task(guest_config.GuestConfigView.as_view())),
     path(GUEST + "/pending", guest_config.GuestPendingView.as_view()),
+    # snapshots, clone, template (api/views/snapshots.py)
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot", snapshots.SnapshotListView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>", snapshots.SnapshotView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>/config",
+         snapshots.SnapshotConfigView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>/rollback",
+         snapshots.SnapshotRollbackView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/clone", snapshots.CloneView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/template", snapshots.TemplateView.as_view()),
 ]

@@ -146,7 +146,8 @@ def _vmids_held(vmids: list[int]) -> dict[int, bool]:
     if not vmids:
         return {}
     rows = Guest.objects.filter(vmid__in=vmids).values_list("vmid", "backend_id")
-    moving = set(Task.objects.filter(type="migrate", status__in=ACTIVE_STATUSES, vmid__in=vmids)
+    # A migration moves the row to another engine id; so does a container's rollback (it is made again).
+    moving = set(Task.objects.filter(type__in=("migrate", "rollback"), status__in=ACTIVE_STATUSES, vmid__in=vmids)
                  .values_list("vmid", flat=True))
     return {vmid: backend_id == "" or vmid in moving for vmid, backend_id in rows}
 

@@ -25,14 +25,27 @@ from ..errors import (
     InvalidGuestState,
     InvalidSpec,
     MigrationUnsupported,
+    SnapshotUnsupported,
     TemplateNotFound,
 )
 from ..limits import DOCKER_MIN_MEMORY_MIB, check_guest_name
 from ..migration import migrate_offline
-from ..types import ConfigChange, EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
+from ..types import (
+    CloneSpec,
+    ConfigChange,
+    EngineInfo,
+    GuestInfo,
+    GuestKind,
+    GuestSpec,
+    GuestUsage,
+    PowerState,
+    SnapshotInfo,
+    TemplateInfo,
+)
 from . import labels
 from .client import STATS_CONCURRENCY, DockerEngine
 from .migration import ContainerMigration
+from .snapshots import ContainerSnapshots
 
 _STATES = {
     "running": PowerState.RUNNING,
@@ -98,7 +111,7 @@ class DockerDriver(GuestDriver):
 
     def list_templates(self) -> list[TemplateInfo]:
         with self.engine.errors():
-            images = self.client.images.list(filters={"label": labels.TEMPLATE})
+            images = [i for i in self.client.images.list(filters={"label": labels.TEMPLATE}) if _is_template(i)]
         # One per name: an image committed from a container (a snapshot, a migration) may carry the label too.
         by_name = {}
         for info in (_template_info(image) for image in images):
@@ -107,7 +120,8 @@ class DockerDriver(GuestDriver):
 
     def _template_image(self, name: str) -> tuple[str, TemplateInfo]:
         with self.engine.errors():
-            images = self.client.images.list(filters={"label": f"{labels.TEMPLATE}={name}"})
+            images = [i for i in self.client.images.list(filters={"label": f"{labels.TEMPLATE}={name}"})
+                      if _is_template(i)]
         if not images:
             raise TemplateNotFound(f"container template '{name}' does not exist on this node")
         return images[0].id, _template_info(images[0])
@@ -175,11 +189,12 @@ class DockerDriver(GuestDriver):
         except GuestAlreadyExists as exc:
             raise GuestAlreadyExists(f"a container named '{spec.name}' already exists on this node") from exc
 
-    def delete(self, backend_id: str) -> None:
+    def delete(self, backend_id: str, progress: Progress = no_progress) -> None:
         container = self.engine.container(backend_id)
         if _fetched_state(container) is not PowerState.STOPPED:
             raise InvalidGuestState(f"container {container.name} is running: stop it before deleting it")
         self.remove_container(container)
+        self.snapshots.delete_all(container.name, progress)
 
     def remove_container(self, container: Container) -> None:
         """Remove a stopped container with its anonymous volumes, and the image a migration made for it."""
@@ -189,13 +204,15 @@ class DockerDriver(GuestDriver):
         self._remove_migrated_image(image_id)
 
     def _remove_migrated_image(self, image_id: str) -> None:
-        """Drop the image a migration made for a container, once no container uses it any more."""
+        """Drop the image a migration or a clone made for a container, once no container uses it any more."""
         if not image_id:
             return
         try:
             image = self.client.images.get(image_id)
-            if labels.MIGRATED_FROM not in (image.labels or {}):
-                return  # a shared template: not ours to remove
+            image_labels = image.labels or {}
+            if image_labels.get(labels.SNAPSHOT_OF) or not (
+                    labels.MIGRATED_FROM in image_labels or image_labels.get(labels.CLONED_FROM)):
+                return  # a shared template, or a snapshot's: not ours to remove
             if self.client.containers.list(all=True, filters={"ancestor": image_id}):
                 return
             self.client.images.remove(image_id, force=False)
@@ -300,6 +317,30 @@ class DockerDriver(GuestDriver):
         with self.engine.errors(f"container {container.name}"):
             container.unpause()
 
+    # -- snapshots and clones -----------------------------------------------------------------
+
+    @property
+    def snapshots(self) -> ContainerSnapshots:
+        return ContainerSnapshots(self)
+
+    def list_snapshots(self, backend_id: str) -> list[SnapshotInfo]:
+        return self.snapshots.list(self.engine.container(backend_id))
+
+    def create_snapshot(self, backend_id: str, name: str, description: str = "", vmstate: bool = False,
+                        progress: Progress = no_progress) -> SnapshotInfo:
+        if vmstate:
+            raise SnapshotUnsupported("a container's snapshot holds no RAM: only VMs save their memory state")
+        return self.snapshots.create(self.engine.container(backend_id), name, description, progress)
+
+    def rollback_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> str:
+        return self.snapshots.rollback(self.engine.container(backend_id), name, progress)
+
+    def delete_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> None:
+        self.snapshots.delete(self.engine.container(backend_id).name, name, progress)
+
+    def clone(self, backend_id: str, spec: CloneSpec, progress: Progress = no_progress) -> GuestInfo:
+        return self.snapshots.clone(self.engine.container(backend_id), spec, progress)
+
     def _require(self, container: Container, wanted: PowerState, verb: str) -> None:
         """``container`` was just fetched: its status is current, no second round trip needed."""
         state = _fetched_state(container)
@@ -339,6 +380,13 @@ def _template_info(image: Image) -> TemplateInfo:
         description=image_labels.get(labels.TEMPLATE_DESCRIPTION, ""),
         min_memory_mib=int(image_labels.get(labels.TEMPLATE_MIN_MEMORY, DOCKER_MIN_MEMORY_MIB)),
     )
+
+
+def _is_template(image: Image) -> bool:
+    """A template's image, not one committed from a container made from it (a snapshot's, a clone's), which
+    carries the container's labels."""
+    image_labels = image.labels or {}
+    return not (image_labels.get(labels.SNAPSHOT_OF) or image_labels.get(labels.CLONED_FROM))
 
 
 def _name_of(listed: Container) -> str:

@@ -26,6 +26,7 @@ from ..errors import (
     InvalidGuestState,
     InvalidSpec,
     OperationTimeout,
+    SnapshotNotFound,
 )
 from .config import parse_xml
 from .guest import Guest
@@ -161,6 +162,8 @@ class Host:
             return EngineUnavailable(f"libvirt at {self.uri} is not reachable: {message}")
         if code == libvirt.VIR_ERR_NO_DOMAIN:
             return GuestNotFound(f"{what or 'VM'} does not exist on {self.uri}")
+        if code == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            return SnapshotNotFound(prefix + message)
         if code == libvirt.VIR_ERR_OPERATION_INVALID:
             return InvalidGuestState(prefix + message)
         if code == libvirt.VIR_ERR_DOM_EXIST:

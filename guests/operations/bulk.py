@@ -107,7 +107,7 @@ def _selected(context: TaskContext) -> list[Guest]:
 
 @register("startall", "Start all", "startall")
 def start_all(context: TaskContext) -> str:
-    guests = [g for g in _selected(context) if g.state == GuestState.STOPPED]
+    guests = [g for g in _selected(context) if g.state == GuestState.STOPPED and not g.is_template]
     context.log(f"starting {len(guests)} guests of node {context.node.name}")
     run = BulkRun(context, "starting", len(guests))
 
