@@ -27,9 +27,11 @@ from ..errors import (
 )
 from ..limits import DOCKER_MIN_MEMORY_MIB, check_guest_name
 from ..migration import migrate_offline
+from ..terminal import Terminal
 from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
 from . import labels
 from .client import STATS_CONCURRENCY, DockerEngine
+from .console import ExecTerminal
 from .migration import ContainerMigration
 
 _STATES = {
@@ -239,6 +241,10 @@ class DockerDriver(GuestDriver):
         self._require(container, PowerState.PAUSED, "resume")
         with self.engine.errors(f"container {container.name}"):
             container.unpause()
+
+    def open_console(self, backend_id: str) -> Terminal:
+        """A shell (``/bin/sh``) in the running container, with a TTY."""
+        return ExecTerminal.open(self.engine, self.engine.container(backend_id))
 
     def _require(self, container: Container, wanted: PowerState, verb: str) -> None:
         """``container`` was just fetched: its status is current, no second round trip needed."""

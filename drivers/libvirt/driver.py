@@ -23,6 +23,7 @@ from ..errors import (
 )
 from ..limits import ACCELERATORS, MAX_DISK_GIB, check_bridge_name, check_guest_name
 from ..migration import migrate_offline
+from ..terminal import Terminal
 from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
 from . import templates, vm_files
 from .config import (
@@ -35,6 +36,7 @@ from .config import (
     GuestMetadata,
     GuestSerial,
 )
+from .console import ConsoleTerminal
 from .guest import Guest, power_state
 from .host import Host
 from .migration import VmMigration
@@ -253,6 +255,12 @@ class LibvirtDriver(GuestDriver):
 
     def resume(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.PAUSED, "resume").resume()
+
+    # -- console -----------------------------------------------------------------------------
+
+    def open_console(self, backend_id: str) -> Terminal:
+        """The running VM's serial console (its first serial port, which the panel's VMs all have)."""
+        return ConsoleTerminal.open(self._host.get_guest(backend_id))
 
     # -- migration ---------------------------------------------------------------------------
 
