@@ -40,7 +40,10 @@ const PanelConsole = (() => {
     ws.binaryType = "arraybuffer";
     const encoder = new TextEncoder();
     const send = (data) => { if (ws.readyState === OPEN) ws.send(data); };
-    const sendSize = () => send(JSON.stringify({ resize: [terminal.cols, terminal.rows] }));
+    const sendSize = () => {
+      box.dataset.size = `${terminal.cols}x${terminal.rows}`;
+      send(JSON.stringify({ resize: [terminal.cols, terminal.rows] }));
+    };
     const refit = () => { if (screen.offsetWidth && screen.offsetHeight) fit.fit(); };
 
     ws.onopen = () => {
