@@ -1,5 +1,6 @@
-"""A container's shell in the browser (headless Debian Chromium): xterm.js runs what is typed into it, and the
-shell's terminal follows the window's size; the page logs no JavaScript error."""
+"""Consoles in the browser (headless Debian Chromium): a container's shell in xterm.js runs what is typed into
+it and follows the window's size; a VM's serial console shows its boot and its shell's prompt. No page logs a
+JavaScript error."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.factories import PASSWORD, AdminFactory, GuestFactory, NodeFactory
-from tests.support import CT_TEMPLATE, LOGS, PREFIX
+from tests.consoles.guests import defined_vm, running_container
+from tests.factories import PASSWORD, AdminFactory
+from tests.support import LOGS
 
 pytestmark = pytest.mark.engines
 
@@ -32,11 +33,14 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def container_guest(transactional_db: None, docker_client):
-    node = NodeFactory(last_seen=timezone.now(), engines={"docker": {"ok": True}, "libvirt": {"ok": True}})
-    image = docker_client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0]
-    container = docker_client.containers.run(image.id, name=f"{PREFIX}xterm", detach=True, mem_limit="32m")
-    yield GuestFactory(node=node, kind="ct", name=container.name, backend_id=container.id, state="running")
-    container.remove(force=True)
+    with running_container(docker_client, "xterm") as (guest, _container):
+        yield guest
+
+
+@pytest.fixture
+def vm_guest(transactional_db: None, storage_dir):
+    with defined_vm("xterm-vm", 9701) as made:
+        yield made
 
 
 @pytest.fixture
@@ -101,4 +105,20 @@ def test_the_container_shell_in_xterm_runs_a_command_and_follows_the_window(page
 
     page.keyboard.type("exit\n")
     expect(box).to_have_attribute("data-state", "session ended")
+    assert errors == []
+
+
+@pytest.mark.vm
+def test_the_serial_console_of_a_vm_shows_its_boot_and_prompt(page, vm_guest) -> None:
+    page, errors = page
+    guest, driver = vm_guest
+    driver.start(guest.backend_id)
+    page.goto(f"/guests/{guest.vmid}/console/")
+    screen = page.locator(".xterm-rows")
+    expect(page.locator("[data-console]")).to_have_attribute("data-state", "connected")
+    expect(screen).to_contain_text("panel-guest: ready", timeout=120_000)
+    page.locator("[data-console-screen]").click()
+    page.keyboard.type("echo vm-$((6*7))-xterm\n")
+    expect(screen).to_contain_text(re.compile(rf"vm-42-xterm\s*{re.escape(PROMPT)}"))  # and the guest's prompt
+    page.screenshot(path=str(LOGS / "console-vm.png"))
     assert errors == []

@@ -12,12 +12,13 @@ import re
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 
 from access.models import AuditEntry
-from tests.factories import AdminFactory, GuestFactory, NodeFactory, UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, session_cookie, wait_until
+from tests.factories import AdminFactory, NodeFactory, UserFactory, grant
+from tests.support import session_cookie, wait_until
+
+from .guests import running_container
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
 
@@ -58,20 +59,11 @@ async def refused(socket, timeout: float = 20) -> tuple[int, list]:
     return socket.close_code, frames
 
 
-def online_node():
-    """The local node as its worker's poll leaves it: online, both engines answering."""
-    return NodeFactory(last_seen=timezone.now(), engines={"docker": {"ok": True}, "libvirt": {"ok": True}})
-
-
 @pytest.fixture
 def container_guest(docker_client):
     """A running container of the busybox template on the local node, and its guest row."""
-    node = online_node()
-    image = docker_client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0]
-    container = docker_client.containers.run(image.id, name=f"{PREFIX}console", detach=True, mem_limit="32m")
-    guest = GuestFactory(node=node, kind="ct", name=container.name, backend_id=container.id, state="running")
-    yield guest, container
-    container.remove(force=True)
+    with running_container(docker_client, "console") as made:
+        yield made
 
 
 def execs_running(docker_client, container) -> list[str]:
