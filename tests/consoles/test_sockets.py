@@ -178,3 +178,53 @@ def test_root_gets_a_login_shell_on_the_node_that_follows_a_resize(asgi_server: 
             assert (await refused(socket))[0] == 1000
 
     asyncio.run(scenario())
+
+
+def test_who_is_not_root_gets_a_login_prompt_and_loses_it_with_sys_console(asgi_server: str) -> None:
+    """Proxmox's rule: Sys.Console gives a node's login prompt; only root@pam is logged in as root."""
+    node = NodeFactory()
+    user = UserFactory(username="shell-admin")
+    entry = grant(user, "PVESysAdmin", f"/nodes/{node.name}")
+    cookie = session_cookie(asgi_server, user.username)
+
+    async def scenario() -> None:
+        async with connect(asgi_server, f"/ws/nodes/{node.name}/shell/", cookie) as socket:
+            await read_until(socket, rb"login: $")
+            assert logins_of_this_process()
+            await database_sync_to_async(entry.delete)()
+            assert (await refused(socket))[0] == 4403
+
+    asyncio.run(scenario())
+    wait_until(lambda: not logins_of_this_process(), 20, "the hung-up login to end")
+
+
+def logins_of_this_process() -> list:
+    """``login`` processes a panel server started (the node shells of the tests' servers)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name", "ppid", "cmdline", "status"]):
+        if process.info["name"] == "login" and process.info["status"] != psutil.STATUS_ZOMBIE:
+            with contextlib.suppress(psutil.Error):
+                parent = psutil.Process(process.info["ppid"]).cmdline()
+                if "serve" in parent and "manage.py" in " ".join(parent):
+                    found.append(process.pid)
+    return found
+
+
+def test_a_node_elsewhere_has_its_shell_served_there(asgi_server: str) -> None:
+    """The web process runs a shell only on its own machine: node2 here (127.0.0.1) yes, a far node no."""
+    near = NodeFactory(name="shell-near", address="127.0.0.1")
+    far = NodeFactory(name="shell-far", address="192.0.2.7")  # TEST-NET-1: never this machine
+    cookie = session_cookie(asgi_server, AdminFactory(username="root").username)
+
+    async def scenario() -> None:
+        async with connect(asgi_server, f"/ws/nodes/{near.name}/shell/", cookie) as socket:
+            await socket.send(b"echo near-$((1+1))\n")
+            await read_until(socket, rb"[\r\n]near-2\r?\n")
+        async with connect(asgi_server, f"/ws/nodes/{far.name}/shell/", cookie) as socket:
+            code, frames = await refused(socket)
+            assert code == 4503
+            assert json.loads(frames[0])["error"] == "the shell of node shell-far is served by the panel on that node"
+
+    asyncio.run(scenario())
