@@ -206,8 +206,7 @@ def logins_of_this_process() -> list:
     for process in psutil.process_iter(["name", "ppid", "cmdline", "status"]):
         if process.info["name"] == "login" and process.info["status"] != psutil.STATUS_ZOMBIE:
             with contextlib.suppress(psutil.Error):
-                parent = psutil.Process(process.info["ppid"]).cmdline()
-                if "serve" in parent and "manage.py" in " ".join(parent):
+                if "panel.asgi:application" in psutil.Process(process.info["ppid"]).cmdline():
                     found.append(process.pid)
     return found
 
