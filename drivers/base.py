@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from .errors import InvalidGuestState, OperationTimeout
+from .terminal import Terminal
 from .types import (
     CloneSpec,
     ConfigChange,
@@ -139,6 +140,11 @@ class GuestDriver(ABC):
 
     @abstractmethod
     def resume(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def open_console(self, backend_id: str) -> Terminal:
+        """A terminal on the running guest (a container's shell, a VM's serial console); raises
+        InvalidGuestState when it is not running."""
 
     @abstractmethod
     def migrate(

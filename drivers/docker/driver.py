@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..limits import DOCKER_MIN_MEMORY_MIB, check_guest_name
 from ..migration import migrate_offline
+from ..terminal import Terminal
 from ..types import (
     CloneSpec,
     ConfigChange,
@@ -44,6 +45,7 @@ from ..types import (
 )
 from . import labels
 from .client import STATS_CONCURRENCY, DockerEngine
+from .console import ExecTerminal
 from .migration import ContainerMigration
 from .snapshots import ContainerSnapshots
 
@@ -340,6 +342,10 @@ class DockerDriver(GuestDriver):
 
     def clone(self, backend_id: str, spec: CloneSpec, progress: Progress = no_progress) -> GuestInfo:
         return self.snapshots.clone(self.engine.container(backend_id), spec, progress)
+
+    def open_console(self, backend_id: str) -> Terminal:
+        """A shell (``/bin/sh``) in the running container, with a TTY."""
+        return ExecTerminal.open(self.engine, self.engine.container(backend_id))
 
     def _require(self, container: Container, wanted: PowerState, verb: str) -> None:
         """``container`` was just fetched: its status is current, no second round trip needed."""

@@ -34,6 +34,7 @@ from ..limits import (
     check_snapshot_name,
 )
 from ..migration import migrate_offline
+from ..terminal import Terminal
 from ..types import (
     CloneSpec,
     ConfigChange,
@@ -58,6 +59,7 @@ from .config import (
     GuestSerial,
     SnapshotConfig,
 )
+from .console import ConsoleTerminal
 from .guest import Guest, power_state
 from .host import Host
 from .migration import VmMigration
@@ -353,6 +355,12 @@ class LibvirtDriver(GuestDriver):
 
     def resume(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.PAUSED, "resume").resume()
+
+    # -- console -----------------------------------------------------------------------------
+
+    def open_console(self, backend_id: str) -> Terminal:
+        """The running VM's serial console (its first serial port, which the panel's VMs all have)."""
+        return ConsoleTerminal.open(self._host.get_guest(backend_id))
 
     # -- migration ---------------------------------------------------------------------------
 

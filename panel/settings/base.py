@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "tasks",
     "metrics",
     "cluster",
+    "consoles",
     "api",
 ]
 

@@ -242,6 +242,18 @@ def move_to_pool(guest: GuestSpec, pool: str | None):
     return expect
 
 
+def console_page(guest: GuestSpec):
+    """A guest's console (Proxmox's vncproxy/termproxy): VM.Console on the guest; who holds neither it nor
+    VM.Audit is not told the guest exists."""
+    def expect(s: Subject) -> Outcome:
+        if not (sees_guest(s, guest) or sees_guest(s, guest, "VM.Console")):
+            return Outcome(NOT_FOUND, reason=f"guest {guest.vmid} does not exist")
+        if not sees_guest(s, guest, "VM.Console"):
+            return forbidden(f"you may not use the console of {describe(guest)}", "guest.console")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/console/"'))
+    return expect
+
+
 def can_create(s: Subject) -> bool:
     return s.has("VM.Allocate", "/vms") or any(s.has("VM.Allocate", f"/pool/{p}") for p in (POOL, POOL2))
 
@@ -294,6 +306,17 @@ def node_page(node: str, guests: bool = False, tasks: bool = True):
             return not_found("Node")
         return ok(shows(node, *[g.name for g in visible_guests(s, node) if guests],
                         *[f"{{{t.label}}}" for t in visible_tasks(s, node) if tasks]))
+    return expect
+
+
+def shell_page(node: str):
+    """A node's shell: Sys.Console on the node."""
+    def expect(s: Subject) -> Outcome:
+        if not (on_node(s, "Sys.Audit", node) or on_node(s, "Sys.Console", node)):
+            return Outcome(NOT_FOUND, reason=f"node {node} does not exist")
+        if not on_node(s, "Sys.Console", node):
+            return forbidden(f"you may not use the shell of node {node}", "node.shell")
+        return ok(shows(f'data-socket="/ws/nodes/{node}/shell/"'))
     return expect
 
 
@@ -858,6 +881,8 @@ ROUTES: dict[str, Route] = {
         get(f"/nodes/{A}/tab/guests/", node_page(A, guests=True, tasks=False)),
         get(f"/nodes/{NODE_B}/tab/guests/", node_page(NODE_B, guests=True, tasks=False)),
         get(f"/nodes/{A}/tab/tasks/", node_page(A))),
+    "nodes/<str:name>/shell/": page(get(f"/nodes/{A}/shell/", shell_page(A)),
+                                    get(f"/nodes/{NODE_B}/shell/", shell_page(NODE_B))),
     "nodes/<str:name>/migrateall/": page(post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
     "nodes/<str:name>/<str:action>/": page(get(f"/nodes/{A}/startall/", bulk_page(A, "startall")),
                                            post(f"/nodes/{A}/startall/", bulk(A, "startall")),
@@ -877,6 +902,7 @@ ROUTES: dict[str, Route] = {
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
                                         post(f"/guests/{F}/migrate/", migrate(FAR), target=A)),
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
