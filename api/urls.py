@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import access, cluster, guest_config, guests, metrics, nodes, pools, snapshots, tasks, version
+from .views import access, cluster, guest_config, guests, metrics, nodes, pools, snapshots, storage, tasks, version
 from .waiting import waits_for_task
 
 # A guest's endpoints: /nodes/{node}/qemu/{vmid}/... for VMs, /nodes/{node}/lxc/{vmid}/... for containers.
@@ -26,6 +26,8 @@ urlpatterns = [
     path("cluster/resources", cluster.ClusterResourcesView.as_view()),
     path("cluster/nextid", cluster.NextIdView.as_view()),
     path("cluster/tasks", cluster.ClusterTasksView.as_view()),
+    path("storage", storage.StorageListView.as_view()),
+    path("storage/<str:storage_id>", storage.StorageConfigView.as_view()),
     path("nodes", nodes.NodeListView.as_view()),
     path("nodes/<str:node>", nodes.NodeView.as_view()),
     path("nodes/<str:node>/status", nodes.NodeStatusView.as_view(), name="api-node-status"),
@@ -34,6 +36,10 @@ urlpatterns = [
     path("nodes/<str:node>/tasks/<str:upid>", tasks.TaskView.as_view()),
     path("nodes/<str:node>/tasks/<str:upid>/status", tasks.TaskStatusView.as_view()),
     path("nodes/<str:node>/tasks/<str:upid>/log", tasks.TaskLogView.as_view()),
+    path("nodes/<str:node>/storage", storage.NodeStorageListView.as_view()),
+    path("nodes/<str:node>/storage/<str:storage_id>", storage.NodeStorageView.as_view()),
+    path("nodes/<str:node>/storage/<str:storage_id>/status", storage.NodeStorageStatusView.as_view()),
+    path("nodes/<str:node>/storage/<str:storage_id>/content", storage.NodeStorageContentView.as_view()),
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),

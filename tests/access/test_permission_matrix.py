@@ -276,7 +276,7 @@ def expected(route: mr.Route, case_expect, subject: Subject, method: str) -> mr.
     if route.kind == "admin":
         return case_expect(subject) if subject.root else mr.Outcome(mr.ADMIN_LOGIN)
     if route.kind == "api" and subject.anonymous:
-        return mr.Outcome(mr.UNAUTHORIZED, reason="Authentication credentials were not provided")
+        return mr.Outcome(mr.UNAUTHORIZED, reason="No ticket")
     if route.kind == "page" and (subject.anonymous or subject.token):
         return mr.Outcome(mr.LOGIN)
     if route.guard is not None and (refused := route.guard(subject, method)) is not None:
