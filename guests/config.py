@@ -266,10 +266,7 @@ def _parse_value(guest: Guest, kind: GuestKind, key: str, raw: str) -> object:
     if key == "onboot":
         return 1 if boolean(raw, key) else 0
     if key == "startup":
-        spec = startup_spec(raw, key)
-        for part, number in spec.items():
-            if number > MAX_STARTUP_NUMBER:
-                raise InvalidRequest(f"{part} is at most {MAX_STARTUP_NUMBER}")
+        spec = parse_startup(raw)
         return format_startup(spec.get("order"), spec.get("up"), spec.get("down"))
     if key == "description":
         if len(raw) > MAX_DESCRIPTION:
@@ -281,6 +278,15 @@ def _parse_value(guest: Guest, kind: GuestKind, key: str, raw: str) -> object:
 
 
 MAX_STARTUP_NUMBER = 999_999  # an order, or seconds: within the columns, more than any boot needs
+
+
+def parse_startup(raw: str) -> dict[str, int]:
+    """A startup spec (``order=1,up=30,down=60``) within the bounds the panel keeps."""
+    spec = startup_spec(raw, "startup")
+    for part, number in spec.items():
+        if number > MAX_STARTUP_NUMBER:
+            raise InvalidRequest(f"startup: {part} is at most {MAX_STARTUP_NUMBER}")
+    return spec
 
 
 # -- changing --------------------------------------------------------------------------------------------------
