@@ -22,4 +22,6 @@ urlpatterns = [
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
     path(GUEST + "/config", waits_for_task(guest_config.GuestConfigView.as_view())),
     path(GUEST + "/pending", guest_config.GuestPendingView.as_view()),
+    path(GUEST + "/resize", guest_config.GuestResizeView.as_view()),
+    path(GUEST + "/migrate", guests.GuestMigrateView.as_view()),
 ]

@@ -525,6 +525,26 @@ def api_guest_list(node: str, kind: str):
     return expect
 
 
+def api_resize(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Disk"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)", "guest.resize")
+        return ok(new_tasks("resize", guest), audit=(("guest.resize", "ok"),))
+    return expect
+
+
+def api_migrate(guest: GuestSpec):
+    """The page's rules (``migrate``), with the API's answer to a target the subject may not see: a 400."""
+    def expect(s: Subject) -> Outcome:
+        page = migrate(guest)(s)
+        if page.kind == REFUSED:
+            return Outcome(INVALID, reason=page.reason, audit=page.audit)
+        return page
+    return expect
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -800,6 +820,11 @@ ROUTES: dict[str, Route] = {
               api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS],
         Case("put", f"/api2/json/nodes/{A}/lxc/{T}/config", config_change(TARGET, "put"), {"description": "mx-notes"}),
         post(f"/api2/json/nodes/{A}/qemu/{L}/config", config_change(LOOSE, "post"), description="mx-notes")),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/resize": api(
+        Case("put", f"/api2/json/nodes/{A}/qemu/{L}/resize", api_resize(LOOSE), {"disk": "virtio0", "size": "+1G"})),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/migrate": api(
+        post(f"/api2/json/nodes/{A}/lxc/{T}/migrate", api_migrate(TARGET), target=NODE_B),
+        post(f"/api2/json/nodes/{NODE_B}/lxc/{F}/migrate", api_migrate(FAR), target=A)),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/pending": api(*[
         get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/pending",
             api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),
