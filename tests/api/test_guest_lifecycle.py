@@ -10,7 +10,7 @@ from proxmoxer import ProxmoxAPI
 from access.models import AclEntry
 from guests.models import Guest
 from tests.factories import PoolFactory, UserFactory, grant
-from tests.support import PREFIX
+from tests.support import NODE2_DOCKER_URL, PREFIX
 
 from .guests import MiB, refused, run, token_client
 
@@ -71,3 +71,28 @@ def test_bad_creates_are_named_and_make_nothing(root_api: ProxmoxAPI, proxmox, l
     assert refused(lambda: outsider.nodes(live_node.name).lxc.post(**good)).status_code == 403
     assert outsider.nodes(live_node.name).lxc.get() == []
     assert not Guest.objects.exists()
+
+
+def test_running_container_migrates_to_node2_with_restart(root_api: ProxmoxAPI, admin_user, live_node, live_node2,
+                                                          https_server) -> None:
+    node = root_api.nodes(live_node.name)
+    run(root_api, node.lxc.post(vmid=4322, hostname=f"{PREFIX}api-move", ostemplate="local:vztmpl/busybox",
+                                memory=64, start=1), "vzcreate")
+    ct = node.lxc(4322)
+    error = refused(lambda: ct.migrate.post(target=live_node2.name))
+    assert error.status_code == 400 and "restart" in error.errors  # Proxmox: a running CT moves with restart
+    assert refused(lambda: ct.migrate.post(target=live_node2.name, online=1)).status_code == 400
+    assert refused(lambda: ct.migrate.post()).status_code == 400
+    run(root_api, ct.migrate.post(target=live_node2.name, restart=1, timeout=10), "vzmigrate", timeout=240)
+    guest = Guest.objects.get(vmid=4322)
+    assert guest.node == live_node2
+    moved = root_api.nodes(live_node2.name).lxc(4322)
+    assert moved.status.current.get()["status"] == "running"
+    client = docker.DockerClient(base_url=NODE2_DOCKER_URL)
+    try:
+        assert client.containers.get(guest.backend_id).status == "running"
+    finally:
+        client.close()
+    assert refused(lambda: ct.status.current.get()).status_code == 404  # no longer on the first node
+    run(root_api, moved.status.stop.post(), "vzstop")
+    run(root_api, moved.delete(purge=1), "vzdestroy")
