@@ -525,6 +525,51 @@ def config_change(guest: GuestSpec, method: str):
     return expect
 
 
+def api_create(s: Subject) -> Outcome:
+    """POST /nodes/{node}/lxc outside any pool: VM.Allocate on /vms, then placing on the node (the service's
+    order: where the guest lands first)."""
+    if not can_create(s):
+        return forbidden("you may not create guests", "guest.create")
+    if not s.has("VM.Allocate", "/vms"):
+        return forbidden("you may not create guests outside a pool: choose a pool", "guest.create")
+    if not may_place_on(s, NODE_A):
+        return forbidden(f"you may not put guests on node {NODE_A}", "guest.create")
+
+    def created(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        rows = list(Guest.objects.filter(name=NEW_GUEST).values_list("pool__name", "owner_id", "node__name"))
+        return new_tasks("create")(ctx) + same("the new guest", rows, [(None, ctx.user.pk, NODE_A)])
+    return ok(created, audit=(("guest.create", "ok"),))
+
+
+def api_guest_list(node: str, kind: str):
+    def expect(s: Subject) -> Outcome:
+        wanted = sorted(g.vmid for g in visible_guests(s, node) if g.api_kind == kind)
+        return ok(data_is(lambda ctx, data: same("guests", sorted(g["vmid"] for g in data), wanted)))
+    return expect
+
+
+def api_resize(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Disk"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)", "guest.resize")
+        return ok(new_tasks("resize", guest), audit=(("guest.resize", "ok"),))
+    return expect
+
+
+def api_migrate(guest: GuestSpec):
+    """The page's rules (``migrate``), with the API's answer to a target the subject may not see: a 400."""
+    def expect(s: Subject) -> Outcome:
+        page = migrate(guest)(s)
+        if page.kind == REFUSED:
+            return Outcome(INVALID, reason=page.reason, audit=page.audit)
+        return page
+    return expect
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -946,11 +991,24 @@ ROUTES: dict[str, Route] = {
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall")),
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall", [L]),
                                                     vms=str(L))),
+    API + "nodes/<str:node>/<guestkind:kind>": api(
+        *[get(f"/api2/json/nodes/{n}/{k}", api_guest_list(n, k)) for n in (A, NODE_B) for k in ("lxc", "qemu")],
+        post(f"/api2/json/nodes/{A}/lxc", api_create, hostname=NEW_GUEST, ostemplate="local:vztmpl/busybox",
+             memory=64)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}", api_visible(lambda s, g=g: sees_guest(s, g),
+                                                                                "Guest")) for g in GUESTS],
+        Case("delete", f"/api2/json/nodes/{A}/lxc/{T}", guest_action(TARGET, "delete"))),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/config": api(
         *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/config",
               api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS],
         Case("put", f"/api2/json/nodes/{A}/lxc/{T}/config", config_change(TARGET, "put"), {"description": "mx-notes"}),
         post(f"/api2/json/nodes/{A}/qemu/{L}/config", config_change(LOOSE, "post"), description="mx-notes")),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/resize": api(
+        Case("put", f"/api2/json/nodes/{A}/qemu/{L}/resize", api_resize(LOOSE), {"disk": "virtio0", "size": "+1G"})),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/migrate": api(
+        post(f"/api2/json/nodes/{A}/lxc/{T}/migrate", api_migrate(TARGET), target=NODE_B),
+        post(f"/api2/json/nodes/{NODE_B}/lxc/{F}/migrate", api_migrate(FAR), target=A)),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/pending": api(*[
         get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/pending",
             api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),
