@@ -18,7 +18,8 @@ RESOURCE_TYPES = {"node", "vm", "storage"}
 
 # What a guest resource is made of: read as plain values, since a cluster has thousands of guests.
 GUEST_RESOURCE_FIELDS = ("vmid", "kind", "name", "state", "cpu_usage", "vcpus", "memory_used", "memory_mib",
-                         "disk_used", "disk_bytes", "running_since", "node_id", "pool__name")
+                         "disk_used", "disk_bytes", "running_since", "node_id", "pool__name", "tags",
+                         "is_template")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _guest_resource(guest: dict, node: _NodeFacts, now: datetime) -> dict:
         "maxmem": guest["memory_mib"] * 1024 * 1024 or node.memory_total,
         "disk": guest["disk_used"] or 0, "maxdisk": guest["disk_bytes"],
         "uptime": uptime_since(guest["running_since"], now) if running else 0, "pool": guest["pool__name"],
-        "template": 0,
+        "tags": guest["tags"], "template": int(guest["is_template"]),
     }
 
 
