@@ -78,6 +78,8 @@ const PanelResources = (function () {
       const element = card.querySelector(`[data-summary="${name}"]`);
       if (element) element.textContent = text;
     };
+    // Nodes the user may not see are not "down": the health and the resources are shown only over some node.
+    card.querySelectorAll("[data-summary-nodes]").forEach((box) => { box.hidden = !nodes.length; });
     const healthBadge = card.querySelector('[data-summary="health"]');
     if (healthBadge) { healthBadge.textContent = health; healthBadge.className = `badge ${health === "ok" ? "ok" : "error"}`; }
     set("online", online.length);

@@ -228,6 +228,10 @@ const PanelWorkspace = (function () {
       }
     });
     document.addEventListener("click", (event) => { if (!event.target.closest("[data-search]")) closeResults(); });
+    // Typed before the resources came (or while they change): drawn again from what the socket holds now.
+    document.addEventListener("panel:resources", () => {
+      if (document.activeElement === search && search.value.trim()) drawResults();
+    });
   }
 
   // -- grids filtered as typed: <input data-grid-filter="#grid"> hides the rows that do not match ---------------
