@@ -1,6 +1,19 @@
 from django.urls import path
 
-from .views import access, cluster, guest_config, guest_list, guests, metrics, nodes, pools, snapshots, storage, tasks, version
+from .views import (
+    access,
+    cluster,
+    guest_config,
+    guest_list,
+    guests,
+    metrics,
+    nodes,
+    pools,
+    snapshots,
+    storage,
+    tasks,
+    version,
+)
 from .waiting import waits_for_task
 
 # A guest's endpoints: /nodes/{node}/qemu/{vmid}/... for VMs, /nodes/{node}/lxc/{vmid}/... for containers.

@@ -362,6 +362,24 @@ def bulk(node: str, action: str, vms: list[int] | None = None):
     return expect
 
 
+def selection(guest: GuestSpec, method: str):
+    """Guests chosen in a grid, started together: seeing them, then the node's start-all over exactly them."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return Outcome(NOT_FOUND, reason=f"there is no guest {guest.vmid}")
+        if method == "get":
+            if not on_node(s, "Sys.PowerMgmt", guest.node):
+                return forbidden("you may not start these guests together")
+            return ok(shows(guest.name, "Start 1 guests"))
+        if not on_node(s, "Sys.PowerMgmt", guest.node):
+            return forbidden(f"you may not start all on node {guest.node}", "node.startall")
+        chosen = bulk_guests(s, guest.node, "startall", [guest.vmid])
+        if isinstance(chosen, Outcome):
+            return chosen
+        return ok(new_tasks("startall", per_node={guest.node: chosen}), audit=(("node.startall", "ok"),))
+    return expect
+
+
 def migrate_all(s: Subject) -> Outcome:
     """Every guest of node A to node B: Sys.Modify on A, placing on B, VM.Migrate on the guests."""
     if not on_node(s, "Sys.Audit", NODE_A):
@@ -938,6 +956,8 @@ ROUTES: dict[str, Route] = {
     "datacenter/<str:action>/": page(get("/datacenter/stopall/", datacenter_page),
                                      post("/datacenter/startall/", datacenter_bulk("startall"))),
     "guests/": page(get("/guests/", lambda s: ok(lists(s, "guests")))),
+    "guests/bulk/": page(get(f"/guests/bulk/?action=start&vms={T}", selection(TARGET, "get")),
+                         post("/guests/bulk/", selection(TARGET, "post"), action="start", vms=str(T))),
     "guests/create/<str:kind>/": page(
         get("/guests/create/ct/", create_form),
         post("/guests/create/ct/", create(POOL), node=A, template="busybox", name=NEW_GUEST, vcpus=1,
