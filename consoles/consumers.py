@@ -1,5 +1,5 @@
-"""The console sockets: ``ws/guests/<vmid>/console/`` (a container's shell, a VM's serial line) and
-``ws/nodes/<name>/shell/`` (the node's shell).
+"""The console sockets: ``ws/guests/<vmid>/console/`` (a container's shell, a VM's serial line),
+``ws/guests/<vmid>/vnc/`` (a VM's display, for noVNC) and ``ws/nodes/<name>/shell/`` (the node's shell).
 
 Framing: binary frames carry the terminal's bytes both ways, as they are. Text frames are JSON control
 messages: from the client ``{"resize": [columns, rows]}``, whenever its terminal's size changes; from the
@@ -147,6 +147,22 @@ class GuestConsoleConsumer(TerminalConsumer):
     def open_session(self) -> services.Session:
         vmid = self.scope["url_route"]["kwargs"]["vmid"]
         return services.open_guest_console(self.scope["user"], vmid, self.client_address())
+
+    def may_keep(self) -> bool:
+        return services.may_keep_guest_console(self.scope["user"], self.subject)
+
+
+class GuestDisplayConsumer(TerminalConsumer):
+    """``ws/guests/<vmid>/vnc/``: the VM's display, RFB both ways in binary frames (noVNC); VM.Console."""
+
+    async def accept(self, subprotocol: str | None = None, headers=None) -> None:
+        # noVNC asks for the "binary" subprotocol; a browser drops a socket whose answer lacks it.
+        asked = self.scope.get("subprotocols") or []
+        await super().accept("binary" if "binary" in asked else subprotocol, headers)
+
+    def open_session(self) -> services.Session:
+        vmid = self.scope["url_route"]["kwargs"]["vmid"]
+        return services.open_guest_display(self.scope["user"], vmid, self.client_address())
 
     def may_keep(self) -> bool:
         return services.may_keep_guest_console(self.scope["user"], self.subject)
