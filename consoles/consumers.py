@@ -48,6 +48,7 @@ class TerminalConsumer(PanelConsumer):
 
     terminal: Terminal | None = None
     closing = False
+    explains = True  # refusals come with an error message (a client that reads only binary frames: False)
 
     def open_session(self) -> services.Session:
         raise NotImplementedError
@@ -105,7 +106,7 @@ class TerminalConsumer(PanelConsumer):
 
     async def refuse(self, exc: PanelError) -> None:
         """Close for ``exc``, saying why unless the user lacks the right (or may not know the object)."""
-        if not isinstance(exc, Forbidden | NotFound):
+        if self.explains and not isinstance(exc, Forbidden | NotFound):
             await self.send_json({"error": exc.message})
         await self.close(code=4000 + exc.status, reason=close_reason(exc.message))
 
@@ -154,6 +155,8 @@ class GuestConsoleConsumer(TerminalConsumer):
 
 class GuestDisplayConsumer(TerminalConsumer):
     """``ws/guests/<vmid>/vnc/``: the VM's display, RFB both ways in binary frames (noVNC); VM.Console."""
+
+    explains = False  # noVNC takes every frame for RFB
 
     async def accept(self, subprotocol: str | None = None, headers=None) -> None:
         # noVNC asks for the "binary" subprotocol; a browser drops a socket whose answer lacks it.
