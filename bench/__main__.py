@@ -8,7 +8,7 @@ import sys
 
 from .harness import asgi_server, setup_django
 
-NAMES = ("metrics", "collector", "startall", "loglatency")
+NAMES = ("metrics", "collector", "startall", "loglatency", "memory", "stopall")
 
 
 def main(names: list[str]) -> None:
@@ -16,14 +16,15 @@ def main(names: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
     setup_django()
-    from . import collector, loglatency, metrics, startall
+    from . import collector, loglatency, memory, metrics, startall, stopall
 
     for name in names or NAMES:
         if name == "loglatency":
             with asgi_server() as server:
                 lines = loglatency.run(server)
         else:
-            lines = {"metrics": metrics, "collector": collector, "startall": startall}[name].run()
+            lines = {"metrics": metrics, "collector": collector, "startall": startall, "memory": memory,
+                     "stopall": stopall}[name].run()
         for line in lines:
             print(line, flush=True)
         print()

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -6,7 +6,9 @@ urlpatterns = [
     path("", views.GuestListView.as_view(), name="guest_list"),
     path("create/<str:kind>/", views.GuestCreateView.as_view(), name="guest_create"),
     path("<vmid:vmid>/", views.GuestDetailView.as_view(), name="guest_detail"),
+    path("<vmid:vmid>/tab/<slug:tab>/", views.GuestDetailView.as_view(), name="guest_tab"),
     path("<vmid:vmid>/pool/", views.GuestPoolView.as_view(), name="guest_pool"),
     path("<vmid:vmid>/migrate/", views.GuestMigrateView.as_view(), name="guest_migrate"),
+    path("<vmid:vmid>/snapshots/", include("guests.views_snapshots")),
     path("<vmid:vmid>/<str:action>/", views.GuestActionView.as_view(), name="guest_action"),
 ]

@@ -4,19 +4,20 @@ from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
-from django.views.generic import FormView, ListView, TemplateView
+from django.views.generic import FormView, ListView
 
 from access import permissions
 from access.audit import denials
 from access.models import Pool
 from panel.errors import Refused
 from panel.parsing import decimal_or_none
+from panel.tabs import Tab, TabbedPageView
 from panel.views import SAFE_METHODS, PanelPageMixin, queue_task
-from tasks.models import RECENT_TASKS
 
-from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VMID_MAX, GuestAction, GuestKind
-from .forms import GuestCreateForm, MigrateForm
+from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VM_ONLY_ACTIONS, VMID_MAX, GuestAction, GuestKind
+from .forms import GuestCreateForm
 from .models import Guest
 from .services import (
     CreateRequest,
@@ -28,6 +29,7 @@ from .services import (
     request_create,
     request_migrate,
 )
+from .tabs import GUEST_TABS
 
 
 def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
@@ -67,31 +69,29 @@ class GuestListView(PanelPageMixin, ListView):
             can_create=permissions.can_create_guests(self.request.user), **kwargs)
 
 
-class GuestDetailView(PanelPageMixin, TemplateView):
-    template_name = "guests/guest_detail.html"
+class GuestDetailView(TabbedPageView):
+    """A guest's panel: its header with the actions the user may take, and its tabs (guests/tabs.py)."""
 
-    def get_context_data(self, **kwargs: object) -> dict:
-        guest = visible_guest_or_404(self.request, kwargs["vmid"])
+    template_name = "guests/guest_detail.html"
+    tabs = GUEST_TABS
+
+    def get_object(self) -> Guest:
+        return visible_guest_or_404(self.request, self.kwargs["vmid"])
+
+    def tab_url(self, guest: Guest, tab: Tab, first: bool) -> str:
+        return guest.get_absolute_url() if first else reverse("guest_tab", args=[guest.vmid, tab.name])
+
+    def page_context(self, guest: Guest) -> dict:
         # Every action the user may take, each shown only in the states that allow it: the page follows
         # the guest's state live (static/panel/resources.js) without asking the server again.
         actions = [
             (action, " ".join(sorted(ALLOWED_STATES[action])), guest.shown_state in ALLOWED_STATES[action])
             for action in GuestAction
             if permissions.can_act_on_guest(self.request.user, guest, action)
+            and (action not in VM_ONLY_ACTIONS or guest.kind == GuestKind.VM)
         ]
-        return super().get_context_data(
-            guest=guest,
-            actions=actions,
-            destructive=DESTRUCTIVE_ACTIONS,
-            migrate_form=(MigrateForm(source=guest.node, nodes=placeable_nodes(self.request.user))
-                          if permissions.can_act_on_guest(self.request.user, guest, "migrate") else None),
-            pool_choices=(permissions.allocatable_pools(self.request.user)
-                          if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
-            tasks=guest.tasks.select_related("user").visible_to(self.request.user)[:RECENT_TASKS],
-            rrd_url=f"/api2/json/nodes/{guest.node.name}/{guest.resource_path}/{guest.vmid}/rrddata",
-            current_resource=guest.resource_id,
-            **kwargs,
-        )
+        return {"guest": guest, "actions": actions, "destructive": DESTRUCTIVE_ACTIONS,
+                "current_resource": guest.resource_id}
 
 
 class GuestActionView(PanelPageMixin, View):

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from guests.choices import GuestAction
-from guests.models import Guest
+from guests.choices import VM_ONLY_ACTIONS, GuestAction
 from guests.services import request_action
+from guests.status import guest_status
 
-from ..params import KIND_OF_PATH, flag, seconds
+from ..params import flag, guest_named, seconds
 from ..responses import data
+
+POWER_ACTIONS = {a.value for a in GuestAction} - {GuestAction.DELETE}
 
 
 class GuestStatusView(APIView):
-    """POST /nodes/{node}/{qemu|lxc}/{vmid}/status/{start|stop|shutdown|reboot|suspend|resume}."""
+    """GET .../status/current; POST .../status/{start|stop|shutdown|reboot|suspend|resume|reset} (reset: VMs)."""
+
+    def get(self, request: Request, node: str, kind: str, vmid: int, action: str) -> Response:
+        if action != "current":
+            raise NotFound("no such endpoint")
+        return data(guest_status(guest_named(request, node, kind, vmid)))
 
     def post(self, request: Request, node: str, kind: str, vmid: int, action: str) -> Response:
-        if kind not in KIND_OF_PATH or action not in {a.value for a in GuestAction} - {"delete"}:
+        if action not in POWER_ACTIONS or (action in VM_ONLY_ACTIONS and kind != "qemu"):
             raise NotFound("no such endpoint")
-        queryset = Guest.objects.select_related("node").visible_to(request.user)
-        guest = get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
+        guest = guest_named(request, node, kind, vmid)
         params = {}
         if action == "shutdown":
             if "timeout" in request.data:
