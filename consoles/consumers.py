@@ -1,5 +1,5 @@
-"""The console sockets: ``ws/guests/<vmid>/console/`` (a container's shell, a VM's serial line) and
-``ws/nodes/<name>/shell/`` (the node's shell).
+"""The console sockets: ``ws/guests/<vmid>/console/`` (a container's shell, a VM's serial line),
+``ws/guests/<vmid>/vnc/`` (a VM's display, for noVNC) and ``ws/nodes/<name>/shell/`` (the node's shell).
 
 Framing: binary frames carry the terminal's bytes both ways, as they are. Text frames are JSON control
 messages: from the client ``{"resize": [columns, rows]}``, whenever its terminal's size changes; from the
@@ -48,6 +48,7 @@ class TerminalConsumer(PanelConsumer):
 
     terminal: Terminal | None = None
     closing = False
+    explains = True  # refusals come with an error message (a client that reads only binary frames: False)
 
     def open_session(self) -> services.Session:
         raise NotImplementedError
@@ -105,7 +106,7 @@ class TerminalConsumer(PanelConsumer):
 
     async def refuse(self, exc: PanelError) -> None:
         """Close for ``exc``, saying why unless the user lacks the right (or may not know the object)."""
-        if not isinstance(exc, Forbidden | NotFound):
+        if self.explains and not isinstance(exc, Forbidden | NotFound):
             await self.send_json({"error": exc.message})
         await self.close(code=4000 + exc.status, reason=close_reason(exc.message))
 
@@ -147,6 +148,24 @@ class GuestConsoleConsumer(TerminalConsumer):
     def open_session(self) -> services.Session:
         vmid = self.scope["url_route"]["kwargs"]["vmid"]
         return services.open_guest_console(self.scope["user"], vmid, self.client_address())
+
+    def may_keep(self) -> bool:
+        return services.may_keep_guest_console(self.scope["user"], self.subject)
+
+
+class GuestDisplayConsumer(TerminalConsumer):
+    """``ws/guests/<vmid>/vnc/``: the VM's display, RFB both ways in binary frames (noVNC); VM.Console."""
+
+    explains = False  # noVNC takes every frame for RFB
+
+    async def accept(self, subprotocol: str | None = None, headers=None) -> None:
+        # noVNC asks for the "binary" subprotocol; a browser drops a socket whose answer lacks it.
+        asked = self.scope.get("subprotocols") or []
+        await super().accept("binary" if "binary" in asked else subprotocol, headers)
+
+    def open_session(self) -> services.Session:
+        vmid = self.scope["url_route"]["kwargs"]["vmid"]
+        return services.open_guest_display(self.scope["user"], vmid, self.client_address())
 
     def may_keep(self) -> bool:
         return services.may_keep_guest_console(self.scope["user"], self.subject)

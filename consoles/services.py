@@ -10,7 +10,7 @@ A socket asks again (``may_keep_*``) whenever access changes, and hangs up when 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from access import permissions
 from access.audit import at_address, audited
+from drivers.base import GuestDriver
 from drivers.errors import DriverError, EngineUnavailable, GuestNotFound, InvalidGuestState
 from drivers.registry import shared_driver
 from drivers.terminal import MAX_COLUMNS, MAX_ROWS, Terminal
@@ -81,14 +82,26 @@ def check_may_use_console(user: AbstractBaseUser, guest: Guest) -> None:
 
 def open_guest_console(user: AbstractBaseUser, vmid: int, address: str | None = None) -> Session:
     """The console of guest ``vmid``: a shell in a container, the serial line of a VM."""
+    return _open_on_guest(user, vmid, address, "guest.console",
+                          lambda driver, backend_id: driver.open_console(backend_id))
+
+
+def open_guest_display(user: AbstractBaseUser, vmid: int, address: str | None = None) -> Session:
+    """The graphical display of VM ``vmid`` (its VNC server, for noVNC): Proxmox's vncproxy, VM.Console too."""
+    return _open_on_guest(user, vmid, address, "guest.vnc",
+                          lambda driver, backend_id: driver.open_display(backend_id))
+
+
+def _open_on_guest(user: AbstractBaseUser, vmid: int, address: str | None, action: str,
+                   opener: Callable[[GuestDriver, str], Terminal]) -> Session:
     guest = console_guest(user, vmid)
-    with at_address(address), audited(user, "guest.console", guest):
+    with at_address(address), audited(user, action, guest):
         check_may_use_console(user, guest)
         if not guest.backend_id:
             raise Conflict(f"{guest} is still being created")
         check_node_ready(guest.node, guest.kind)
         with engine_errors():
-            terminal = shared_driver(guest.node.endpoints, guest.kind).open_console(guest.backend_id)
+            terminal = opener(shared_driver(guest.node.endpoints, guest.kind), guest.backend_id)
     return Session(guest, terminal)
 
 

@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 
 from access.audit import denials
 from guests.choices import GuestKind
+from panel.errors import Conflict
 from panel.views import PanelPageMixin
 
 from . import services
@@ -22,6 +23,23 @@ class GuestConsoleView(PanelPageMixin, TemplateView):
         what = "Shell" if guest.kind == GuestKind.CT else "Serial console"
         return super().get_context_data(
             subject=guest, title=f"{what} of {guest}", socket=f"/ws/guests/{guest.vmid}/console/",
+            back=guest.get_absolute_url(), current_resource=guest.resource_id, **kwargs)
+
+
+class GuestDisplayView(PanelPageMixin, TemplateView):
+    """A VM's graphical display in noVNC (static/panel/vnc.js)."""
+
+    template_name = "consoles/display.html"
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        user = self.request.user
+        guest = services.console_guest(user, kwargs["vmid"])
+        with denials(user, "guest.vnc", guest):
+            services.check_may_use_console(user, guest)
+        if guest.kind != GuestKind.VM:
+            raise Conflict(f"{guest} has no display: use its console")
+        return super().get_context_data(
+            subject=guest, title=f"Display of {guest}", socket=f"/ws/guests/{guest.vmid}/vnc/",
             back=guest.get_absolute_url(), current_resource=guest.resource_id, **kwargs)
 
 

@@ -146,6 +146,11 @@ class GuestDriver(ABC):
         """A terminal on the running guest (a container's shell, a VM's serial console); raises
         InvalidGuestState when it is not running."""
 
+    def open_display(self, backend_id: str) -> Terminal:
+        """A byte stream to the running guest's graphical display (VNC's RFB), for a guest that has one."""
+        raise InvalidGuestState("a container has no display: use its console" if self.kind is GuestKind.CT
+                                else "this guest has no display")
+
     @abstractmethod
     def migrate(
         self,

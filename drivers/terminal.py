@@ -7,6 +7,9 @@ session. Sizes are checked by the caller (the limits below), so drivers never se
 
 from __future__ import annotations
 
+import socket
+import threading
+from contextlib import suppress
 from typing import Protocol
 
 READ_SIZE = 64 * 1024  # bytes taken at once: one websocket frame at most
@@ -26,3 +29,40 @@ class Terminal(Protocol):
 
     def close(self) -> None:
         """End the session (idempotent)."""
+
+
+class SocketTerminal:
+    """A terminal (or any byte stream: a VNC display) over a connected socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.settimeout(None)  # a client's request timeout would end a quiet session
+        self._sock = sock
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def read(self) -> bytes:
+        if self.closed:
+            return b""
+        try:
+            return self._sock.recv(READ_SIZE)
+        except OSError:  # closed under us, or the far end went away: the session is over either way
+            return b""
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self._sock.sendall(data)
+
+    def resize(self, columns: int, rows: int) -> None:
+        return None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._closed.set()
+        with suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes a read waiting in another thread
+        with suppress(OSError):
+            self._sock.close()

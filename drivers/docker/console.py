@@ -13,27 +13,25 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import threading
 from contextlib import suppress
 
 import psutil
 from docker.models.containers import Container
 
 from ..errors import DriverError, InvalidGuestState
-from ..terminal import READ_SIZE
+from ..terminal import SocketTerminal
 from .client import DockerEngine
 
 SHELL = ["/bin/sh"]
 ENVIRONMENT = {"TERM": "xterm-256color"}
 
 
-class ExecTerminal:
+class ExecTerminal(SocketTerminal):
     def __init__(self, engine: DockerEngine, exec_id: str, sock: socket.socket, label: str) -> None:
+        super().__init__(sock)
         self.engine = engine
         self.exec_id = exec_id
         self.label = label
-        self._sock = sock
-        self._closed = threading.Event()
 
     @classmethod
     def open(cls, engine: DockerEngine, container: Container) -> ExecTerminal:
@@ -45,38 +43,23 @@ class ExecTerminal:
                                                     environment=ENVIRONMENT)["Id"]
             stream = engine.client.api.exec_start(exec_id, tty=True, socket=True)
         sock = getattr(stream, "_sock", stream)  # a SocketIO over a unix socket, the socket itself over TCP
-        sock.settimeout(None)  # the client's request timeout would end a quiet session
         return cls(engine, exec_id, sock, label)
 
-    def read(self) -> bytes:
-        if self._closed.is_set():
-            return b""
-        try:
-            return self._sock.recv(READ_SIZE)
-        except OSError:  # closed under us, or the engine went away: the session is over either way
-            return b""
-
     def write(self, data: bytes) -> None:
-        if self._closed.is_set():
-            return
         with self.engine.errors(self.label):
-            self._sock.sendall(data)
+            super().write(data)
 
     def resize(self, columns: int, rows: int) -> None:
-        if self._closed.is_set():
+        if self.closed:
             return
         with self.engine.errors(self.label):
             self.engine.client.api.exec_resize(self.exec_id, height=rows, width=columns)
 
     def close(self) -> None:
-        """Hang up: the shell's TTY closes and it gets SIGHUP, as when a terminal window is closed."""
-        if self._closed.is_set():
+        """Hang up: the shell and what it started get SIGHUP, as when a terminal window is closed."""
+        if self.closed:
             return
-        self._closed.set()
-        with suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)  # wakes a read waiting in another thread
-        with suppress(OSError):
-            self._sock.close()
+        super().close()
         if self.engine.url.startswith("unix://"):
             with suppress(DriverError):
                 with self.engine.errors(self.label):

@@ -1,20 +1,27 @@
-"""A VM's serial console: libvirt's console stream (``virDomainOpenConsole``, what ``virsh console`` uses),
+"""A VM's serial console and its display.
+
+The serial console: libvirt's console stream (``virDomainOpenConsole``, what ``virsh console`` uses),
 non-blocking, served by the libvirt event loop thread that ``host.py`` runs.
 
 That thread only moves bytes: it reads what the stream has into a bounded buffer (and stops listening while
 the buffer is full, so that a flood waits in libvirt rather than in memory) and writes what input could not
 be sent at once. ``read`` waits for the buffer from the reader's own thread.
+
+The display: a socket connected to the VM's VNC server, which the daemon hands over
+(``virDomainOpenGraphicsFD``), so that no VNC port of the node need be reachable from the web process.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from contextlib import suppress
 
 import libvirt
 
 from ..errors import InvalidGuestState
-from ..terminal import READ_SIZE
+from ..terminal import READ_SIZE, SocketTerminal
+from .config import GuestGraphics
 from .guest import Guest
 
 BUFFER_LIMIT = 4 * READ_SIZE  # output held for the reader before the stream is left unread
@@ -131,3 +138,16 @@ class ConsoleTerminal:
             stream.eventRemoveCallback()
         with suppress(libvirt.libvirtError):
             stream.abort()
+
+
+def open_display(guest: Guest) -> SocketTerminal:
+    """The running VM's first VNC display as a byte stream (RFB, as noVNC speaks it)."""
+    if not guest.is_active():
+        raise InvalidGuestState(f"{guest.label} is not running: its display needs it running")
+    graphics = [d for d in guest.get_config().devices if isinstance(d, GuestGraphics)]
+    index = next((i for i, device in enumerate(graphics) if device.type == "vnc"), None)
+    if index is None:
+        raise InvalidGuestState(f"{guest.label} has no VNC display")
+    with guest.host.errors(guest.label):
+        fd = guest.domain.openGraphicsFD(index, libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
+    return SocketTerminal(socket.socket(fileno=fd))

@@ -59,7 +59,7 @@ from .config import (
     GuestSerial,
     SnapshotConfig,
 )
-from .console import ConsoleTerminal
+from .console import ConsoleTerminal, open_display
 from .guest import Guest, power_state
 from .host import Host
 from .migration import VmMigration
@@ -372,6 +372,9 @@ class LibvirtDriver(GuestDriver):
     def open_console(self, backend_id: str) -> Terminal:
         """The running VM's serial console (its first serial port, which the panel's VMs all have)."""
         return ConsoleTerminal.open(self._host.get_guest(backend_id))
+
+    def open_display(self, backend_id: str) -> Terminal:
+        return open_display(self._host.get_guest(backend_id))
 
     # -- migration ---------------------------------------------------------------------------
 

@@ -254,6 +254,22 @@ def console_page(guest: GuestSpec):
     return expect
 
 
+def display_page(guest: GuestSpec):
+    """A VM's display (noVNC): VM.Console as for its console; a container has none."""
+    console = console_page(guest)
+
+    def expect(s: Subject) -> Outcome:
+        outcome = console(s)
+        if outcome.kind == FORBIDDEN:
+            return forbidden(outcome.reason, "guest.vnc")
+        if outcome.kind != OK:
+            return outcome
+        if guest.kind != "vm":
+            return Outcome(CONFLICT, reason=f"{describe(guest)} has no display")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/vnc/"'))
+    return expect
+
+
 def can_create(s: Subject) -> bool:
     return s.has("VM.Allocate", "/vms") or any(s.has("VM.Allocate", f"/pool/{p}") for p in (POOL, POOL2))
 
@@ -968,6 +984,7 @@ ROUTES: dict[str, Route] = {
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
                                         post(f"/guests/{F}/migrate/", migrate(FAR), target=A)),
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),

@@ -337,7 +337,7 @@ def test_http_matrix(client, label: str) -> None:
 
 # The console sockets open real terminals: they are judged on real engines in tests/consoles/test_sockets.py.
 WS_ROUTES = {"ws/tasks/", "ws/cluster/resources/", "ws/tasks/<str:upid>/log/", "ws/guests/<vmid:vmid>/console/",
-             "ws/nodes/<str:name>/shell/"}
+             "ws/guests/<vmid:vmid>/vnc/", "ws/nodes/<str:name>/shell/"}
 
 
 def ws_expected(s: Subject) -> dict[str, object]:

@@ -1,19 +1,21 @@
 """Consoles in the browser (headless Debian Chromium): a container's shell in xterm.js runs what is typed into
-it and follows the window's size; a VM's serial console shows its boot and its shell's prompt. No page logs a
-JavaScript error."""
+it and follows the window's size; a VM's serial console shows its boot and its shell's prompt; its display
+shows in noVNC. No page logs a JavaScript error."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from drivers.libvirt.vm_files import console_log_path
 from tests.consoles.guests import defined_vm, running_container
 from tests.factories import PASSWORD, AdminFactory
-from tests.support import LOGS
+from tests.support import LOGS, wait_for_line
 
 pytestmark = pytest.mark.engines
 
@@ -58,6 +60,7 @@ def page(browser: Browser, asgi_server: str) -> Iterator[tuple[Page, list[str]]]
     # The favicon is the workspace's (issue 13), not the console's.
     page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
             if response.status >= 400 and not response.url.endswith("/favicon.ico") else None)
+    page.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
     page.goto("/login/")
     page.fill("#id_username", admin.username)
     page.fill("#id_password", PASSWORD)
@@ -84,7 +87,7 @@ def test_the_container_shell_in_xterm_runs_a_command_and_follows_the_window(page
     page, errors = page
     guest = container_guest
     page.goto(guest.get_absolute_url())
-    page.click("[data-console-link]")
+    page.click("[data-console-link=console]")
     expect(page).to_have_url(re.compile(rf"/guests/{guest.vmid}/console/$"))
     box = page.locator("[data-console]")
     expect(box).to_have_attribute("data-state", "connected")
@@ -121,4 +124,27 @@ def test_the_serial_console_of_a_vm_shows_its_boot_and_prompt(page, vm_guest) ->
     page.keyboard.type("echo vm-$((6*7))-xterm\n")
     expect(screen).to_contain_text(re.compile(rf"vm-42-xterm\s*{re.escape(PROMPT)}"))  # and the guest's prompt
     page.screenshot(path=str(LOGS / "console-vm.png"))
+    assert errors == []
+
+
+@pytest.mark.vm
+def test_the_display_of_a_vm_in_novnc(page, vm_guest) -> None:
+    page, errors = page
+    guest, driver = vm_guest
+    driver.start(guest.backend_id)
+    # Booted before the page loads: Chromium aborts what it is loading when the host's interfaces change
+    # (ERR_NETWORK_CHANGED), as they do when the VM's NIC joins the bridge.
+    wait_for_line(Path(console_log_path(guest.node.storage_dir, guest.vmid)), "panel-guest: ready")
+    page.goto(guest.get_absolute_url())
+    page.click("[data-console-link=display]")
+    expect(page).to_have_url(re.compile(rf"/guests/{guest.vmid}/vnc/$"))
+    box = page.locator("[data-vnc]")
+    expect(box).not_to_have_attribute("data-state", "connecting")
+    assert errors == []
+    expect(box).to_have_attribute("data-state", "connected")
+    canvas = page.locator("[data-vnc-screen] canvas")
+    expect(canvas).to_be_visible()
+    assert canvas.evaluate("c => c.width * c.height") > 0  # the VM's framebuffer, as QEMU sized it
+    expect(page.locator("[data-vnc-keys]")).to_be_enabled()
+    page.screenshot(path=str(LOGS / "console-vm-display.png"))
     assert errors == []

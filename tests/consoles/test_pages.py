@@ -60,3 +60,15 @@ def test_the_node_shell_needs_sys_console(client) -> None:
     assert page.status_code == 200 and f'data-socket="/ws/nodes/{node.name}/shell/"' in page.content.decode()
     assert "data-console-link" in client.get(node.get_absolute_url()).content.decode()
     assert client.get(reverse("node_shell", args=["no-such-node"])).status_code == 404
+
+
+def test_a_vms_display_page_holds_novnc_and_a_container_has_none(client) -> None:
+    node = NodeFactory()
+    vm, ct = GuestFactory(node=node, kind="vm", state="running"), GuestFactory(node=node, kind="ct")
+    logged_in(client, AdminFactory())
+    page = client.get(reverse("guest_display", args=[vm.vmid])).content.decode()
+    assert f'data-socket="/ws/guests/{vm.vmid}/vnc/"' in page and "vendor/novnc/core/rfb.js" in page
+    assert 'data-console-link="display"' in client.get(vm.get_absolute_url()).content.decode()
+    refused = client.get(reverse("guest_display", args=[ct.vmid]))
+    assert refused.status_code == 409 and "has no display" in refused.content.decode()
+    assert 'data-console-link="display"' not in client.get(ct.get_absolute_url()).content.decode()

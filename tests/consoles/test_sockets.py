@@ -23,9 +23,9 @@ from .guests import running_container
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engines]
 
 
-def connect(server: str, path: str, cookie: str):
+def connect(server: str, path: str, cookie: str, **options):
     return websockets.connect(server.replace("http://", "ws://") + path, open_timeout=20,
-                              additional_headers={"Cookie": cookie, "Origin": server})
+                              additional_headers={"Cookie": cookie, "Origin": server}, **options)
 
 
 async def read_until(socket, pattern: bytes, timeout: float = 30) -> bytes:

@@ -43,6 +43,13 @@ def test_the_serial_console_shows_the_boot_and_runs_the_guests_shell(asgi_server
         async with connect(asgi_server, f"/ws/guests/{guest.vmid}/console/", cookie) as socket:
             await socket.send(b"echo again-$((2*3))\r")
             await read_until(socket, rb"[\r\n]again-6\r?\n")
+        # Its display, as noVNC opens it: QEMU's VNC server greets with its RFB version; it offers no
+        # authentication (it listens on the node's loopback only, and libvirt hands the socket over).
+        async with connect(asgi_server, f"/ws/guests/{guest.vmid}/vnc/", cookie, subprotocols=["binary"]) as vnc:
+            assert vnc.subprotocol == "binary"
+            assert await read_until(vnc, rb"^RFB 003\.00\d\n$") == b"RFB 003.008\n"
+            await vnc.send(b"RFB 003.008\n")
+            assert (await read_until(vnc, rb"^\x01\x01$")) == b"\x01\x01"  # one security type: None
 
     async def refused_while_stopped(socket) -> None:
         code, frames = await refused(socket)
