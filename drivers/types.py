@@ -96,3 +96,23 @@ class EngineInfo:
     name: str  # 'docker' or 'libvirt'
     version: str
     uri: str
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot as its engine keeps it; the panel keeps the tree and descriptions (guests.models.Snapshot)."""
+
+    name: str
+    created: int = 0  # Unix time
+    description: str = ""
+    parent: str = ""  # the snapshot it was taken after, where the engine knows it
+    vmstate: bool = False  # it holds the guest's RAM: a rollback resumes the guest where it was
+
+
+@dataclass(frozen=True)
+class CloneSpec:
+    """A request to copy a guest into a new one on the same engine; validated by the panel before it gets here."""
+
+    vmid: int
+    name: str
+    accelerator: str = "kvm"  # VMs only

@@ -51,6 +51,8 @@ def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: 
             raise Conflict(f"cannot {action.label.lower()} {guest}: only VMs can be {action.label.lower()}")
         if guest.state not in ALLOWED_STATES[action]:
             raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
+        if action is GuestAction.START and guest.is_template:
+            raise Conflict(f"cannot start {guest}: it is a template (clone it, and start the clone)")
         check_node_ready(guest.node, guest.kind)
         task = submit(guest.node, action.value, user, guest=guest, params=params)
         outcome.detail = task.upid
@@ -241,6 +243,9 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: b
                            "started again)")
         if online and guest.state != GuestState.RUNNING:
             raise Conflict(f"cannot migrate {guest} online: it is not running")
+        if guest.snapshots.exists():
+            raise Conflict(f"cannot migrate {guest}: it has snapshots, kept on node {guest.node.name}'s storage. "
+                           "Delete them first")
         check_migration_target(guest.node, destination, {guest.kind})
         params = {"target": destination.name, "online": bool(online)}
         if timeout is not None:

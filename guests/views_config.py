@@ -1,43 +1,54 @@
-"""A guest's Hardware and Options tabs and its notes: forms over guests.config, the service the API calls."""
+"""A guest's Hardware and Options tabs and the notes of its Summary: forms over guests.config, the service the API
+calls. The tabs are drawn by the guest's page (guests/tabs.py); their forms post here."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views import View
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from access.audit import denials
 from panel.errors import Forbidden, Refused
-from panel.views import PanelPageMixin
 
 from .config import ParameterErrors, may_configure, may_resize, pending_entries, request_config, request_resize
 from .config_forms import ConfigForm, HardwareForm, NotesForm, OptionsForm
 from .models import Guest
-from .views import visible_guest_or_404
+from .views import GuestDetailView
 
 
-class GuestConfigTabView(PanelPageMixin, View):
-    """GET shows the tab (its settings with their pending changes, marked); POST changes what was changed."""
+def _tab(request: HttpRequest, guest: Guest, form_class: type[ConfigForm]) -> dict:
+    return {"form": form_class(guest=guest, user=request.user), "pending": pending_entries(guest),
+            "can_edit": may_configure(request.user, guest) or may_resize(request.user, guest)}
 
+
+def hardware_tab(request: HttpRequest, guest: Guest) -> dict:
+    return _tab(request, guest, HardwareForm)
+
+
+def options_tab(request: HttpRequest, guest: Guest) -> dict:
+    return _tab(request, guest, OptionsForm)
+
+
+class GuestConfigPostView(GuestDetailView):
+    """POST changes what the form changed, through request_config (and request_resize for a VM's disk); the tab
+    is drawn again with the form's errors, or it is on to the task that applies the change, or back to the tab."""
+
+    http_method_names = ["post", "options"]
     form_class: type[ConfigForm] = ConfigForm
     tab = ""
-    title = ""
-
-    def get(self, request: HttpRequest, vmid: int) -> HttpResponse:
-        guest = visible_guest_or_404(request, vmid)
-        return self.page(request, guest, self.form_class(guest=guest, user=request.user))
 
     def post(self, request: HttpRequest, vmid: int) -> HttpResponse:
-        guest = visible_guest_or_404(request, vmid)
+        self.kwargs["tab"] = self.tab
+        guest = self.object
         if not (may_configure(request.user, guest) or may_resize(request.user, guest)):
             with denials(request.user, "guest.config", guest):
                 raise Forbidden(f"you may not change {guest}")
         form = self.form_class(request.POST, guest=guest, user=request.user)
         if not form.is_valid():
-            return self.page(request, guest, form, status=400)
+            return self.again(form)
         values, deletions = form.changes()
-        resize = getattr(form, "cleaned_data", {}).get("disk_gib") if "disk_gib" in form.changed_data else None
+        resize = form.cleaned_data.get("disk_gib") if "disk_gib" in form.changed_data else None
         if not (values or deletions or resize):
             messages.info(request, "nothing was changed")
             return redirect(self.back(guest))
@@ -51,47 +62,43 @@ class GuestConfigTabView(PanelPageMixin, View):
                 task = request_resize(request.user, guest, "virtio0", f"{resize}G")
         except ParameterErrors as exc:
             for key, message in exc.errors.items():
-                form.add_error(form.field_of(key) if form.field_of(key) in form.fields else None, message)
-            return self.page(request, guest, form, status=400)
+                field = form.field_of(key)
+                form.add_error(field if field in form.fields else None, message)
+            return self.again(form)
         except Refused as exc:
             form.add_error(None, exc.message)
-            return self.page(request, guest, form, status=400)
+            return self.again(form)
         if task is not None:
             messages.success(request, f"the change of {guest} is applied by task {task.upid}")
             return redirect(task)
         messages.success(request, f"{guest} changed")
         return redirect(self.back(guest))
 
+    def again(self, form: ConfigForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
     def back(self, guest: Guest) -> str:
-        return f"{guest.get_absolute_url()}{self.tab}/"
-
-    def page(self, request: HttpRequest, guest: Guest, form: ConfigForm, status: int = 200) -> HttpResponse:
-        return render(request, "guests/guest_config.html", {
-            "guest": guest, "form": form, "tab": self.tab, "title": self.title,
-            "tab_template": f"guests/tabs/{self.tab}.html", "pending": pending_entries(guest),
-            "can_edit": may_configure(request.user, guest) or may_resize(request.user, guest),
-            "current_resource": guest.resource_id,
-        }, status=status)
+        return reverse("guest_tab", args=[guest.vmid, self.tab])
 
 
-class GuestHardwareView(GuestConfigTabView):
+class GuestHardwareView(GuestConfigPostView):
     form_class = HardwareForm
     tab = "hardware"
-    title = "Hardware"
 
 
-class GuestOptionsView(GuestConfigTabView):
+class GuestOptionsView(GuestConfigPostView):
     form_class = OptionsForm
     tab = "options"
-    title = "Options"
 
 
-class GuestNotesView(GuestConfigTabView):
-    """POST only: the notes of the guest's Summary."""
+class GuestNotesView(GuestConfigPostView):
+    """The notes of the guest's Summary; drawn again there with the form's errors."""
 
     form_class = NotesForm
-    tab = "notes"
-    http_method_names = ["post", "options"]
+    tab = "summary"
 
     def back(self, guest: Guest) -> str:
         return guest.get_absolute_url()
+
+    def get_context_data(self, **kwargs: object) -> dict:
+        return super().get_context_data(notes_form=kwargs.pop("form", None), **kwargs)

@@ -11,7 +11,7 @@ import libvirt
 from lxml import etree
 
 from ..types import PowerState
-from .config import PANEL_NS, GuestConfig, GuestMetadata, parse_xml
+from .config import PANEL_NS, GuestConfig, GuestMetadata, SnapshotConfig, parse_xml
 
 if TYPE_CHECKING:
     from .host import Host
@@ -184,6 +184,33 @@ class Guest:
         with target.errors(f"{self.label} on the target"):
             connection = target.get_connection()
         return Guest(self.domain.migrate3(connection, params, flags), target)
+
+    # -- snapshots (internal ones, in the qcow2 disks: with the RAM when the domain runs) --------------------------
+
+    @_translated
+    def snapshots(self) -> list[SnapshotConfig]:
+        return [SnapshotConfig.parse_dom(parse_xml(s.getXMLDesc(0))) for s in self.domain.listAllSnapshots(0)]
+
+    @_translated
+    def create_snapshot(self, config: SnapshotConfig) -> SnapshotConfig:
+        snapshot = self.domain.snapshotCreateXML(config.to_xml(), 0)
+        return SnapshotConfig.parse_dom(parse_xml(snapshot.getXMLDesc(0)))
+
+    @_translated
+    def revert_to_snapshot(self, name: str) -> None:
+        """The domain as the snapshot left it: running from its RAM if it holds it, else stopped."""
+        snapshot = self.domain.snapshotLookupByName(name, 0)
+        try:
+            self.domain.revertToSnapshot(snapshot, 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_SNAPSHOT_REVERT_RISKY:
+                raise
+            # libvirt wants to be told that dropping the present state (a running domain) is meant: it is.
+            self.domain.revertToSnapshot(snapshot, libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_FORCE)
+
+    @_translated
+    def delete_snapshot(self, name: str) -> None:
+        self.domain.snapshotLookupByName(name, 0).delete(0)
 
     @_translated
     def set_memory(self, kib: int, *, live: bool) -> None:

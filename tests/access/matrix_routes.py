@@ -26,6 +26,7 @@ from .matrix_world import (
     NODE_FIGURES,
     POOL,
     POOL2,
+    SNAPSHOT,
     TARGET,
     TASK,
     GuestSpec,
@@ -241,6 +242,34 @@ def move_to_pool(guest: GuestSpec, pool: str | None):
     return expect
 
 
+def console_page(guest: GuestSpec):
+    """A guest's console (Proxmox's vncproxy/termproxy): VM.Console on the guest; who holds neither it nor
+    VM.Audit is not told the guest exists."""
+    def expect(s: Subject) -> Outcome:
+        if not (sees_guest(s, guest) or sees_guest(s, guest, "VM.Console")):
+            return Outcome(NOT_FOUND, reason=f"guest {guest.vmid} does not exist")
+        if not sees_guest(s, guest, "VM.Console"):
+            return forbidden(f"you may not use the console of {describe(guest)}", "guest.console")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/console/"'))
+    return expect
+
+
+def display_page(guest: GuestSpec):
+    """A VM's display (noVNC): VM.Console as for its console; a container has none."""
+    console = console_page(guest)
+
+    def expect(s: Subject) -> Outcome:
+        outcome = console(s)
+        if outcome.kind == FORBIDDEN:
+            return forbidden(outcome.reason, "guest.vnc")
+        if outcome.kind != OK:
+            return outcome
+        if guest.kind != "vm":
+            return Outcome(CONFLICT, reason=f"{describe(guest)} has no display")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/vnc/"'))
+    return expect
+
+
 def can_create(s: Subject) -> bool:
     return s.has("VM.Allocate", "/vms") or any(s.has("VM.Allocate", f"/pool/{p}") for p in (POOL, POOL2))
 
@@ -286,12 +315,24 @@ def create(pool: str | None):
     return expect
 
 
-def node_page(node: str):
+def node_page(node: str, guests: bool = False, tasks: bool = True):
+    """A node's summary (its tasks), or its Guests or Task History tab."""
     def expect(s: Subject) -> Outcome:
         if not on_node(s, "Sys.Audit", node):
             return not_found("Node")
-        return ok(shows(node, *[g.name for g in visible_guests(s, node)],
-                        *[f"{{{t.label}}}" for t in visible_tasks(s, node)]))
+        return ok(shows(node, *[g.name for g in visible_guests(s, node) if guests],
+                        *[f"{{{t.label}}}" for t in visible_tasks(s, node) if tasks]))
+    return expect
+
+
+def shell_page(node: str):
+    """A node's shell: Sys.Console on the node."""
+    def expect(s: Subject) -> Outcome:
+        if not (on_node(s, "Sys.Audit", node) or on_node(s, "Sys.Console", node)):
+            return Outcome(NOT_FOUND, reason=f"node {node} does not exist")
+        if not on_node(s, "Sys.Console", node):
+            return forbidden(f"you may not use the shell of node {node}", "node.shell")
+        return ok(shows(f'data-socket="/ws/nodes/{node}/shell/"'))
     return expect
 
 
@@ -334,6 +375,24 @@ def bulk(node: str, action: str, vms: list[int] | None = None):
         if isinstance(chosen, Outcome):
             return chosen
         return ok(new_tasks(action, per_node={node: chosen}), audit=((f"node.{action}", "ok"),))
+    return expect
+
+
+def selection(guest: GuestSpec, method: str):
+    """Guests chosen in a grid, started together: seeing them, then the node's start-all over exactly them."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return Outcome(NOT_FOUND, reason=f"there is no guest {guest.vmid}")
+        if method == "get":
+            if not on_node(s, "Sys.PowerMgmt", guest.node):
+                return forbidden("you may not start these guests together")
+            return ok(shows(guest.name, "Start 1 guests"))
+        if not on_node(s, "Sys.PowerMgmt", guest.node):
+            return forbidden(f"you may not start all on node {guest.node}", "node.startall")
+        chosen = bulk_guests(s, guest.node, "startall", [guest.vmid])
+        if isinstance(chosen, Outcome):
+            return chosen
+        return ok(new_tasks("startall", per_node={guest.node: chosen}), audit=(("node.startall", "ok"),))
     return expect
 
 
@@ -778,6 +837,153 @@ def token_made(ctx: Context) -> list[str]:
 
 A, T, L, F = NODE_A, TARGET.vmid, LOOSE.vmid, FAR.vmid
 API = "api2/json/"
+
+
+# -- snapshots, clones, templates (guests/snapshots.py, guests/clone.py) ----------------------------------------
+
+def _snapshot_refusal(s: Subject, guest: GuestSpec, verb: str, action: str) -> Outcome | None:
+    """Seeing the guest (a 404 otherwise), then the privilege of ``verb`` (Proxmox: VM.Snapshot to take, change
+    and delete; VM.Snapshot or VM.Snapshot.Rollback to roll back)."""
+    if not sees_guest(s, guest):
+        return not_found("Guest")
+    may = sees_guest(s, guest, "VM.Snapshot") or (verb == "roll back" and sees_guest(s, guest,
+                                                                                     "VM.Snapshot.Rollback"))
+    if may:
+        return None
+    reason = {"take": f"you may not take snapshots of {describe(guest)}",
+              "roll back": f"you may not roll back {describe(guest)}",
+              "delete": f"you may not delete snapshots of {describe(guest)}",
+              "change": f"you may not change the snapshots of {describe(guest)}"}[verb]
+    return forbidden(reason, action)
+
+
+def snapshots_tab(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        names = (SNAPSHOT,) if guest == LOOSE else ()
+        take = ("Take snapshot",)
+        if sees_guest(s, guest, "VM.Snapshot"):
+            return ok(shows(guest.name, "You are here!", *names, *take))
+        return ok(shows(guest.name, "You are here!", *names, absent=take))
+    return expect
+
+
+def snapshot_task(guest: GuestSpec, verb: str, type_: str, action: str):
+    def expect(s: Subject) -> Outcome:
+        refusal = _snapshot_refusal(s, guest, verb, action)
+        return refusal or ok(new_tasks(type_, guest), audit=((action, "ok"),))
+    return expect
+
+
+def snapshot_confirm(guest: GuestSpec, verb: str):
+    def expect(s: Subject) -> Outcome:
+        return _snapshot_refusal(s, guest, verb, "") or ok(shows(SNAPSHOT, "Cancel"))
+    return expect
+
+
+def snapshot_description(api: bool):
+    def expect(s: Subject) -> Outcome:
+        refusal = _snapshot_refusal(s, LOOSE, "change", "guest.snapshot.config")
+        if refusal:
+            return refusal
+
+        def changed(ctx: Context) -> list[str]:
+            from guests.models import Snapshot
+
+            return same("description", Snapshot.objects.get(name=SNAPSHOT).description, "mx-changed" if not api
+                        else "")
+        check = data_is(lambda ctx, data: same("answer", data, None) + changed(ctx)) if api else \
+            redirects(f"/guests/{LOOSE.vmid}/snapshots/", changed)
+        return ok(check, audit=(("guest.snapshot.config", "ok"),))
+    return expect
+
+
+def api_snapshots(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        wanted = [SNAPSHOT, "current"] if guest == LOOSE else ["current"]
+        return ok(data_is(lambda ctx, data: same("snapshots", [e["name"] for e in data], wanted)))
+    return expect
+
+
+CLONE_ID = 48999
+
+
+def clone(guest: GuestSpec):
+    """VM.Clone on the source, VM.Allocate on the new VMID, placing on the source's node."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Clone"):
+            return forbidden(f"you may not clone {describe(guest)}", "guest.clone")
+        if not s.has("VM.Allocate", f"/vms/{CLONE_ID}"):
+            return forbidden(f"you may not create VMID {CLONE_ID}", "guest.clone")
+        if not may_place_on(s, guest.node):
+            return forbidden(f"you may not put guests on node {guest.node}", "guest.clone")
+        return ok(new_tasks("clone", guest), audit=(("guest.clone", "ok"),))
+    return expect
+
+
+def template(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Allocate"):
+            return forbidden(f"you may not make {describe(guest)} a template", "guest.template")
+        return ok(new_tasks("template", guest), audit=(("guest.template", "ok"),))
+    return expect
+
+
+def _snapshot_routes() -> dict[str, Route]:
+    t, at = LOOSE.vmid, f"/api2/json/nodes/{LOOSE.node}/{LOOSE.api_kind}/{LOOSE.vmid}"
+    on = f"/guests/{t}/snapshots/{SNAPSHOT}"
+    guest_api = API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/"
+    return {
+        "guests/<vmid:vmid>/snapshots/": page(*[get(f"/guests/{g.vmid}/snapshots/", snapshots_tab(g)) for g in GUESTS]),
+        "guests/<vmid:vmid>/snapshots/take/": page(*[
+            post(f"/guests/{g.vmid}/snapshots/take/", snapshot_task(g, "take", "snapshot", "guest.snapshot"),
+                 snapname="mxnew", description="") for g in GUESTS]),
+        "guests/<vmid:vmid>/snapshots/<str:snapname>/description/": page(
+            post(f"{on}/description/", snapshot_description(api=False), description="mx-changed")),
+        "guests/<vmid:vmid>/snapshots/<str:snapname>/<str:action>/": page(
+            get(f"{on}/rollback/", snapshot_confirm(LOOSE, "roll back")),
+            get(f"{on}/delete/", snapshot_confirm(LOOSE, "delete")),
+            post(f"{on}/rollback/", snapshot_task(LOOSE, "roll back", "rollback", "guest.rollback"),
+                 confirm=SNAPSHOT),
+            post(f"{on}/delete/", snapshot_task(LOOSE, "delete", "delsnapshot", "guest.delsnapshot"),
+                 confirm=SNAPSHOT)),
+        guest_api + "snapshot": api(
+            *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/snapshot", api_snapshots(g)) for g in GUESTS],
+            *[post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/snapshot",
+                   snapshot_task(g, "take", "snapshot", "guest.snapshot"), snapname="mxnew") for g in GUESTS]),
+        guest_api + "snapshot/<str:snapname>": api(
+            get(f"{at}/snapshot/{SNAPSHOT}", snapshot_confirm_api()),
+            Case("delete", f"{at}/snapshot/{SNAPSHOT}",
+                 snapshot_task(LOOSE, "delete", "delsnapshot", "guest.delsnapshot"))),
+        guest_api + "snapshot/<str:snapname>/config": api(
+            get(f"{at}/snapshot/{SNAPSHOT}/config", lambda s: ok(data_is(lambda ctx, data: same(
+                "description", data["description"], "mx-snapshot-note"))) if sees_guest(s, LOOSE)
+                else not_found("Guest")),
+            Case("put", f"{at}/snapshot/{SNAPSHOT}/config", snapshot_description(api=True))),
+        guest_api + "snapshot/<str:snapname>/rollback": api(
+            post(f"{at}/snapshot/{SNAPSHOT}/rollback",
+                 snapshot_task(LOOSE, "roll back", "rollback", "guest.rollback"))),
+        guest_api + "clone": api(post(f"/api2/json/nodes/{TARGET.node}/{TARGET.api_kind}/{TARGET.vmid}/clone",
+                                      clone(TARGET), newid=str(CLONE_ID), hostname="mxclone")),
+        guest_api + "template": api(post(f"/api2/json/nodes/{LOOSE.node}/{LOOSE.api_kind}/{LOOSE.vmid}/template",
+                                         template(LOOSE))),
+    }
+
+
+def snapshot_confirm_api():
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, LOOSE):
+            return not_found("Guest")
+        return ok(data_is(lambda ctx, data: same("links", data, [{"cmd": "rollback"}, {"cmd": "config"}])))
+    return expect
+
 ROUTES: dict[str, Route] = {
     "": page(get("/", datacenter)),
     "status": Route("public", (get("/status", lambda s: ok(shows("Nodes online", "2 of 2"))),)),
@@ -785,13 +991,24 @@ ROUTES: dict[str, Route] = {
         "status", (data["nodes"], data["guests"]["ct"]["total"], data["guests"]["vm"]["total"]),
         ({"online": 2, "total": 2}, 2, 1))))),)),
     "nodes/<str:name>/": page(get(f"/nodes/{A}/", node_page(A)), get(f"/nodes/{NODE_B}/", node_page(NODE_B))),
+    "nodes/<str:name>/tab/<slug:tab>/": page(
+        get(f"/nodes/{A}/tab/guests/", node_page(A, guests=True, tasks=False)),
+        get(f"/nodes/{NODE_B}/tab/guests/", node_page(NODE_B, guests=True, tasks=False)),
+        get(f"/nodes/{A}/tab/tasks/", node_page(A))),
+    "nodes/<str:name>/shell/": page(get(f"/nodes/{A}/shell/", shell_page(A)),
+                                    get(f"/nodes/{NODE_B}/shell/", shell_page(NODE_B))),
     "nodes/<str:name>/migrateall/": page(post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
     "nodes/<str:name>/<str:action>/": page(get(f"/nodes/{A}/startall/", bulk_page(A, "startall")),
                                            post(f"/nodes/{A}/startall/", bulk(A, "startall")),
                                            post(f"/nodes/{A}/stopall/", bulk(A, "stopall"))),
+    "datacenter/tab/<slug:tab>/": page(get("/datacenter/tab/search/", lambda s: ok(shows(
+                                           *visible_nodes(s), *[g.name for g in visible_guests(s)]))),
+                                       get("/datacenter/tab/tasks/", lambda s: ok(lists(s, "tasks")))),
     "datacenter/<str:action>/": page(get("/datacenter/stopall/", datacenter_page),
                                      post("/datacenter/startall/", datacenter_bulk("startall"))),
     "guests/": page(get("/guests/", lambda s: ok(lists(s, "guests")))),
+    "guests/bulk/": page(get(f"/guests/bulk/?action=start&vms={T}", selection(TARGET, "get")),
+                         post("/guests/bulk/", selection(TARGET, "post"), action="start", vms=str(T))),
     "guests/create/<str:kind>/": page(
         get("/guests/create/ct/", create_form),
         post("/guests/create/ct/", create(POOL), node=A, template="busybox", name=NEW_GUEST, vcpus=1,
@@ -800,19 +1017,22 @@ ROUTES: dict[str, Route] = {
              memory_mib=64),
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS],
+                                               *[get(f"/guests/{g.vmid}/tab/hardware/", config_tab(g)) for g in GUESTS],
+                                               get(f"/guests/{T}/tab/options/", config_tab(TARGET))),
+    "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
                                         post(f"/guests/{F}/migrate/", migrate(FAR), target=A)),
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
                                      post(f"/guests/{T}/pool/", move_to_pool(TARGET, None), pool=""),
                                      post(f"/guests/{L}/pool/", move_to_pool(LOOSE, POOL), pool=POOL)),
     "guests/<vmid:vmid>/hardware/": page(
-        *[get(f"/guests/{g.vmid}/hardware/", config_tab(g)) for g in GUESTS],
-        post(f"/guests/{T}/hardware/", config_page_change(TARGET, "VM.Config.Memory", task=True, back="hardware/"),
+        post(f"/guests/{T}/hardware/", config_page_change(TARGET, "VM.Config.Memory", task=True, back="tab/hardware/"),
              memory=96, cores=1)),
     "guests/<vmid:vmid>/options/": page(
-        get(f"/guests/{T}/options/", config_tab(TARGET)),
         post(f"/guests/{T}/options/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-options"),
-                                                         back="options/"),
+                                                         back="tab/options/"),
              name=TARGET.name, onboot="on", description="mx-options")),
     "guests/<vmid:vmid>/notes/": page(
         post(f"/guests/{T}/notes/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-notes")),
@@ -823,6 +1043,7 @@ ROUTES: dict[str, Route] = {
         post(f"/guests/{T}/delete/", guest_action(TARGET, "delete"), confirm=str(T)),
         post(f"/guests/{L}/start/", guest_action(LOOSE, "start")),
         post(f"/guests/{F}/start/", guest_action(FAR, "start"))),
+    **_snapshot_routes(),
     "tasks/": page(get("/tasks/", lambda s: ok(lists(s, "tasks")))),
     "tasks/<str:upid>/": page(*[get(f"/tasks/{{{label}}}/", task_page(label)) for label in TASK]),
     "tasks/<str:upid>/cancel/": page(post("/tasks/{t_nodea}/cancel/", cancel("t_nodea")),

@@ -276,7 +276,7 @@ def expected(route: mr.Route, case_expect, subject: Subject, method: str) -> mr.
     if route.kind == "admin":
         return case_expect(subject) if subject.root else mr.Outcome(mr.ADMIN_LOGIN)
     if route.kind == "api" and subject.anonymous:
-        return mr.Outcome(mr.UNAUTHORIZED, reason="Authentication credentials were not provided")
+        return mr.Outcome(mr.UNAUTHORIZED, reason="No ticket")
     if route.kind == "page" and (subject.anonymous or subject.token):
         return mr.Outcome(mr.LOGIN)
     if route.guard is not None and (refused := route.guard(subject, method)) is not None:
@@ -335,7 +335,9 @@ def test_http_matrix(client, label: str) -> None:
 
 # -- websockets, through the server `make run` runs -----------------------------------------------------------
 
-WS_ROUTES = {"ws/tasks/", "ws/cluster/resources/", "ws/tasks/<str:upid>/log/"}
+# The console sockets open real terminals: they are judged on real engines in tests/consoles/test_sockets.py.
+WS_ROUTES = {"ws/tasks/", "ws/cluster/resources/", "ws/tasks/<str:upid>/log/", "ws/guests/<vmid:vmid>/console/",
+             "ws/guests/<vmid:vmid>/vnc/", "ws/nodes/<str:name>/shell/"}
 
 
 def ws_expected(s: Subject) -> dict[str, object]:

@@ -50,7 +50,7 @@ def test_memory_changes_live_from_the_hardware_tab(page: Page, admin_user, live_
     guest = made_container(admin_user, live_node, "tabs-browser")
     docker_client.containers.get(guest.backend_id).start()
     page.goto(guest.get_absolute_url())
-    page.click("nav.tabs >> text=Hardware")
+    page.click("nav.tab-bar >> text=Hardware")
     expect(page.locator("h1")).to_contain_text("Hardware")
     page.fill("#id_memory", "4000000")  # within the field's bounds, beyond the node's memory
     page.click("form.form button[type=submit]")
@@ -60,7 +60,7 @@ def test_memory_changes_live_from_the_hardware_tab(page: Page, admin_user, live_
     expect(page).to_have_url(re.compile(r"/tasks/UPID:[^/]*:vzconfig:"))
     expect(page.locator("#task-status")).to_have_text("OK", timeout=90_000)
     assert docker_client.containers.get(guest.backend_id).attrs["HostConfig"]["Memory"] == 112 * MiB
-    page.goto(guest.get_absolute_url() + "hardware/")
+    page.goto(guest.get_absolute_url() + "tab/hardware/")
     expect(page.locator("#id_memory")).to_have_value("112")
     page.screenshot(path=str(Path(LOGS) / "guest-hardware.png"), full_page=True)
 
@@ -68,6 +68,6 @@ def test_memory_changes_live_from_the_hardware_tab(page: Page, admin_user, live_
     page.click("text=Edit notes")
     page.fill("#notes textarea", "serves the *front*")
     page.click("#notes button[type=submit]")
-    expect(page.locator("#notes .notes")).to_contain_text("serves the *front*")
+    expect(page.locator("#notes .notes-text")).to_contain_text("serves the *front*")
     assert Guest.objects.get(pk=guest.pk).description == "serves the *front*"
     page.screenshot(path=str(Path(LOGS) / "guest-summary-notes.png"), full_page=True)

@@ -19,12 +19,12 @@ def test_container_hardware_options_and_notes(admin_client, live_node, docker_cl
     assert_ok(create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}tabs",
                                           "vcpus": 1, "memory_mib": 64, "start": "on"}))
     guest = Guest.objects.get(name=f"{PREFIX}tabs")
-    hardware = reverse("guest_hardware", args=[guest.vmid])
-    page = admin_client.get(hardware).content.decode()
+    hardware, tab = reverse("guest_hardware", args=[guest.vmid]), reverse("guest_tab", args=[guest.vmid, "hardware"])
+    page = admin_client.get(tab).content.decode()
     assert 'name="memory"' in page and 'value="64"' in page and "Apply" in page and "disk_gib" not in page
 
     # A running container's memory changes at once: the form queues the change and goes on to its task.
-    digest = admin_client.get(hardware).context["form"]["digest"].value()
+    digest = admin_client.get(tab).context["form"]["digest"].value()
     response = admin_client.post(hardware, {"memory": 96, "cores": 1, "digest": digest})
     assert response.status_code == 302
     task = Task.objects.filter(vmid=guest.vmid, type="config").get()
@@ -40,7 +40,7 @@ def test_container_hardware_options_and_notes(admin_client, live_node, docker_cl
     options = reverse("guest_options", args=[guest.vmid])
     response = admin_client.post(options, {"name": guest.name, "onboot": "on", "startup_order": 2, "startup_up": 5,
                                            "tags": "web prod", "description": "front end"})
-    assert response.status_code == 302 and response["Location"] == options
+    assert response.status_code == 302 and response["Location"] == reverse("guest_tab", args=[guest.vmid, "options"])
     guest.refresh_from_db()
     assert (guest.onboot, guest.startup_order, guest.startup_up, guest.tags, guest.description) == (
         True, 2, 5, "web;prod", "front end")
@@ -53,14 +53,16 @@ def test_container_hardware_options_and_notes(admin_client, live_node, docker_cl
     response = admin_client.post(reverse("guest_notes", args=[guest.vmid]), {"description": "line one\nline two"})
     assert response.status_code == 302 and response["Location"] == guest.get_absolute_url()
     assert "line one<br>line two" in admin_client.get(guest.get_absolute_url()).content.decode()
+    too_long = admin_client.post(reverse("guest_notes", args=[guest.vmid]), {"description": "x" * 9000})
+    assert too_long.status_code == 400 and "at most 8192 characters" in too_long.content.decode()
 
 
 def test_pending_changes_are_marked(admin_client, node) -> None:
     guest = GuestFactory(node=node, kind="vm", state="running", vcpus=1, memory_mib=128,
                          pending={"cores": 2, "name": "renamed-next-boot"})
-    page = admin_client.get(reverse("guest_hardware", args=[guest.vmid])).content.decode()
+    page = admin_client.get(reverse("guest_tab", args=[guest.vmid, "hardware"])).content.decode()
     assert "pending: 2" in page and 'name="disk_gib"' in page
-    options = admin_client.get(reverse("guest_options", args=[guest.vmid])).content.decode()
+    options = admin_client.get(reverse("guest_tab", args=[guest.vmid, "options"])).content.decode()
     assert "pending: renamed-next-boot" in options
 
 
@@ -69,7 +71,7 @@ def test_who_may_not_configure_sees_no_form_and_is_refused(client, node) -> None
     auditor = UserFactory(username="tab-auditor")
     grant(auditor, "PVEAuditor", f"/vms/{guest.vmid}")
     client.login(username=auditor.username, password=PASSWORD)
-    page = client.get(reverse("guest_hardware", args=[guest.vmid])).content.decode()
+    page = client.get(reverse("guest_tab", args=[guest.vmid, "hardware"])).content.decode()
     assert "Apply" not in page and "you may not change this" in page
     assert "Edit notes" not in client.get(guest.get_absolute_url()).content.decode()
     assert client.post(reverse("guest_hardware", args=[guest.vmid]), {"memory": 96}).status_code == 403
@@ -77,4 +79,5 @@ def test_who_may_not_configure_sees_no_form_and_is_refused(client, node) -> None
     assert (Guest.objects.get(pk=guest.pk).memory_mib, Guest.objects.get(pk=guest.pk).description) == (64, "")
     outsider = UserFactory(username="tab-outsider")
     client.login(username=outsider.username, password=PASSWORD)
-    assert client.get(reverse("guest_options", args=[guest.vmid])).status_code == 404
+    assert client.get(reverse("guest_tab", args=[guest.vmid, "options"])).status_code == 404
+    assert client.get(reverse("guest_options", args=[guest.vmid])).status_code == 405
