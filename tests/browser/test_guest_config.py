@@ -13,9 +13,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from guests.models import Guest
+from guests.services import request_action
 from tests.api.guests import MiB, made_container
 from tests.factories import PASSWORD
-from tests.support import LOGS
+from tests.support import LOGS, assert_ok, wait_for_task
 
 pytestmark = pytest.mark.engines
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -48,10 +49,11 @@ def page(asgi_server: str, live_node, admin_user) -> Iterator[Page]:
 def test_memory_changes_live_from_the_hardware_tab(page: Page, admin_user, live_node,
                                                    docker_client: docker.DockerClient) -> None:
     guest = made_container(admin_user, live_node, "tabs-browser")
-    docker_client.containers.get(guest.backend_id).start()
+    assert_ok(wait_for_task(request_action(admin_user, guest, "start")))
     page.goto(guest.get_absolute_url())
     page.click("nav.tab-bar >> text=Hardware")
-    expect(page.locator("h1")).to_contain_text("Hardware")
+    expect(page.locator(".tab-content h2").first).to_have_text("Hardware")
+    expect(page.locator("h1 .badge")).to_have_text("running")
     page.fill("#id_memory", "4000000")  # within the field's bounds, beyond the node's memory
     page.click("form.form button[type=submit]")
     expect(page.locator(".field-error")).to_contain_text(f"node {live_node.name} has only")
