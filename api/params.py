@@ -113,9 +113,22 @@ def guest_named(request: Request, node: str, kind: str, vmid: int) -> Guest:
     return get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
 
 
+def body(request: Request) -> dict:
+    """The parameters of a form or a JSON object; a JSON body of another shape is a 400."""
+    if not hasattr(request.data, "items"):
+        raise ValidationError({"body": "parameters are a form or a JSON object"})
+    return request.data
+
+
 def text_params(request: Request, *skip: str) -> dict[str, str]:
     """Every parameter of a form or JSON body as text, but ``skip`` (the path's, and those read apart)."""
-    return {key: str(value) for key, value in request.data.items() if key not in skip}
+    return {key: str(value) for key, value in body(request).items() if key not in skip}
+
+
+def text_param(request: Request, name: str) -> str | None:
+    """One parameter as text, None when absent."""
+    value = body(request).get(name)
+    return None if value is None else str(value)
 
 
 class ObjectJSONParser(JSONParser):

@@ -613,6 +613,41 @@ def api_migrate(guest: GuestSpec):
     return expect
 
 
+CONFIG_PRIVILEGES = ("VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options",
+                     "VM.Config.Disk")
+
+
+def config_tab(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        return ok(shows(guest.name)) if sees_guest(s, guest) else not_found("Guest")
+    return expect
+
+
+def config_page_change(guest: GuestSpec, privilege: str, effect: Callable[[Context], list[str]] | None = None,
+                       task: bool = False, back: str = ""):
+    """A tab's form: seeing the guest, any VM.Config privilege to post at all, then the setting's own; back to
+    the tab (``back``: its path under the guest's), on to the task where the engine has something to do."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not any(sees_guest(s, guest, p) for p in CONFIG_PRIVILEGES):
+            return forbidden(f"you may not change {describe(guest)}", "guest.config")
+        if not sees_guest(s, guest, privilege):  # its field is disabled: nothing to change
+            return ok(redirects(f"/guests/{guest.vmid}/{back}"))
+        if task:
+            return ok(new_tasks("config", guest), audit=(("guest.config", "ok"),))
+        return ok(redirects(f"/guests/{guest.vmid}/{back}", effect), audit=(("guest.config", "ok"),))
+    return expect
+
+
+def notes_are(text: str) -> Callable[[Context], list[str]]:
+    def effect(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        return same("notes", Guest.objects.get(vmid=TARGET.vmid).description, text)
+    return effect
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -1104,7 +1139,9 @@ ROUTES: dict[str, Route] = {
              memory_mib=64),
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
-    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS],
+                                               *[get(f"/guests/{g.vmid}/tab/hardware/", config_tab(g)) for g in GUESTS],
+                                               get(f"/guests/{T}/tab/options/", config_tab(TARGET))),
     "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
@@ -1112,6 +1149,16 @@ ROUTES: dict[str, Route] = {
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
                                      post(f"/guests/{T}/pool/", move_to_pool(TARGET, None), pool=""),
                                      post(f"/guests/{L}/pool/", move_to_pool(LOOSE, POOL), pool=POOL)),
+    "guests/<vmid:vmid>/hardware/": page(
+        post(f"/guests/{T}/hardware/", config_page_change(TARGET, "VM.Config.Memory", task=True, back="tab/hardware/"),
+             memory=96, cores=1)),
+    "guests/<vmid:vmid>/options/": page(
+        post(f"/guests/{T}/options/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-options"),
+                                                         back="tab/options/"),
+             name=TARGET.name, onboot="on", description="mx-options")),
+    "guests/<vmid:vmid>/notes/": page(
+        post(f"/guests/{T}/notes/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-notes")),
+             description="mx-notes")),
     "guests/<vmid:vmid>/<str:action>/": page(
         get(f"/guests/{T}/start/", guest_action(TARGET, "start", "get")),
         post(f"/guests/{T}/start/", guest_action(TARGET, "start")),
