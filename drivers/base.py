@@ -13,7 +13,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from .errors import InvalidGuestState, OperationTimeout
-from .types import CloneSpec, EngineInfo, GuestInfo, GuestKind, GuestSpec, PowerState, SnapshotInfo, TemplateInfo
+from .terminal import Terminal
+from .types import (
+    CloneSpec,
+    ConfigChange,
+    EngineInfo,
+    GuestInfo,
+    GuestKind,
+    GuestSpec,
+    PowerState,
+    SnapshotInfo,
+    TemplateInfo,
+)
 
 Progress = Callable[[str], None]
 Interrupt = Callable[[], None]  # called while waiting; raises to give the wait up
@@ -57,6 +68,17 @@ class GuestDriver(ABC):
 
     @abstractmethod
     def start(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def update_config(self, backend_id: str, change: ConfigChange) -> set[str]:
+        """Apply ``change``: all of it to a stopped guest; to a running one what the engine can change while it
+        runs (and keeps for its next start). Returns the fields left unapplied (a running VM's name, memory
+        beyond what it booted with...), to be applied while it is stopped, before its next start."""
+
+    @abstractmethod
+    def resize_disk(self, backend_id: str, disk: int, size_bytes: int) -> int:
+        """Grow disk number ``disk`` (0: the first) to ``size_bytes``, live when the guest runs; returns its new
+        size. Raises InvalidSpec for a shrink or a disk it does not have."""
 
     @abstractmethod
     def request_shutdown(self, backend_id: str) -> str:
@@ -109,11 +131,25 @@ class GuestDriver(ABC):
     def reboot(self, backend_id: str, timeout: float) -> None:
         """Restart the guest; a guest that ignores the request is reset."""
 
+    def reset(self, backend_id: str) -> None:
+        """A hardware reset: the guest restarts at once without being asked (VMs only)."""
+        raise InvalidGuestState(f"a {self.kind.value} cannot be reset: only VMs can")
+
     @abstractmethod
     def suspend(self, backend_id: str) -> None: ...
 
     @abstractmethod
     def resume(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def open_console(self, backend_id: str) -> Terminal:
+        """A terminal on the running guest (a container's shell, a VM's serial console); raises
+        InvalidGuestState when it is not running."""
+
+    def open_display(self, backend_id: str) -> Terminal:
+        """A byte stream to the running guest's graphical display (VNC's RFB), for a guest that has one."""
+        raise InvalidGuestState("a container has no display: use its console" if self.kind is GuestKind.CT
+                                else "this guest has no display")
 
     @abstractmethod
     def migrate(

@@ -77,6 +77,21 @@ class GuestSpec:
 
 
 @dataclass(frozen=True)
+class ConfigChange:
+    """A change of a guest's settings, validated by the panel; None leaves a setting as it is."""
+
+    name: str | None = None
+    memory_mib: int | None = None
+    vcpus: int | None = None  # 0: no CPU limit (containers)
+
+    def fields(self) -> set[str]:
+        return {f for f in ("name", "memory_mib", "vcpus") if getattr(self, f) is not None}
+
+    def only(self, fields: set[str]) -> ConfigChange:
+        return ConfigChange(**{f: getattr(self, f) for f in fields})
+
+
+@dataclass(frozen=True)
 class EngineInfo:
     name: str  # 'docker' or 'libvirt'
     version: str

@@ -1,8 +1,8 @@
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
-from django.views.generic import TemplateView
 
 from access import permissions
 from guests.bulk import (
@@ -16,26 +16,34 @@ from guests.bulk import (
 from guests.forms import MigrateForm
 from guests.services import placeable_nodes
 from panel.errors import Refused
+from panel.tabs import Tab, TabbedPageView
 from panel.views import PanelPageMixin, queue_task
-from tasks.models import RECENT_TASKS
 
 from .models import Node
+from .tabs import NODE_TABS
 
 
-class NodeDetailView(PanelPageMixin, TemplateView):
+class NodeDetailView(TabbedPageView):
+    """A node's panel: its header with the bulk actions the user may take, and its tabs (nodes/tabs.py)."""
+
     template_name = "nodes/node_detail.html"
+    tabs = NODE_TABS
 
-    def get_context_data(self, **kwargs: object) -> dict:
+    def get_object(self) -> Node:
+        return get_object_or_404(Node.objects.visible_to(self.request.user), name=self.kwargs["name"])
+
+    def tab_url(self, node: Node, tab: Tab, first: bool) -> str:
+        return node.get_absolute_url() if first else reverse("node_tab", args=[node.name, tab.name])
+
+    def page_context(self, node: Node) -> dict:
         user = self.request.user
-        node = get_object_or_404(Node.objects.visible_to(user), name=kwargs["name"])
-        guests = node.guests.visible_to(user)
-        tasks = node.tasks.select_related("user").visible_to(user)
-        return super().get_context_data(
-            node=node, guests=guests, tasks=tasks[:RECENT_TASKS], templates=node.templates.all(),
-            migrate_form=(MigrateForm(source=node, nodes=placeable_nodes(user))
-                          if may_act_on_node(user, node, "migrateall") else None),
-            can_power=may_act_on_node(user, node, "startall"), current_resource=f"node/{node.name}", **kwargs
-        )
+        return {
+            "node": node,
+            "migrate_form": (MigrateForm(source=node, nodes=placeable_nodes(user))
+                             if may_act_on_node(user, node, "migrateall") else None),
+            "can_power": may_act_on_node(user, node, "startall"),
+            "current_resource": f"node/{node.name}",
+        }
 
 
 class NodeBulkActionView(PanelPageMixin, View):

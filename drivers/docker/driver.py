@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -16,8 +17,9 @@ import docker.errors
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from ..base import GuestDriver, Progress, no_progress
+from ..base import GuestDriver, Interrupt, Progress, no_progress
 from ..errors import (
+    EngineUnavailable,
     GuestAlreadyExists,
     GuestNotFound,
     InvalidGuestState,
@@ -28,8 +30,10 @@ from ..errors import (
 )
 from ..limits import DOCKER_MIN_MEMORY_MIB, check_guest_name
 from ..migration import migrate_offline
+from ..terminal import Terminal
 from ..types import (
     CloneSpec,
+    ConfigChange,
     EngineInfo,
     GuestInfo,
     GuestKind,
@@ -41,6 +45,7 @@ from ..types import (
 )
 from . import labels
 from .client import STATS_CONCURRENCY, DockerEngine
+from .console import ExecTerminal
 from .migration import ContainerMigration
 from .snapshots import ContainerSnapshots
 from .volumes import FILLER_LABEL
@@ -56,6 +61,8 @@ _STATES = {
 }
 
 log = logging.getLogger(__name__)
+
+WAIT_SLICE = 1.0  # s: the longest engine wait for a stop between two looks for a cancel
 
 
 class DockerDriver(GuestDriver):
@@ -110,7 +117,11 @@ class DockerDriver(GuestDriver):
     def list_templates(self) -> list[TemplateInfo]:
         with self.engine.errors():
             images = [i for i in self.client.images.list(filters={"label": labels.TEMPLATE}) if _is_template(i)]
-        return sorted((_template_info(image) for image in images), key=lambda t: t.name)
+        # One per name: an image committed from a container (a snapshot, a migration) may carry the label too.
+        by_name = {}
+        for info in (_template_info(image) for image in images):
+            by_name.setdefault(info.name, info)
+        return sorted(by_name.values(), key=lambda t: t.name)
 
     def _template_image(self, name: str) -> tuple[str, TemplateInfo]:
         with self.engine.errors():
@@ -216,11 +227,63 @@ class DockerDriver(GuestDriver):
     def power_state(self, backend_id: str) -> PowerState:
         return _fetched_state(self.engine.container(backend_id))
 
+    def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float,
+                       interrupt: Interrupt | None = None) -> bool:
+        """Waiting for a stop asks the engine to answer when the container exits (its wait API), instead of
+        looking every POLL_INTERVAL: a stop is seen the moment it happens. ``interrupt`` is called between two
+        waits of at most WAIT_SLICE s."""
+        if wanted is not PowerState.STOPPED:
+            return super().wait_for_state(backend_id, wanted, timeout, interrupt)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left > 0:
+                try:
+                    with self.engine.errors(f"container {backend_id[:12]}"):
+                        self.client.api.wait(backend_id, timeout=min(left, WAIT_SLICE), condition="not-running")
+                except EngineUnavailable:
+                    pass  # the slice ended (docker-py reports it as a transport error); a real one shows below
+            if self.power_state(backend_id) is PowerState.STOPPED:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            if interrupt is not None:
+                interrupt()
+
     def start(self, backend_id: str) -> None:
         container = self.engine.container(backend_id)
         self._require(container, PowerState.STOPPED, "start")
         with self.engine.errors(f"container {container.name}"):
             container.start()
+
+    def update_config(self, backend_id: str, change: ConfigChange) -> set[str]:
+        """Everything at once, running or not: ``docker rename`` and ``docker update`` act on a running
+        container's cgroup (what ``docker inspect`` shows is what the kernel enforces)."""
+        container = self.engine.container(backend_id)
+        resources: dict[str, int] = {}
+        if change.memory_mib is not None:
+            if change.memory_mib < DOCKER_MIN_MEMORY_MIB:
+                raise InvalidSpec(f"memory must be at least {DOCKER_MIN_MEMORY_MIB} MiB for a container")
+            memory = change.memory_mib * 1024 * 1024
+            host = container.attrs.get("HostConfig", {})
+            old, swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
+            resources["Memory"] = memory
+            # The swap limit counts memory too and must stay above it: keep the swap the container had.
+            resources["MemorySwap"] = -1 if swap == -1 else memory + (swap - old if swap > old > 0 else memory)
+        if change.vcpus is not None:
+            resources["NanoCpus"] = change.vcpus * 1_000_000_000
+        if change.name is not None and change.name != container.name:
+            check_guest_name(change.name, "container")
+            with self.engine.errors(f"container {container.name}"):
+                container.rename(change.name)
+        if resources:
+            self.engine.update_resources(container, resources)
+        return set()
+
+    def resize_disk(self, backend_id: str, disk: int, size_bytes: int) -> int:
+        container = self.engine.container(backend_id)
+        raise InvalidSpec(f"container {container.name} has no disk of a size to grow: its root file system is a "
+                          "layer of the Docker engine's storage, as large as that storage")
 
     def request_shutdown(self, backend_id: str) -> str:
         container = self.engine.container(backend_id)
@@ -282,6 +345,10 @@ class DockerDriver(GuestDriver):
 
     def clone(self, backend_id: str, spec: CloneSpec, progress: Progress = no_progress) -> GuestInfo:
         return self.snapshots.clone(self.engine.container(backend_id), spec, progress)
+
+    def open_console(self, backend_id: str) -> Terminal:
+        """A shell (``/bin/sh``) in the running container, with a TTY."""
+        return ExecTerminal.open(self.engine, self.engine.container(backend_id))
 
     def _require(self, container: Container, wanted: PowerState, verb: str) -> None:
         """``container`` was just fetched: its status is current, no second round trip needed."""

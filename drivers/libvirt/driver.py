@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import libvirt
 
-from ..base import GuestDriver, Progress, no_progress
+from ..base import POLL_INTERVAL, GuestDriver, Interrupt, Progress, no_progress
 from ..errors import (
     DriverError,
     GuestAlreadyExists,
@@ -33,8 +34,10 @@ from ..limits import (
     check_snapshot_name,
 )
 from ..migration import migrate_offline
+from ..terminal import Terminal
 from ..types import (
     CloneSpec,
+    ConfigChange,
     EngineInfo,
     GuestInfo,
     GuestKind,
@@ -56,11 +59,13 @@ from .config import (
     GuestSerial,
     SnapshotConfig,
 )
+from .console import ConsoleTerminal, open_display
 from .guest import Guest, power_state
 from .host import Host
 from .migration import VmMigration
 
 log = logging.getLogger(__name__)
+BALLOON_SETTLE = 20.0  # s a live memory change waits for the guest's balloon driver to reach the new size
 
 _STATS = (
     libvirt.VIR_DOMAIN_STATS_STATE
@@ -132,7 +137,8 @@ class LibvirtDriver(GuestDriver):
             name=guest.name,
             state=state,
             vcpus=float(vcpus),
-            memory_mib=max_kib // 1024,
+            # A running VM's balloon may hold less than it booted with (a live memory change): what it has now.
+            memory_mib=(stats.get("balloon.current") or max_kib if running else max_kib) // 1024,
             disk_bytes=sum(stats.get(f"block.{i}.capacity", 0) for i in disks),
             vmid=metadata.vmid,
             template=metadata.template,
@@ -231,6 +237,81 @@ class LibvirtDriver(GuestDriver):
             raise InvalidGuestState(f"cannot start {guest.label}: it is already running")
         guest.start()
 
+    # -- configuration -----------------------------------------------------------------------
+
+    def update_config(self, backend_id: str, change: ConfigChange) -> set[str]:
+        """A stopped VM takes everything into its definition. A running one: memory through the balloon (up to
+        what it booted with) and vCPUs through hotplug where libvirt can, each kept for the next start too;
+        its name (libvirt renames only stopped domains) and what could not be done live are left."""
+        guest = self._host.get_guest(backend_id)
+        if change.name is not None:
+            check_guest_name(change.name, "VM")
+        if change.memory_mib is not None and change.memory_mib < 1:
+            raise InvalidSpec("a VM needs some memory")
+        if change.vcpus is not None and change.vcpus < 1:
+            raise InvalidSpec("a VM needs at least 1 vCPU")
+        running = guest.is_active()
+        left: set[str] = set()
+        if change.memory_mib is not None:
+            left |= self._apply(guest, running, "memory_mib",
+                                lambda live: guest.set_memory(change.memory_mib * 1024, live=live))
+            if running and "memory_mib" not in left:
+                self._wait_for_balloon(guest, change.memory_mib * 1024)
+        if change.vcpus is not None:
+            left |= self._apply(guest, running, "vcpus", lambda live: guest.set_vcpus(change.vcpus, live=live))
+        if change.name is not None and change.name != guest.name:
+            if running:
+                left.add("name")
+            else:
+                if self._host.find_guest(change.name) is not None:
+                    raise GuestAlreadyExists(f"a VM named '{change.name}' already exists on this node")
+                guest.rename(change.name)
+        return left
+
+    @staticmethod
+    def _wait_for_balloon(guest: Guest, kib: int) -> None:
+        """The guest's balloon driver gives memory back a step at a time: wait (a bounded while) until it holds
+        what was asked, so that what is read back next is the new size, not a step on the way."""
+        deadline = time.monotonic() + BALLOON_SETTLE
+        while guest.info().memory_kib != kib and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL)
+
+    @staticmethod
+    def _apply(guest: Guest, running: bool, field: str, act) -> set[str]:
+        """``act(live=True)`` then ``act(live=False)`` for a running VM (nothing kept when the live change is
+        refused), ``act(live=False)`` for a stopped one; the field when it is left for the next start."""
+        if running:
+            try:
+                act(True)
+            except DriverError as exc:
+                log.info("%s: %s cannot change live (%s); it waits for the next start", guest.label, field, exc)
+                return {field}
+        act(False)
+        return set()
+
+    def resize_disk(self, backend_id: str, disk: int, size_bytes: int) -> int:
+        guest = self._host.get_guest(backend_id)
+        disks = [d for d in guest.get_config().disks if d.device == "disk"]
+        if not 0 <= disk < len(disks):
+            raise InvalidSpec(f"{guest.label} has no disk {disk}: it has {len(disks)}")
+        target = disks[disk]
+        current = guest.disk_capacity(target.target)
+        if size_bytes < current:
+            raise InvalidSpec(f"disks only grow: {target.target} of {guest.label} has {current} bytes, "
+                              f"more than {size_bytes}")
+        if size_bytes > MAX_DISK_GIB * 1024**3:
+            raise InvalidSpec(f"a disk is at most {MAX_DISK_GIB} GiB")
+        if size_bytes == current:
+            return current
+        if guest.is_active():
+            guest.block_resize(target.target, size_bytes)
+        elif target.type == "file" and target.format == "qcow2" and vm_files.is_under(target.source,
+                                                                                    self.storage_dir):
+            vm_files.resize_qcow2(target.source, size_bytes)
+        else:
+            raise InvalidSpec(f"{guest.label}: only qcow2 disks in the node's storage are resized")
+        return guest.disk_capacity(target.target)
+
     def stop(self, backend_id: str) -> None:
         guest = self._host.get_guest(backend_id)
         if not guest.is_active():
@@ -244,6 +325,24 @@ class LibvirtDriver(GuestDriver):
 
     def power_state(self, backend_id: str) -> PowerState:
         return self._host.get_guest(backend_id).power_state()
+
+    def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float,
+                       interrupt: Interrupt | None = None) -> bool:
+        """Woken by the domain's lifecycle events (a stop is seen when libvirt reports it), looking again at
+        least every POLL_INTERVAL in case an event is lost; ``interrupt`` is called between two looks."""
+        guest = self._host.get_guest(backend_id)
+        deadline = time.monotonic() + timeout
+        with self._host.lifecycle_events(guest) as changed:
+            while True:
+                changed.clear()
+                if guest.power_state() is wanted:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if interrupt is not None:
+                    interrupt()
+                changed.wait(min(left, POLL_INTERVAL))
 
     def request_shutdown(self, backend_id: str) -> str:
         guest = self._require(backend_id, PowerState.RUNNING, "shut down")
@@ -262,8 +361,20 @@ class LibvirtDriver(GuestDriver):
     def suspend(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.RUNNING, "pause").pause()
 
+    def reset(self, backend_id: str) -> None:
+        self._require(backend_id, PowerState.RUNNING, "reset").reset()
+
     def resume(self, backend_id: str) -> None:
         self._require(backend_id, PowerState.PAUSED, "resume").resume()
+
+    # -- console -----------------------------------------------------------------------------
+
+    def open_console(self, backend_id: str) -> Terminal:
+        """The running VM's serial console (its first serial port, which the panel's VMs all have)."""
+        return ConsoleTerminal.open(self._host.get_guest(backend_id))
+
+    def open_display(self, backend_id: str) -> Terminal:
+        return open_display(self._host.get_guest(backend_id))
 
     # -- migration ---------------------------------------------------------------------------
 

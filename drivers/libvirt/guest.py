@@ -213,6 +213,47 @@ class Guest:
         self.domain.snapshotLookupByName(name, 0).delete(0)
 
     @_translated
+    def set_memory(self, kib: int, *, live: bool) -> None:
+        """Live: the balloon's target (at most what the VM booted with). Not live: the memory it boots with next,
+        its maximum first (libvirt lowers the current size with it), then its current size."""
+        if live:
+            self.domain.setMemoryFlags(kib, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            return
+        self.domain.setMemoryFlags(kib, libvirt.VIR_DOMAIN_AFFECT_CONFIG | libvirt.VIR_DOMAIN_MEM_MAXIMUM)
+        self.domain.setMemoryFlags(kib, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+
+    @_translated
+    def set_vcpus(self, count: int, *, live: bool) -> None:
+        """Live: vCPU hotplug, which libvirt refuses beyond the maximum the VM booted with or where QEMU cannot
+        unplug. Not live: the count it boots with next (maximum and current, in the order libvirt accepts)."""
+        if live:
+            self.domain.setVcpusFlags(count, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            return
+        config, maximum = libvirt.VIR_DOMAIN_AFFECT_CONFIG, libvirt.VIR_DOMAIN_VCPU_MAXIMUM
+        if count >= self.domain.vcpusFlags(config | maximum):
+            self.domain.setVcpusFlags(count, config | maximum)
+            self.domain.setVcpusFlags(count, config)
+        else:
+            self.domain.setVcpusFlags(count, config)
+            self.domain.setVcpusFlags(count, config | maximum)
+
+    @_translated
+    def disk_capacity(self, target: str) -> int:
+        """The size in bytes the guest sees of its disk ``target`` (``vda``...), running or not."""
+        capacity, _allocation, _physical = self.domain.blockInfo(target)
+        return capacity
+
+    @_translated
+    def rename(self, name: str) -> None:
+        """libvirt renames only a domain that is not running."""
+        self.domain.rename(name, 0)
+
+    @_translated
+    def block_resize(self, target: str, size_bytes: int) -> None:
+        """Grow a running VM's disk (``vda``...): QEMU grows the image and tells the guest."""
+        self.domain.blockResize(target, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+
+    @_translated
     def undefine(self, nvram: bool = False) -> None:
         flags = _UNDEFINE_FLAGS | (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM if nvram else 0)
         try:

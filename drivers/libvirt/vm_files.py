@@ -111,6 +111,19 @@ def _qemu_img(args: list[str], failure: str, timeout: float) -> None:
         raise DriverError(f"{failure}: {QEMU_IMG} did not finish in {exc.timeout:g} s") from exc
 
 
+def resize_qcow2(path: str, size_bytes: int) -> None:
+    """Grow the disk of a VM that is not running (a running one is grown by QEMU: ``Guest.block_resize``)."""
+    try:
+        subprocess.run([QEMU_IMG, "resize", "-q", "-f", "qcow2", path, str(size_bytes)], check=True,
+                       capture_output=True, text=True, timeout=QEMU_IMG_TIMEOUT)
+    except FileNotFoundError as exc:
+        raise DriverError(f"cannot resize disk {path}: {QEMU_IMG} is not installed") from exc
+    except subprocess.CalledProcessError as exc:
+        raise DriverError(f"cannot resize disk {path}: {exc.stderr.strip() or exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise DriverError(f"cannot resize disk {path}: {QEMU_IMG} did not finish in {exc.timeout:g} s") from exc
+
+
 def remove_files(paths: list[str]) -> list[str]:
     """Remove files that may or may not exist; returns those that could not be removed."""
     left = []

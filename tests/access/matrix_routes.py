@@ -242,6 +242,34 @@ def move_to_pool(guest: GuestSpec, pool: str | None):
     return expect
 
 
+def console_page(guest: GuestSpec):
+    """A guest's console (Proxmox's vncproxy/termproxy): VM.Console on the guest; who holds neither it nor
+    VM.Audit is not told the guest exists."""
+    def expect(s: Subject) -> Outcome:
+        if not (sees_guest(s, guest) or sees_guest(s, guest, "VM.Console")):
+            return Outcome(NOT_FOUND, reason=f"guest {guest.vmid} does not exist")
+        if not sees_guest(s, guest, "VM.Console"):
+            return forbidden(f"you may not use the console of {describe(guest)}", "guest.console")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/console/"'))
+    return expect
+
+
+def display_page(guest: GuestSpec):
+    """A VM's display (noVNC): VM.Console as for its console; a container has none."""
+    console = console_page(guest)
+
+    def expect(s: Subject) -> Outcome:
+        outcome = console(s)
+        if outcome.kind == FORBIDDEN:
+            return forbidden(outcome.reason, "guest.vnc")
+        if outcome.kind != OK:
+            return outcome
+        if guest.kind != "vm":
+            return Outcome(CONFLICT, reason=f"{describe(guest)} has no display")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/vnc/"'))
+    return expect
+
+
 def can_create(s: Subject) -> bool:
     return s.has("VM.Allocate", "/vms") or any(s.has("VM.Allocate", f"/pool/{p}") for p in (POOL, POOL2))
 
@@ -287,12 +315,24 @@ def create(pool: str | None):
     return expect
 
 
-def node_page(node: str):
+def node_page(node: str, guests: bool = False, tasks: bool = True):
+    """A node's summary (its tasks), or its Guests or Task History tab."""
     def expect(s: Subject) -> Outcome:
         if not on_node(s, "Sys.Audit", node):
             return not_found("Node")
-        return ok(shows(node, *[g.name for g in visible_guests(s, node)],
-                        *[f"{{{t.label}}}" for t in visible_tasks(s, node)]))
+        return ok(shows(node, *[g.name for g in visible_guests(s, node) if guests],
+                        *[f"{{{t.label}}}" for t in visible_tasks(s, node) if tasks]))
+    return expect
+
+
+def shell_page(node: str):
+    """A node's shell: Sys.Console on the node."""
+    def expect(s: Subject) -> Outcome:
+        if not (on_node(s, "Sys.Audit", node) or on_node(s, "Sys.Console", node)):
+            return Outcome(NOT_FOUND, reason=f"node {node} does not exist")
+        if not on_node(s, "Sys.Console", node):
+            return forbidden(f"you may not use the shell of node {node}", "node.shell")
+        return ok(shows(f'data-socket="/ws/nodes/{node}/shell/"'))
     return expect
 
 
@@ -335,6 +375,24 @@ def bulk(node: str, action: str, vms: list[int] | None = None):
         if isinstance(chosen, Outcome):
             return chosen
         return ok(new_tasks(action, per_node={node: chosen}), audit=((f"node.{action}", "ok"),))
+    return expect
+
+
+def selection(guest: GuestSpec, method: str):
+    """Guests chosen in a grid, started together: seeing them, then the node's start-all over exactly them."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return Outcome(NOT_FOUND, reason=f"there is no guest {guest.vmid}")
+        if method == "get":
+            if not on_node(s, "Sys.PowerMgmt", guest.node):
+                return forbidden("you may not start these guests together")
+            return ok(shows(guest.name, "Start 1 guests"))
+        if not on_node(s, "Sys.PowerMgmt", guest.node):
+            return forbidden(f"you may not start all on node {guest.node}", "node.startall")
+        chosen = bulk_guests(s, guest.node, "startall", [guest.vmid])
+        if isinstance(chosen, Outcome):
+            return chosen
+        return ok(new_tasks("startall", per_node={guest.node: chosen}), audit=(("node.startall", "ok"),))
     return expect
 
 
@@ -481,6 +539,69 @@ def api_task(label: str, part: str):
             return same("log", data, [{"n": 1, "t": TASK[label].line}])
         return same("upid", data["upid"], ctx.fmt(f"{{{label}}}"))
     return api_visible(lambda s: sees_task(s, TASK[label]), "Task", data_is(listed))
+
+
+def config_change(guest: GuestSpec, method: str):
+    """Changing a guest's notes: seeing it, VM.Config.Options on it; PUT answers null, POST (VMs) the task."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Options"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Options)", "guest.config")
+
+        def noted(ctx: Context) -> list[str]:
+            from guests.models import Guest
+
+            return same("notes", Guest.objects.get(vmid=guest.vmid).description, "mx-notes")
+        if method == "post":
+            return ok(lambda ctx: new_tasks("config", guest)(ctx) + noted(ctx), audit=(("guest.config", "ok"),))
+        return ok(data_is(lambda ctx, data: same("answer", data, None) + noted(ctx)), audit=(("guest.config", "ok"),))
+    return expect
+
+
+def api_create(s: Subject) -> Outcome:
+    """POST /nodes/{node}/lxc outside any pool: VM.Allocate on /vms, then placing on the node (the service's
+    order: where the guest lands first)."""
+    if not can_create(s):
+        return forbidden("you may not create guests", "guest.create")
+    if not s.has("VM.Allocate", "/vms"):
+        return forbidden("you may not create guests outside a pool: choose a pool", "guest.create")
+    if not may_place_on(s, NODE_A):
+        return forbidden(f"you may not put guests on node {NODE_A}", "guest.create")
+
+    def created(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        rows = list(Guest.objects.filter(name=NEW_GUEST).values_list("pool__name", "owner_id", "node__name"))
+        return new_tasks("create")(ctx) + same("the new guest", rows, [(None, ctx.user.pk, NODE_A)])
+    return ok(created, audit=(("guest.create", "ok"),))
+
+
+def api_guest_list(node: str, kind: str):
+    def expect(s: Subject) -> Outcome:
+        wanted = sorted(g.vmid for g in visible_guests(s, node) if g.api_kind == kind)
+        return ok(data_is(lambda ctx, data: same("guests", sorted(g["vmid"] for g in data), wanted)))
+    return expect
+
+
+def api_resize(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Disk"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)", "guest.resize")
+        return ok(new_tasks("resize", guest), audit=(("guest.resize", "ok"),))
+    return expect
+
+
+def api_migrate(guest: GuestSpec):
+    """The page's rules (``migrate``), with the API's answer to a target the subject may not see: a 400."""
+    def expect(s: Subject) -> Outcome:
+        page = migrate(guest)(s)
+        if page.kind == REFUSED:
+            return Outcome(INVALID, reason=page.reason, audit=page.audit)
+        return page
+    return expect
 
 
 @dataclass(frozen=True)
@@ -835,13 +956,24 @@ ROUTES: dict[str, Route] = {
         "status", (data["nodes"], data["guests"]["ct"]["total"], data["guests"]["vm"]["total"]),
         ({"online": 2, "total": 2}, 2, 1))))),)),
     "nodes/<str:name>/": page(get(f"/nodes/{A}/", node_page(A)), get(f"/nodes/{NODE_B}/", node_page(NODE_B))),
+    "nodes/<str:name>/tab/<slug:tab>/": page(
+        get(f"/nodes/{A}/tab/guests/", node_page(A, guests=True, tasks=False)),
+        get(f"/nodes/{NODE_B}/tab/guests/", node_page(NODE_B, guests=True, tasks=False)),
+        get(f"/nodes/{A}/tab/tasks/", node_page(A))),
+    "nodes/<str:name>/shell/": page(get(f"/nodes/{A}/shell/", shell_page(A)),
+                                    get(f"/nodes/{NODE_B}/shell/", shell_page(NODE_B))),
     "nodes/<str:name>/migrateall/": page(post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
     "nodes/<str:name>/<str:action>/": page(get(f"/nodes/{A}/startall/", bulk_page(A, "startall")),
                                            post(f"/nodes/{A}/startall/", bulk(A, "startall")),
                                            post(f"/nodes/{A}/stopall/", bulk(A, "stopall"))),
+    "datacenter/tab/<slug:tab>/": page(get("/datacenter/tab/search/", lambda s: ok(shows(
+                                           *visible_nodes(s), *[g.name for g in visible_guests(s)]))),
+                                       get("/datacenter/tab/tasks/", lambda s: ok(lists(s, "tasks")))),
     "datacenter/<str:action>/": page(get("/datacenter/stopall/", datacenter_page),
                                      post("/datacenter/startall/", datacenter_bulk("startall"))),
     "guests/": page(get("/guests/", lambda s: ok(lists(s, "guests")))),
+    "guests/bulk/": page(get(f"/guests/bulk/?action=start&vms={T}", selection(TARGET, "get")),
+                         post("/guests/bulk/", selection(TARGET, "post"), action="start", vms=str(T))),
     "guests/create/<str:kind>/": page(
         get("/guests/create/ct/", create_form),
         post("/guests/create/ct/", create(POOL), node=A, template="busybox", name=NEW_GUEST, vcpus=1,
@@ -850,6 +982,9 @@ ROUTES: dict[str, Route] = {
              memory_mib=64),
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
                                         post(f"/guests/{F}/migrate/", migrate(FAR), target=A)),
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
@@ -893,8 +1028,33 @@ ROUTES: dict[str, Route] = {
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall")),
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall", [L]),
                                                     vms=str(L))),
+    API + "nodes/<str:node>/<guestkind:kind>": api(
+        *[get(f"/api2/json/nodes/{n}/{k}", api_guest_list(n, k)) for n in (A, NODE_B) for k in ("lxc", "qemu")],
+        post(f"/api2/json/nodes/{A}/lxc", api_create, hostname=NEW_GUEST, ostemplate="local:vztmpl/busybox",
+             memory=64)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}", api_visible(lambda s, g=g: sees_guest(s, g),
+                                                                                "Guest")) for g in GUESTS],
+        Case("delete", f"/api2/json/nodes/{A}/lxc/{T}", guest_action(TARGET, "delete"))),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/config": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/config",
+              api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS],
+        Case("put", f"/api2/json/nodes/{A}/lxc/{T}/config", config_change(TARGET, "put"), {"description": "mx-notes"}),
+        post(f"/api2/json/nodes/{A}/qemu/{L}/config", config_change(LOOSE, "post"), description="mx-notes")),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/resize": api(
+        Case("put", f"/api2/json/nodes/{A}/qemu/{L}/resize", api_resize(LOOSE), {"disk": "virtio0", "size": "+1G"})),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/migrate": api(
+        post(f"/api2/json/nodes/{A}/lxc/{T}/migrate", api_migrate(TARGET), target=NODE_B),
+        post(f"/api2/json/nodes/{NODE_B}/lxc/{F}/migrate", api_migrate(FAR), target=A)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/pending": api(*[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/pending",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>": api(*[
         post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/start", guest_action(g, "start"))
+        for g in GUESTS], *[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/current",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest", data_is(
+                lambda ctx, data, g=g: same("status", (data["vmid"], data["status"]), (g.vmid, "stopped")))))
         for g in GUESTS]),
     "login/": Route("public", (
         get("/login/", lambda s: ok(shows('name="username"'))),
