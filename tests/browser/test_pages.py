@@ -62,12 +62,13 @@ def test_create_power_and_delete_a_container(page: Page, live_node) -> None:
     page.click("text=Create CT")
     page.fill("#id_name", "bad name!")
     page.click("form.form button[type=submit]")
-    expect(page.locator(".field-error")).to_contain_text("is not a valid guest name")
+    expect(page.locator(".field-error[data-error-for=name]")).to_contain_text("is not a valid guest name")
 
     page.fill("#id_name", f"{PREFIX}browser")
+    page.click("[data-step='3']")
     page.check("#id_start")
     page.click("form.form button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/tasks/UPID:"))
+    expect(page).to_have_url(re.compile(r"/tasks/UPID:"), timeout=30_000)
     wait_for_task_ok(page)
     expect(page.locator("pre.log")).to_contain_text("TASK OK")
 
