@@ -58,6 +58,8 @@ class Node(models.Model):
     kernel = models.CharField(max_length=255, blank=True)
     # {"docker": {"ok": bool, "version": str, "error": str}, "libvirt": {...}}
     engines = models.JSONField(default=dict, blank=True)
+    # The host's interfaces (bridges first) and its Docker networks, as its last poll read them (read-only).
+    network = models.JSONField(default=dict, blank=True)
 
     objects = NodeQuerySet.as_manager()
 
