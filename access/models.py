@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -87,7 +88,8 @@ class Role(models.Model):
 
 
 class ApiToken(models.Model):
-    """``USER@pam!TOKENID``; the secret is shown once and stored hashed (SHA-256 of 32 random bytes)."""
+    """``USER@pam!TOKENID``; the secret, a random UUID as Proxmox makes them (clients check that shape), is shown
+    once and stored hashed (SHA-256)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     tokenid = models.CharField("token id", max_length=64, validators=[
@@ -121,7 +123,7 @@ class ApiToken(models.Model):
         return hashlib.sha256(secret.encode()).hexdigest()
 
     def set_new_secret(self) -> str:
-        secret = secrets.token_urlsafe(32)
+        secret = str(uuid.uuid4())
         self.secret_hash = self.hash(secret)
         return secret
 

@@ -17,7 +17,7 @@ from panel.errors import Conflict, Forbidden, InvalidRequest
 
 from . import escalation, permissions
 from .audit import audited
-from .identity import userid
+from .identity import TOKEN_ID, userid
 from .models import AclEntry, ApiToken, Pool, Role, normalize_acl_path, validate_acl_path
 from .permissions import Grant
 
@@ -94,6 +94,8 @@ def delete_user(actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
 def save_group(actor: AbstractBaseUser, group: Group | None, name: str) -> Group:
     with audited(actor, "group.create" if group is None else "group.update", f"@{name}"):
         check_may_manage(actor, "groups")
+        if group is None and Group.objects.filter(name=name).exists():
+            raise Conflict(f"group '{name}' already exists")
         group = group or Group()
         group.name = name
         group.save()
@@ -248,6 +250,8 @@ def delete_acl(actor: AbstractBaseUser, entry: AclEntry) -> None:
 def save_pool(actor: AbstractBaseUser, pool: Pool | None, **fields: object) -> Pool:
     with audited(actor, "pool.create" if pool is None else "pool.update", fields.get("name", pool)):
         check_may_manage(actor, "pools")
+        if pool is None and Pool.objects.filter(name=fields.get("name")).exists():
+            raise Conflict(f"pool '{fields.get('name')}' already exists")
         pool = pool or Pool()
         for name, value in fields.items():
             setattr(pool, name, value)
@@ -275,18 +279,39 @@ def delete_pool(actor: AbstractBaseUser, pool: Pool) -> None:
 # -- API tokens ----------------------------------------------------------------------------------------------
 
 def create_token(actor: AbstractBaseUser, tokenid: str, privsep: bool = True, expires_at: datetime | None = None,
-                 comment: str = "") -> tuple[ApiToken, str]:
-    """A token of the actor's own; the secret is returned this once, only its hash is kept. A token never has
-    more than its user: without privilege separation it has exactly the user's privileges."""
-    with audited(actor, "token.create", f"{userid(actor.get_username())}!{tokenid}"):
+                 comment: str = "", owner: AbstractBaseUser | None = None) -> tuple[ApiToken, str]:
+    """A token of the actor's own (of ``owner``'s for a superuser); the secret is returned this once, only its
+    hash is kept. A token never has more than its user: without privilege separation it has exactly the user's
+    privileges."""
+    owner = owner or actor
+    with audited(actor, "token.create", f"{userid(owner.get_username())}!{tokenid}"):
         if permissions.api_token(actor) is not None:
             raise Forbidden("an API token may not make API tokens")
-        if ApiToken.objects.filter(user=actor, tokenid=tokenid).exists():
-            raise Conflict(f"you already have a token named {tokenid}")
-        token = ApiToken(user=actor, tokenid=tokenid, privsep=privsep, expires_at=expires_at, comment=comment)
+        if owner.pk != actor.pk and not permissions.is_root(actor):
+            raise Forbidden("you may make API tokens only for yourself")
+        if not TOKEN_ID.fullmatch(tokenid) or len(tokenid) > 64:
+            raise InvalidRequest(f"invalid token id '{tokenid}': letters, digits, '.', '_' and '-', starting with "
+                                 "a letter")
+        if ApiToken.objects.filter(user=owner, tokenid=tokenid).exists():
+            raise Conflict(f"{userid(owner.get_username())} already has a token named {tokenid}")
+        token = ApiToken(user=owner, tokenid=tokenid, privsep=privsep, expires_at=expires_at, comment=comment)
         secret = token.set_new_secret()
         token.save()
     return token, secret
+
+
+def update_token(actor: AbstractBaseUser, token: ApiToken, **fields: object) -> ApiToken:
+    """Change a token's ``comment``, ``expires_at`` or ``privsep``: one's own, or any for a superuser."""
+    with audited(actor, "token.update", token.full_id):
+        if permissions.api_token(actor) is not None:
+            raise Forbidden("an API token may not change API tokens")
+        if token.user_id != actor.pk and not permissions.is_root(actor):
+            raise Forbidden("you may change only your own tokens")
+        for name in ("comment", "expires_at", "privsep"):
+            if name in fields:
+                setattr(token, name, fields[name])
+        token.save()
+    return token
 
 
 def delete_token(actor: AbstractBaseUser, token: ApiToken) -> None:

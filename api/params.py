@@ -4,11 +4,11 @@ objects a path names, restricted to what the user may see (a 404 otherwise)."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 
 from guests.choices import GuestKind
-from guests.models import resource_path
+from guests.models import Guest, resource_path
 from nodes.models import Node
 from panel.errors import InvalidRequest
 from panel.parsing import decimal
@@ -36,9 +36,63 @@ def seconds(request: Request, name: str) -> int:
     return number(request.data[name], name, MAX_OFFSET)
 
 
-def flag(request: Request, name: str) -> bool:
-    """Proxmox's booleans: 1/0, and true/false as some clients send them; absent is false."""
-    return str(request.data.get(name, "0")).lower() in ("1", "true")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def params_of(request: Request):
+    """Where a method's parameters are: the query string of a GET or DELETE, the body of a POST or PUT."""
+    return request.query_params if request.method in ("GET", "HEAD", "DELETE") else request.data
+
+
+def flag(request: Request, name: str, default: bool = False) -> bool:
+    """Proxmox's booleans: 1/0, true/false, yes/no, on/off; absent is ``default``; anything else a parameter error."""
+    value = params_of(request).get(name)
+    if value is None or value == "":
+        return default
+    word = str(value).lower()
+    if word not in TRUE + FALSE:
+        raise ValidationError({name: f"type check ('boolean') failed - got '{str(value)[:40]}'"})
+    return word in TRUE
+
+
+def text(request: Request, name: str, max_length: int = 255, required: bool = False, default: str = "") -> str:
+    """A string parameter within ``max_length`` characters; missing and required is a parameter error."""
+    value = params_of(request).get(name)
+    if value is None:
+        if required:
+            raise ValidationError({name: "property is missing and it is not optional"})
+        return default
+    value = str(value)
+    if len(value) > max_length:
+        raise ValidationError({name: f"value may only be {max_length} characters long"})
+    return value
+
+
+def choice(request: Request, name: str, choices: tuple[str, ...] | list[str], default: str | None = None):
+    value = params_of(request).get(name, default)
+    if value is not None and value not in choices:
+        raise ValidationError({name: f"value '{str(value)[:40]}' does not have a value in the enumeration "
+                                     f"'{', '.join(choices)}'"})
+    return value
+
+
+def optional_number(request: Request, name: str, maximum: int, minimum: int = 0) -> int | None:
+    value = params_of(request).get(name)
+    return None if value is None or value == "" else number(value, name, maximum, minimum)
+
+
+def vmid_list(request: Request, name: str = "vms") -> list[int] | None:
+    """Proxmox's pve-vmid-list: VMIDs separated by commas, blanks or semicolons; absent or empty is None."""
+    from guests.choices import VMID_MAX, VMID_MIN
+
+    value = params_of(request).get(name)
+    if not value:
+        return None
+    try:
+        return [decimal(v, name, maximum=VMID_MAX, minimum=VMID_MIN)
+                for v in str(value).replace(",", " ").replace(";", " ").split()]
+    except InvalidRequest as exc:
+        raise ValidationError({name: f"a list of VMIDs separated by commas ({exc.message})"}) from None
 
 
 def node_named(request: Request, name: str) -> Node:
@@ -48,3 +102,16 @@ def node_named(request: Request, name: str) -> Node:
 def task_named(request: Request, node: str, upid: str) -> Task:
     queryset = Task.objects.select_related("node", "user", "parent").visible_to(request.user)
     return get_object_or_404(queryset, node__name=node, upid=upid)
+
+
+def guest_named(request: Request, node: str, kind: str, vmid: int) -> Guest:
+    """The guest of a path /nodes/{node}/{qemu|lxc}/{vmid}: one the user may not see is no guest (a 404)."""
+    if kind not in KIND_OF_PATH:
+        raise NotFound("no such endpoint")
+    queryset = Guest.objects.select_related("node", "pool").visible_to(request.user)
+    return get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
+
+
+def text_params(request: Request, *skip: str) -> dict[str, str]:
+    """Every parameter of a form or JSON body as text, but ``skip`` (the path's, and those read apart)."""
+    return {key: str(value) for key, value in request.data.items() if key not in skip}

@@ -118,7 +118,7 @@ class ResourcesConsumer(PanelConsumer):
             changed = sorted({item["vmid"] for item in event["items"] if not item.get("gone")})
             data = cluster_resources(user, kind="vm", vmids=changed) if changed else []
             gone = sorted({item["vmid"] for item in event["items"] if item.get("gone") and GUEST_AUDIT in
-                           permissions.privileges_on_chain(user, permissions.guest_chain(item["vmid"], item["pool"]))})
+                           permissions.guest_privileges(user, item["vmid"], item["pool"])})
             return data, gone
 
         return shared.get(("guests", event["id"], self.signature()), compute)

@@ -3,23 +3,27 @@ queries whatever the cluster's size. The API, the live socket and the pages all 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
 
 from access import permissions
+from access.models import Pool
 from guests.models import Guest, resource_path, uptime_since
+from metrics.models import Counters
 from nodes.choices import NodeStatus
-from nodes.models import LOCAL_STORAGE, Node
+from nodes.models import LOCAL_STORAGE, STORAGE_CONTENT, Node
 
-RESOURCE_TYPES = {"node", "vm", "storage"}
+RESOURCE_TYPES = {"node", "vm", "storage", "pool"}
+COUNTER_FIELDS = ("netin", "netout", "diskread", "diskwrite")
+NO_COUNTERS = dict.fromkeys(COUNTER_FIELDS, 0)
 
 
 # What a guest resource is made of: read as plain values, since a cluster has thousands of guests.
 GUEST_RESOURCE_FIELDS = ("vmid", "kind", "name", "state", "cpu_usage", "vcpus", "memory_used", "memory_mib",
-                         "disk_used", "disk_bytes", "running_since", "node_id", "pool__name", "tags",
-                         "is_template")
+                         "disk_used", "disk_bytes", "running_since", "node_id", "pool__name", "is_template", "tags")
 
 
 @dataclass(frozen=True)
@@ -32,19 +36,27 @@ class _NodeFacts:
     memory_total: int
 
 
-def _guest_resource(guest: dict, node: _NodeFacts, now: datetime) -> dict:
+def _guest_resource(guest: dict, node: _NodeFacts, now: datetime, counters: dict) -> dict:
+    """Proxmox's fields of a guest; ``netin``... are the engine's counters since the guest started, as the
+    last poll read them. A field Proxmox leaves out when it has no value (pool, tags) is left out."""
     running = node.online and guest["state"] == "running"
     path = resource_path(guest["kind"])
-    return {
+    resource = {
         "id": f"{path}/{guest['vmid']}", "type": path, "node": node.name, "vmid": guest["vmid"],
         "name": guest["name"], "status": guest["state"] if node.online else "unknown",
-        "cpu": guest["cpu_usage"] if running else 0, "maxcpu": guest["vcpus"] or node.cpus,
+        "cpu": guest["cpu_usage"] if running else 0, "maxcpu": math.ceil(guest["vcpus"]) or node.cpus,
         "mem": guest["memory_used"] if running else 0,
         "maxmem": guest["memory_mib"] * 1024 * 1024 or node.memory_total,
         "disk": guest["disk_used"] or 0, "maxdisk": guest["disk_bytes"],
-        "uptime": uptime_since(guest["running_since"], now) if running else 0, "pool": guest["pool__name"],
-        "tags": guest["tags"], "template": int(guest["is_template"]),
+        "uptime": uptime_since(guest["running_since"], now) if running else 0,
+        "template": int(guest["is_template"]),
+        **(counters if running else NO_COUNTERS),
     }
+    if guest["pool__name"]:
+        resource["pool"] = guest["pool__name"]
+    if guest["tags"]:
+        resource["tags"] = guest["tags"]
+    return resource
 
 
 def node_resource(node: Node) -> dict:
@@ -55,7 +67,7 @@ def node_resource(node: Node) -> dict:
         "status": "online" if online else "offline", "cpu": node.cpu_usage if online else 0, "maxcpu": node.cpus,
         "mem": node.memory_used if online else 0, "maxmem": node.memory_total,
         "disk": node.disk_used, "maxdisk": node.disk_total, "uptime": node.uptime if online else 0,
-        "level": "", "template": 0,
+        "level": "",
     }
 
 
@@ -64,14 +76,28 @@ def _storage_resource(node: Node) -> dict:
         "id": f"storage/{node.name}/{LOCAL_STORAGE}", "type": "storage", "node": node.name,
         "storage": LOCAL_STORAGE, "name": LOCAL_STORAGE, "path": node.storage_dir,
         "status": "available" if node.status == NodeStatus.ONLINE else "unknown",
-        "disk": node.disk_used, "maxdisk": node.disk_total, "content": "images,rootdir", "shared": 0,
+        "disk": node.disk_used, "maxdisk": node.disk_total, "content": STORAGE_CONTENT, "shared": 0,
+        "plugintype": "dir",
     }
 
 
+def _pool_resource(pool: str) -> dict:
+    return {"id": f"/pool/{pool}", "type": "pool", "pool": pool, "name": pool}
+
+
+def _counters(vmids: list[int] | None) -> dict[str, dict]:
+    """The last counters of every guest (of ``vmids``), in one query."""
+    rows = Counters.objects.filter(kind="guest")
+    if vmids is not None:
+        rows = rows.filter(key__in=[str(v) for v in vmids])
+    return {row["key"]: row for row in rows.values("key", *COUNTER_FIELDS)}
+
+
 def cluster_resources(user, kind: str | None = None, node: str | None = None,
-                      vmids: list[int] | None = None) -> list[dict]:
+                      vmids: list[int] | None = None, pools: bool = False) -> list[dict]:
     """Every node, guest and storage ``user`` may see (of ``node`` only, of the guests ``vmids`` only, if given),
-    in a constant number of queries."""
+    in a constant number of queries; the pools the user may audit too with ``kind="pool"``, or ``pools`` (the
+    API's unfiltered list: the live pages have no use for them)."""
     resources = []
     node_rows, guest_rows = Node.objects.all(), Guest.objects.all()
     if node is not None:
@@ -87,9 +113,19 @@ def cluster_resources(user, kind: str | None = None, node: str | None = None,
                  for n in node_rows.only("name", "last_seen", "cpus", "memory_total")}
         guests = guest_rows.visible_to(user).values(*GUEST_RESOURCE_FIELDS)
         now = timezone.now()
-        resources += [_guest_resource(g, facts[g["node_id"]], now) for g in guests]
+        counters = _counters(vmids)
+        resources += [_guest_resource(g, facts[g["node_id"]], now,
+                                      _counter_fields(counters.get(str(g["vmid"]))))
+                      for g in guests]
     if kind in (None, "storage") and permissions.has_privilege(
         user, "Datastore.Audit", f"/storage/{LOCAL_STORAGE}"
     ):
         resources += [_storage_resource(n) for n in nodes]
+    if kind == "pool" or (kind is None and pools):
+        resources += [_pool_resource(name) for name in Pool.objects.values_list("name", flat=True)
+                      if permissions.has_privilege(user, "Pool.Audit", f"/pool/{name}")]
     return resources
+
+
+def _counter_fields(row: dict | None) -> dict:
+    return {name: row[name] for name in COUNTER_FIELDS} if row else NO_COUNTERS

@@ -3,6 +3,7 @@ may see, each in a few queries whatever the cluster's size."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
@@ -61,3 +62,24 @@ def datacenter_summary(user) -> dict:
         counts[state if state in ("running", "stopped") else "other"] += row["n"]
         counts["total"] += row["n"]
     return {"nodes": nodes, "guests": guests, **totals(nodes)}
+
+
+CLUSTER_NAME = "panel"
+
+
+def cluster_members(user) -> list[dict]:
+    """Proxmox's /cluster/status: the cluster (quorate while a node reports) and each node; Sys.Audit on /."""
+    from access import permissions
+    from panel.errors import Forbidden
+
+    if not permissions.has_privilege(user, "Sys.Audit", "/"):
+        raise Forbidden("Permission check failed (/, Sys.Audit)")
+    nodes = list(Node.objects.only("name", "address", "last_seen").order_by("pk"))
+    online = [n for n in nodes if n.status == NodeStatus.ONLINE]
+    entries = [{"type": "cluster", "id": "cluster", "name": CLUSTER_NAME, "nodes": len(nodes),
+                "quorate": int(bool(online)), "version": len(nodes)}]
+    for number, node in enumerate(nodes, start=1):
+        entries.append({"type": "node", "id": f"node/{node.name}", "name": node.name, "nodeid": number,
+                        "ip": node.address, "online": int(node.status == NodeStatus.ONLINE), "level": "",
+                        "local": int(node.name == settings.PANEL_NODE_NAME)})
+    return entries

@@ -43,6 +43,8 @@ def resolve_guests(user: AbstractBaseUser, node: Node, action: str, vms: list[in
     on), or every guest the user holds the privilege on (only "start at boot" ones if ``onboot_only``)."""
     privilege = GUEST_PRIVILEGE[action]
     guests = Guest.objects.filter(node=node).exclude(backend_id="")
+    if action == "startall":
+        guests = guests.exclude(is_template=True)  # templates are never started, as in Proxmox
     allowed = guests.visible_to(user, privilege)
     if vms:
         chosen = set(allowed.filter(vmid__in=vms).values_list("vmid", flat=True))

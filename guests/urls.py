@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -10,5 +10,6 @@ urlpatterns = [
     path("<vmid:vmid>/tab/<slug:tab>/", views.GuestDetailView.as_view(), name="guest_tab"),
     path("<vmid:vmid>/pool/", views.GuestPoolView.as_view(), name="guest_pool"),
     path("<vmid:vmid>/migrate/", views.GuestMigrateView.as_view(), name="guest_migrate"),
+    path("<vmid:vmid>/snapshots/", include("guests.views_snapshots")),
     path("<vmid:vmid>/<str:action>/", views.GuestActionView.as_view(), name="guest_action"),
 ]

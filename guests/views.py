@@ -19,7 +19,7 @@ from panel.tabs import Tab, TabbedPageView
 from panel.views import SAFE_METHODS, PanelPageMixin, queue_task
 
 from .bulk import SELECTION_ACTIONS, request_selection, selected_guests, selection_actions
-from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VMID_MAX, VMID_MIN, GuestAction, GuestKind
+from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VM_ONLY_ACTIONS, VMID_MAX, VMID_MIN, GuestAction, GuestKind
 from .forms import GuestCreateForm
 from .models import Guest
 from .services import (
@@ -92,6 +92,7 @@ class GuestDetailView(TabbedPageView):
             (action, " ".join(sorted(ALLOWED_STATES[action])), guest.shown_state in ALLOWED_STATES[action])
             for action in GuestAction
             if permissions.can_act_on_guest(self.request.user, guest, action)
+            and (action not in VM_ONLY_ACTIONS or guest.kind == GuestKind.VM)
         ]
         return {"guest": guest, "actions": actions, "destructive": DESTRUCTIVE_ACTIONS,
                 "current_resource": guest.resource_id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -19,6 +20,7 @@ class HostFigures:
     load_average_15: float
     memory_total: int
     memory_used: int
+    memory_available: int
     swap_total: int
     swap_used: int
     disk_total: int  # the file system holding the node's storage directory
@@ -27,6 +29,29 @@ class HostFigures:
     root_used: int
     uptime: int
     kernel: str
+    cpuinfo: dict  # Proxmox's cpuinfo: model, cores, sockets, cpus, mhz
+
+
+@functools.cache
+def cpu_info() -> dict:
+    """The processor as Proxmox's /nodes/{node}/status describes it (read once: it does not change)."""
+    models, sockets, mhz = [], set(), 0.0
+    try:
+        with open("/proc/cpuinfo") as lines:
+            for line in lines:
+                key, _, value = (part.strip() for part in line.partition(":"))
+                if key == "model name":
+                    models.append(value)
+                elif key == "physical id":
+                    sockets.add(value)
+                elif key == "cpu MHz" and not mhz:
+                    mhz = float(value or 0)
+    except OSError:
+        pass
+    cpus = psutil.cpu_count() or 1
+    return {"model": models[0] if models else platform.processor() or "unknown", "cpus": cpus,
+            "cores": psutil.cpu_count(logical=False) or cpus, "sockets": max(len(sockets), 1),
+            "mhz": f"{mhz:.3f}"}
 
 
 def host_figures(storage_dir: str) -> HostFigures:
@@ -42,6 +67,7 @@ def host_figures(storage_dir: str) -> HostFigures:
         load_average_15=load[2],
         memory_total=memory.total,
         memory_used=memory.total - memory.available,
+        memory_available=memory.available,
         swap_total=swap.total,
         swap_used=swap.used,
         disk_total=disk.total,
@@ -49,7 +75,8 @@ def host_figures(storage_dir: str) -> HostFigures:
         root_total=root.total,
         root_used=root.used,
         uptime=int(time.time() - psutil.boot_time()),
-        kernel=f"{platform.system()} {platform.release()}",
+        kernel=f"{platform.system()} {platform.release()} {platform.version()}",
+        cpuinfo=cpu_info(),
     )
 
 

@@ -17,6 +17,9 @@ from .validators import validate_bridge_name, validate_dns_label
 
 # A node's storage directory, as Proxmox's "local" storage of each node (ACL path /storage/local).
 LOCAL_STORAGE = "local"
+# What it holds, in Proxmox's content words: VM disks, container root file systems, container templates (the
+# engine's template images) and ISO images.
+STORAGE_CONTENT = "images,rootdir,vztmpl,iso"
 
 
 class NodeQuerySet(RestrictedQuerySet):
@@ -48,6 +51,7 @@ class Node(models.Model):
     load_average_15 = models.FloatField(default=0)
     memory_total = models.BigIntegerField(default=0)
     memory_used = models.BigIntegerField(default=0)
+    memory_available = models.BigIntegerField(default=0)
     swap_total = models.BigIntegerField(default=0)
     swap_used = models.BigIntegerField(default=0)
     disk_total = models.BigIntegerField(default=0)  # the file system holding storage_dir
@@ -56,6 +60,7 @@ class Node(models.Model):
     root_used = models.BigIntegerField(default=0)
     uptime = models.BigIntegerField(default=0)
     kernel = models.CharField(max_length=255, blank=True)
+    cpuinfo = models.JSONField(default=dict, blank=True)  # model, cores, sockets, cpus, mhz (nodes/host.py)
     # {"docker": {"ok": bool, "version": str, "error": str}, "libvirt": {...}}
     engines = models.JSONField(default=dict, blank=True)
     # The host's interfaces (bridges first) and its Docker networks, as its last poll read them (read-only).

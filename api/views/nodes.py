@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cluster.resources import node_resource
-from guests.bulk import BULK_ACTIONS, request_bulk
-from guests.choices import VMID_MAX, VMID_MIN
+from guests.bulk import BULK_ACTIONS, request_bulk, request_migrate_all
 from nodes.choices import NodeStatus
 from nodes.models import Node
-from panel.errors import InvalidRequest
-from panel.parsing import decimal
+from tasks.choices import MAX_TIMEOUT
 
-from ..params import flag, node_named, seconds
+from ..params import flag, node_named, optional_number, params_of, text, vmid_list
 from ..responses import data
+from ..version import pveversion
+
+NODE_ENDPOINTS = ("status", "tasks", "rrddata", "qemu", "lxc", "storage", "startall", "stopall", "migrateall")
 
 
 class NodeListView(APIView):
@@ -25,44 +26,71 @@ class NodeListView(APIView):
         return data([node_resource(n) for n in nodes])  # the same entries as /cluster/resources
 
 
+class NodeView(APIView):
+    def get(self, request: Request, node: str) -> Response:
+        node_named(request, node)
+        return data([{"name": name} for name in NODE_ENDPOINTS])
+
+
+def _kernel(kversion: str) -> dict:
+    sysname, _, rest = kversion.partition(" ")
+    release, _, version = rest.partition(" ")
+    return {"sysname": sysname, "release": release, "version": version, "machine": "x86_64"}
+
+
 class NodeStatusView(APIView):
     """GET /nodes/{node}/status: the node's own figures, shaped like Proxmox's (plus its engines)."""
 
     def get(self, request: Request, node: str) -> Response:
         n = node_named(request, node)
         online = n.status == NodeStatus.ONLINE
+        cpuinfo = {"model": "unknown", "cores": n.cpus, "sockets": 1, "mhz": "0", **n.cpuinfo, "cpus": n.cpus}
+        available = n.memory_available or max(n.memory_total - n.memory_used, 0)
         return data({
             "status": n.status,
+            "pveversion": pveversion(),
             "cpu": n.cpu_usage if online else 0,
-            "cpuinfo": {"cpus": n.cpus},
+            "wait": 0,
+            "idle": 0,
+            "cpuinfo": cpuinfo,
             "loadavg": [f"{value:.2f}" for value in (n.load_average, n.load_average_5, n.load_average_15)],
-            "memory": {"total": n.memory_total, "used": n.memory_used, "free": n.memory_total - n.memory_used},
+            "memory": {"total": n.memory_total, "used": n.memory_used, "free": n.memory_total - n.memory_used,
+                       "available": available},
             "swap": {"total": n.swap_total, "used": n.swap_used, "free": n.swap_total - n.swap_used},
             "rootfs": {"total": n.root_total, "used": n.root_used, "free": n.root_total - n.root_used,
                        "avail": n.root_total - n.root_used},
             "uptime": n.uptime if online else 0,
             "kversion": n.kernel,
+            "current-kernel": _kernel(n.kernel),
+            "boot-info": {"mode": "legacy"},
+            "ksm": {"shared": 0},
             "engines": n.engines,
             "last_seen": int(n.last_seen.timestamp()) if n.last_seen else None,
         })
 
 
 class NodeBulkView(APIView):
+    """POST /nodes/{node}/startall (force, vms), stopall (vms, timeout, force-stop) and migrateall (target, vms):
+    the task's UPID."""
+
     def post(self, request: Request, node: str, action: str) -> Response:
-        if action not in BULK_ACTIONS:
+        if action not in {*BULK_ACTIONS, "migrateall"}:
             raise NotFound(f"no action {action}")
-        params = {}
-        vms = request.data.get("vms")
-        if vms:
-            try:
-                params["vms"] = [decimal(v, "vms", maximum=VMID_MAX, minimum=VMID_MIN)
-                                 for v in str(vms).replace(",", " ").split()]
-            except InvalidRequest as exc:
-                raise ValidationError({"vms": f"a list of VMIDs separated by commas ({exc.message})"}) from None
-        if "force" in request.data:  # startall: also guests not marked "start at boot"
-            params["force"] = flag(request, "force")
-        if "forceStop" in request.data:  # stopall: stop what did not shut down in time (default yes)
-            params["force_stop"] = flag(request, "forceStop")
-        if "timeout" in request.data:
-            params["timeout"] = seconds(request, "timeout")
-        return data(request_bulk(request.user, node_named(request, node), action, **params).upid)
+        found = node_named(request, node)
+        vms = vmid_list(request)
+        if action == "migrateall":
+            target = text(request, "target", 63, required=True)
+            return data(request_migrate_all(request.user, found, target, vms).upid)
+        params: dict = {"vms": vms} if vms else {}
+        if action == "startall":
+            if "force" in params_of(request):  # also guests not marked "start at boot"
+                params["force"] = flag(request, "force")
+        else:
+            names = [name for name in ("force-stop", "forceStop") if name in params_of(request)]
+            if names:  # stop what did not shut down in time (default yes)
+                params["force_stop"] = flag(request, names[0], default=True)
+            timeout = optional_number(request, "timeout", MAX_TIMEOUT * 10**6)
+            if timeout is not None:
+                params["timeout"] = timeout  # its bound is the service's (tasks.services.check_timeout)
+        return data(request_bulk(request.user, found, action, **params).upid)
+

@@ -1,41 +1,127 @@
-"""A node's tasks: the list, one task's status and log, and cancelling it."""
+"""A node's tasks as Proxmox lists them (pve-manager's API2/Tasks.pm): the list with its filters, one task's
+status and log, and stopping it; /cluster/tasks uses the same rows."""
 
 from __future__ import annotations
 
+import re
+
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from guests.choices import VMID_MAX
-from tasks.choices import LOG_PAGE_MAX, TASK_PAGE_MAX
-from tasks.events import task_summary
+from tasks.choices import ACTIVE_STATUSES, LOG_PAGE_MAX, TASK_PAGE_MAX, TaskStatus
 from tasks.models import Task
 from tasks.services import cancel
+from tasks.upid import Upid
 
-from ..params import MAX_OFFSET, query_number, task_named
+from ..params import MAX_OFFSET, choice, flag, optional_number, query_number, task_named, text
 from ..responses import data
 
 LOG_LIMIT_DEFAULT = 50
+CLUSTER_TASKS = 50
+EPOCH_MAX = 2**40
+TYPE_WORD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Proxmox's status types (upid_normalize_status_type) and our task states in each.
+STATUS_TYPES = {
+    "ok": Q(status=TaskStatus.OK),
+    "error": Q(status__in=[TaskStatus.ERROR, TaskStatus.CANCELLED]),
+    "warning": Q(pk__isnull=True),
+    "unknown": Q(pk__isnull=True),
+    "running": Q(status__in=ACTIVE_STATUSES),
+}
+
+
+def exit_status(task: Task) -> str:
+    """Proxmox's exit status: ``OK`` or the error."""
+    if task.status == TaskStatus.OK:
+        return "OK"
+    return task.exit_message or "unexpected status"
+
+
+def task_fields(task: Task) -> dict:
+    """What a UPID says of its task, as Proxmox decodes it (a token's tasks name the user and the token)."""
+    try:
+        upid = Upid.parse(task.upid)
+    except ValueError:  # not one of ours: what the row knows
+        upid = Upid(task.node.name, 0, 0, int(task.created_at.timestamp()), task.type, str(task.vmid or ""),
+                    task.user_name)
+    user, _, tokenid = upid.user.partition("!")
+    fields = {"upid": task.upid, "node": upid.node, "pid": upid.pid, "pstart": upid.pstart,
+              "starttime": upid.starttime, "type": upid.type, "id": upid.id, "user": user}
+    if tokenid:
+        fields["tokenid"] = tokenid
+    return fields
+
+
+def task_row(task: Task) -> dict:
+    """A row of a task list: ``status`` is the exit status once it ended, RUNNING before."""
+    row = task_fields(task)
+    if task.is_active:
+        row["status"] = "RUNNING"
+    else:
+        row["status"] = exit_status(task)
+        row["endtime"] = int(task.ended_at.timestamp()) if task.ended_at else row["starttime"]
+    return row
 
 
 class NodeTaskListView(APIView):
+    """GET /nodes/{node}/tasks: start, limit, vmid, typefilter, statusfilter, errors, source, userfilter,
+    since, until; ``total`` counts every match."""
+
     def get(self, request: Request, node: str) -> Response:
         start = query_number(request, "start", 0, MAX_OFFSET)
         limit = query_number(request, "limit", 50, TASK_PAGE_MAX)
-        tasks = Task.objects.select_related("node", "user", "parent").filter(node__name=node).visible_to(request.user)
-        if "vmid" in request.query_params:
-            tasks = tasks.filter(vmid=query_number(request, "vmid", 0, VMID_MAX))
-        return data([task_summary(t) for t in tasks[start:start + limit]], total=tasks.count())
+        source = choice(request, "source", ("archive", "active", "all"), "archive")
+        tasks = Task.objects.select_related("node", "user").filter(node__name=node).visible_to(request.user)
+        if source == "archive":
+            tasks = tasks.exclude(status__in=ACTIVE_STATUSES)
+        elif source == "active":
+            tasks = tasks.filter(status__in=ACTIVE_STATUSES)
+        vmid = optional_number(request, "vmid", VMID_MAX)
+        if vmid is not None:
+            tasks = tasks.filter(vmid=vmid)
+        if typefilter := text(request, "typefilter", 64):
+            if not TYPE_WORD.match(typefilter):
+                raise ValidationError({"typefilter": "a task type such as qmstart or vzstop"})
+            tasks = tasks.filter(upid__contains=f":{typefilter}:")
+        if userfilter := text(request, "userfilter", 128):
+            tasks = tasks.filter(upid__iregex=r":[^:]*" + re.escape(userfilter) + r"[^:]*:$")
+        if flag(request, "errors"):
+            tasks = tasks.filter(STATUS_TYPES["error"])
+        elif statusfilter := text(request, "statusfilter", 128):
+            wanted = Q(pk__isnull=True)
+            for word in re.split(r"[,;\s]+", statusfilter.strip()):
+                if word.lower() not in STATUS_TYPES:
+                    raise ValidationError({"statusfilter": f"'{word[:20]}' is not one of {', '.join(STATUS_TYPES)}"})
+                wanted |= STATUS_TYPES[word.lower()]
+            tasks = tasks.filter(wanted)
+        since = optional_number(request, "since", EPOCH_MAX)
+        until = optional_number(request, "until", EPOCH_MAX)
+        if since is not None:
+            tasks = tasks.filter(created_at__gte=_moment(since))
+        if until is not None:
+            tasks = tasks.filter(created_at__lte=_moment(until))
+        return data([task_row(t) for t in tasks[start:start + limit]], total=tasks.count())
+
+
+def _moment(epoch: int):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(min(epoch, 253402300799), tz=UTC)
 
 
 class TaskStatusView(APIView):
     def get(self, request: Request, node: str, upid: str) -> Response:
+        """``status`` running or stopped; ``exitstatus`` only once stopped, OK or the error."""
         task = task_named(request, node, upid)
-        summary = task_summary(task)
-        # Proxmox says "running" or "stopped"; exitstatus tells how it ended.
-        summary["status"] = "running" if task.is_active else "stopped"
-        summary["panel_status"] = task.status
-        return data(summary)
+        status = task_fields(task)
+        status["status"] = "running" if task.is_active else "stopped"
+        if not task.is_active:
+            status["exitstatus"] = exit_status(task)
+        return data(status)
 
 
 class TaskLogView(APIView):
@@ -49,6 +135,10 @@ class TaskLogView(APIView):
 
 
 class TaskView(APIView):
+    def get(self, request: Request, node: str, upid: str) -> Response:
+        task_named(request, node, upid)
+        return data([{"name": "log"}, {"name": "status"}])
+
     def delete(self, request: Request, node: str, upid: str) -> Response:
         """Stop a task: queued ones at once, running ones at their next step."""
         cancel(request.user, task_named(request, node, upid))

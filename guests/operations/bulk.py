@@ -66,8 +66,8 @@ class BulkRun:
             self.done += 1
             if not ok:
                 self.failed.append(str(guest))
-        self.context.log(f"{self.verb} {guest}... {outcome}")
-        self.context.log(f"progress {self.done}/{self.total}")
+            done = self.done
+        self.context.log(f"{self.verb} {guest}... {outcome}\nprogress {done}/{self.total}")
 
     def run_groups(self, groups: list[list[Guest]], plan: Callable[[Guest], tuple[str, dict]],
                    after: Callable[[Guest], Callable[[], None] | None] = lambda g: None) -> None:
@@ -107,7 +107,7 @@ def _selected(context: TaskContext) -> list[Guest]:
 
 @register("startall", "Start all", "startall")
 def start_all(context: TaskContext) -> str:
-    guests = [g for g in _selected(context) if g.state == GuestState.STOPPED]
+    guests = [g for g in _selected(context) if g.state == GuestState.STOPPED and not g.is_template]
     context.log(f"starting {len(guests)} guests of node {context.node.name}")
     run = BulkRun(context, "starting", len(guests))
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "tasks",
     "metrics",
     "cluster",
+    "consoles",
     "api",
 ]
 
@@ -136,7 +137,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "api.authentication.ApiTokenAuthentication",
+        "api.authentication.ProxmoxAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -250,6 +251,8 @@ PANEL_AUDIT_ANONYMOUS_ROWS = env.int("PANEL_AUDIT_ANONYMOUS_ROWS", default=10_00
 # /status, the read-only cluster status page, is public (no login) when on.
 PANEL_PUBLIC_STATUS = env.bool("PANEL_PUBLIC_STATUS", default=True)
 
+# Tasks a node's worker runs at once, each in a thread of its one process (their engine calls wait on I/O).
+PANEL_WORKER_CONCURRENCY = env.int("PANEL_WORKER_CONCURRENCY", default=8)
 # Guests of one startup-order group started or stopped in parallel by start-all / stop-all
 # (Proxmox: min(CPUs - 1, 8)).
 PANEL_BULK_WORKERS = env.int("PANEL_BULK_WORKERS", default=max(1, min((os.cpu_count() or 2) - 1, 8)))

@@ -26,6 +26,7 @@ from .matrix_world import (
     NODE_FIGURES,
     POOL,
     POOL2,
+    SNAPSHOT,
     TARGET,
     TASK,
     GuestSpec,
@@ -241,6 +242,34 @@ def move_to_pool(guest: GuestSpec, pool: str | None):
     return expect
 
 
+def console_page(guest: GuestSpec):
+    """A guest's console (Proxmox's vncproxy/termproxy): VM.Console on the guest; who holds neither it nor
+    VM.Audit is not told the guest exists."""
+    def expect(s: Subject) -> Outcome:
+        if not (sees_guest(s, guest) or sees_guest(s, guest, "VM.Console")):
+            return Outcome(NOT_FOUND, reason=f"guest {guest.vmid} does not exist")
+        if not sees_guest(s, guest, "VM.Console"):
+            return forbidden(f"you may not use the console of {describe(guest)}", "guest.console")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/console/"'))
+    return expect
+
+
+def display_page(guest: GuestSpec):
+    """A VM's display (noVNC): VM.Console as for its console; a container has none."""
+    console = console_page(guest)
+
+    def expect(s: Subject) -> Outcome:
+        outcome = console(s)
+        if outcome.kind == FORBIDDEN:
+            return forbidden(outcome.reason, "guest.vnc")
+        if outcome.kind != OK:
+            return outcome
+        if guest.kind != "vm":
+            return Outcome(CONFLICT, reason=f"{describe(guest)} has no display")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/vnc/"'))
+    return expect
+
+
 def can_create(s: Subject) -> bool:
     return s.has("VM.Allocate", "/vms") or any(s.has("VM.Allocate", f"/pool/{p}") for p in (POOL, POOL2))
 
@@ -293,6 +322,17 @@ def node_page(node: str, guests: bool = False, tasks: bool = True):
             return not_found("Node")
         return ok(shows(node, *[g.name for g in visible_guests(s, node) if guests],
                         *[f"{{{t.label}}}" for t in visible_tasks(s, node) if tasks]))
+    return expect
+
+
+def shell_page(node: str):
+    """A node's shell: Sys.Console on the node."""
+    def expect(s: Subject) -> Outcome:
+        if not (on_node(s, "Sys.Audit", node) or on_node(s, "Sys.Console", node)):
+            return Outcome(NOT_FOUND, reason=f"node {node} does not exist")
+        if not on_node(s, "Sys.Console", node):
+            return forbidden(f"you may not use the shell of node {node}", "node.shell")
+        return ok(shows(f'data-socket="/ws/nodes/{node}/shell/"'))
     return expect
 
 
@@ -510,6 +550,69 @@ def api_task(label: str, part: str):
     return api_visible(lambda s: sees_task(s, TASK[label]), "Task", data_is(listed))
 
 
+def config_change(guest: GuestSpec, method: str):
+    """Changing a guest's notes: seeing it, VM.Config.Options on it; PUT answers null, POST (VMs) the task."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Options"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Options)", "guest.config")
+
+        def noted(ctx: Context) -> list[str]:
+            from guests.models import Guest
+
+            return same("notes", Guest.objects.get(vmid=guest.vmid).description, "mx-notes")
+        if method == "post":
+            return ok(lambda ctx: new_tasks("config", guest)(ctx) + noted(ctx), audit=(("guest.config", "ok"),))
+        return ok(data_is(lambda ctx, data: same("answer", data, None) + noted(ctx)), audit=(("guest.config", "ok"),))
+    return expect
+
+
+def api_create(s: Subject) -> Outcome:
+    """POST /nodes/{node}/lxc outside any pool: VM.Allocate on /vms, then placing on the node (the service's
+    order: where the guest lands first)."""
+    if not can_create(s):
+        return forbidden("you may not create guests", "guest.create")
+    if not s.has("VM.Allocate", "/vms"):
+        return forbidden("you may not create guests outside a pool: choose a pool", "guest.create")
+    if not may_place_on(s, NODE_A):
+        return forbidden(f"you may not put guests on node {NODE_A}", "guest.create")
+
+    def created(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        rows = list(Guest.objects.filter(name=NEW_GUEST).values_list("pool__name", "owner_id", "node__name"))
+        return new_tasks("create")(ctx) + same("the new guest", rows, [(None, ctx.user.pk, NODE_A)])
+    return ok(created, audit=(("guest.create", "ok"),))
+
+
+def api_guest_list(node: str, kind: str):
+    def expect(s: Subject) -> Outcome:
+        wanted = sorted(g.vmid for g in visible_guests(s, node) if g.api_kind == kind)
+        return ok(data_is(lambda ctx, data: same("guests", sorted(g["vmid"] for g in data), wanted)))
+    return expect
+
+
+def api_resize(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Disk"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)", "guest.resize")
+        return ok(new_tasks("resize", guest), audit=(("guest.resize", "ok"),))
+    return expect
+
+
+def api_migrate(guest: GuestSpec):
+    """The page's rules (``migrate``), with the API's answer to a target the subject may not see: a 400."""
+    def expect(s: Subject) -> Outcome:
+        page = migrate(guest)(s)
+        if page.kind == REFUSED:
+            return Outcome(INVALID, reason=page.reason, audit=page.audit)
+        return page
+    return expect
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -708,6 +811,153 @@ def token_made(ctx: Context) -> list[str]:
 
 A, T, L, F = NODE_A, TARGET.vmid, LOOSE.vmid, FAR.vmid
 API = "api2/json/"
+
+
+# -- snapshots, clones, templates (guests/snapshots.py, guests/clone.py) ----------------------------------------
+
+def _snapshot_refusal(s: Subject, guest: GuestSpec, verb: str, action: str) -> Outcome | None:
+    """Seeing the guest (a 404 otherwise), then the privilege of ``verb`` (Proxmox: VM.Snapshot to take, change
+    and delete; VM.Snapshot or VM.Snapshot.Rollback to roll back)."""
+    if not sees_guest(s, guest):
+        return not_found("Guest")
+    may = sees_guest(s, guest, "VM.Snapshot") or (verb == "roll back" and sees_guest(s, guest,
+                                                                                     "VM.Snapshot.Rollback"))
+    if may:
+        return None
+    reason = {"take": f"you may not take snapshots of {describe(guest)}",
+              "roll back": f"you may not roll back {describe(guest)}",
+              "delete": f"you may not delete snapshots of {describe(guest)}",
+              "change": f"you may not change the snapshots of {describe(guest)}"}[verb]
+    return forbidden(reason, action)
+
+
+def snapshots_tab(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        names = (SNAPSHOT,) if guest == LOOSE else ()
+        take = ("Take snapshot",)
+        if sees_guest(s, guest, "VM.Snapshot"):
+            return ok(shows(guest.name, "You are here!", *names, *take))
+        return ok(shows(guest.name, "You are here!", *names, absent=take))
+    return expect
+
+
+def snapshot_task(guest: GuestSpec, verb: str, type_: str, action: str):
+    def expect(s: Subject) -> Outcome:
+        refusal = _snapshot_refusal(s, guest, verb, action)
+        return refusal or ok(new_tasks(type_, guest), audit=((action, "ok"),))
+    return expect
+
+
+def snapshot_confirm(guest: GuestSpec, verb: str):
+    def expect(s: Subject) -> Outcome:
+        return _snapshot_refusal(s, guest, verb, "") or ok(shows(SNAPSHOT, "Cancel"))
+    return expect
+
+
+def snapshot_description(api: bool):
+    def expect(s: Subject) -> Outcome:
+        refusal = _snapshot_refusal(s, LOOSE, "change", "guest.snapshot.config")
+        if refusal:
+            return refusal
+
+        def changed(ctx: Context) -> list[str]:
+            from guests.models import Snapshot
+
+            return same("description", Snapshot.objects.get(name=SNAPSHOT).description, "mx-changed" if not api
+                        else "")
+        check = data_is(lambda ctx, data: same("answer", data, None) + changed(ctx)) if api else \
+            redirects(f"/guests/{LOOSE.vmid}/snapshots/", changed)
+        return ok(check, audit=(("guest.snapshot.config", "ok"),))
+    return expect
+
+
+def api_snapshots(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        wanted = [SNAPSHOT, "current"] if guest == LOOSE else ["current"]
+        return ok(data_is(lambda ctx, data: same("snapshots", [e["name"] for e in data], wanted)))
+    return expect
+
+
+CLONE_ID = 48999
+
+
+def clone(guest: GuestSpec):
+    """VM.Clone on the source, VM.Allocate on the new VMID, placing on the source's node."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Clone"):
+            return forbidden(f"you may not clone {describe(guest)}", "guest.clone")
+        if not s.has("VM.Allocate", f"/vms/{CLONE_ID}"):
+            return forbidden(f"you may not create VMID {CLONE_ID}", "guest.clone")
+        if not may_place_on(s, guest.node):
+            return forbidden(f"you may not put guests on node {guest.node}", "guest.clone")
+        return ok(new_tasks("clone", guest), audit=(("guest.clone", "ok"),))
+    return expect
+
+
+def template(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Allocate"):
+            return forbidden(f"you may not make {describe(guest)} a template", "guest.template")
+        return ok(new_tasks("template", guest), audit=(("guest.template", "ok"),))
+    return expect
+
+
+def _snapshot_routes() -> dict[str, Route]:
+    t, at = LOOSE.vmid, f"/api2/json/nodes/{LOOSE.node}/{LOOSE.api_kind}/{LOOSE.vmid}"
+    on = f"/guests/{t}/snapshots/{SNAPSHOT}"
+    guest_api = API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/"
+    return {
+        "guests/<vmid:vmid>/snapshots/": page(*[get(f"/guests/{g.vmid}/snapshots/", snapshots_tab(g)) for g in GUESTS]),
+        "guests/<vmid:vmid>/snapshots/take/": page(*[
+            post(f"/guests/{g.vmid}/snapshots/take/", snapshot_task(g, "take", "snapshot", "guest.snapshot"),
+                 snapname="mxnew", description="") for g in GUESTS]),
+        "guests/<vmid:vmid>/snapshots/<str:snapname>/description/": page(
+            post(f"{on}/description/", snapshot_description(api=False), description="mx-changed")),
+        "guests/<vmid:vmid>/snapshots/<str:snapname>/<str:action>/": page(
+            get(f"{on}/rollback/", snapshot_confirm(LOOSE, "roll back")),
+            get(f"{on}/delete/", snapshot_confirm(LOOSE, "delete")),
+            post(f"{on}/rollback/", snapshot_task(LOOSE, "roll back", "rollback", "guest.rollback"),
+                 confirm=SNAPSHOT),
+            post(f"{on}/delete/", snapshot_task(LOOSE, "delete", "delsnapshot", "guest.delsnapshot"),
+                 confirm=SNAPSHOT)),
+        guest_api + "snapshot": api(
+            *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/snapshot", api_snapshots(g)) for g in GUESTS],
+            *[post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/snapshot",
+                   snapshot_task(g, "take", "snapshot", "guest.snapshot"), snapname="mxnew") for g in GUESTS]),
+        guest_api + "snapshot/<str:snapname>": api(
+            get(f"{at}/snapshot/{SNAPSHOT}", snapshot_confirm_api()),
+            Case("delete", f"{at}/snapshot/{SNAPSHOT}",
+                 snapshot_task(LOOSE, "delete", "delsnapshot", "guest.delsnapshot"))),
+        guest_api + "snapshot/<str:snapname>/config": api(
+            get(f"{at}/snapshot/{SNAPSHOT}/config", lambda s: ok(data_is(lambda ctx, data: same(
+                "description", data["description"], "mx-snapshot-note"))) if sees_guest(s, LOOSE)
+                else not_found("Guest")),
+            Case("put", f"{at}/snapshot/{SNAPSHOT}/config", snapshot_description(api=True))),
+        guest_api + "snapshot/<str:snapname>/rollback": api(
+            post(f"{at}/snapshot/{SNAPSHOT}/rollback",
+                 snapshot_task(LOOSE, "roll back", "rollback", "guest.rollback"))),
+        guest_api + "clone": api(post(f"/api2/json/nodes/{TARGET.node}/{TARGET.api_kind}/{TARGET.vmid}/clone",
+                                      clone(TARGET), newid=str(CLONE_ID), hostname="mxclone")),
+        guest_api + "template": api(post(f"/api2/json/nodes/{LOOSE.node}/{LOOSE.api_kind}/{LOOSE.vmid}/template",
+                                         template(LOOSE))),
+    }
+
+
+def snapshot_confirm_api():
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, LOOSE):
+            return not_found("Guest")
+        return ok(data_is(lambda ctx, data: same("links", data, [{"cmd": "rollback"}, {"cmd": "config"}])))
+    return expect
+
 ROUTES: dict[str, Route] = {
     "": page(get("/", datacenter)),
     "status": Route("public", (get("/status", lambda s: ok(shows("Nodes online", "2 of 2"))),)),
@@ -719,6 +969,8 @@ ROUTES: dict[str, Route] = {
         get(f"/nodes/{A}/tab/guests/", node_page(A, guests=True, tasks=False)),
         get(f"/nodes/{NODE_B}/tab/guests/", node_page(NODE_B, guests=True, tasks=False)),
         get(f"/nodes/{A}/tab/tasks/", node_page(A))),
+    "nodes/<str:name>/shell/": page(get(f"/nodes/{A}/shell/", shell_page(A)),
+                                    get(f"/nodes/{NODE_B}/shell/", shell_page(NODE_B))),
     "nodes/<str:name>/migrateall/": page(get(f"/nodes/{A}/migrateall/", migrate_all_page),
                                          post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
     "nodes/<str:name>/<str:action>/": page(get(f"/nodes/{A}/startall/", bulk_page(A, "startall")),
@@ -741,6 +993,8 @@ ROUTES: dict[str, Route] = {
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
                                         post(f"/guests/{F}/migrate/", migrate(FAR), target=A)),
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
@@ -752,6 +1006,7 @@ ROUTES: dict[str, Route] = {
         post(f"/guests/{T}/delete/", guest_action(TARGET, "delete"), confirm=str(T)),
         post(f"/guests/{L}/start/", guest_action(LOOSE, "start")),
         post(f"/guests/{F}/start/", guest_action(FAR, "start"))),
+    **_snapshot_routes(),
     "tasks/": page(get("/tasks/", lambda s: ok(lists(s, "tasks")))),
     "tasks/<str:upid>/": page(*[get(f"/tasks/{{{label}}}/", task_page(label)) for label in TASK]),
     "tasks/<str:upid>/cancel/": page(post("/tasks/{t_nodea}/cancel/", cancel("t_nodea")),
@@ -783,8 +1038,33 @@ ROUTES: dict[str, Route] = {
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall")),
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall", [L]),
                                                     vms=str(L))),
+    API + "nodes/<str:node>/<guestkind:kind>": api(
+        *[get(f"/api2/json/nodes/{n}/{k}", api_guest_list(n, k)) for n in (A, NODE_B) for k in ("lxc", "qemu")],
+        post(f"/api2/json/nodes/{A}/lxc", api_create, hostname=NEW_GUEST, ostemplate="local:vztmpl/busybox",
+             memory=64)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}", api_visible(lambda s, g=g: sees_guest(s, g),
+                                                                                "Guest")) for g in GUESTS],
+        Case("delete", f"/api2/json/nodes/{A}/lxc/{T}", guest_action(TARGET, "delete"))),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/config": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/config",
+              api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS],
+        Case("put", f"/api2/json/nodes/{A}/lxc/{T}/config", config_change(TARGET, "put"), {"description": "mx-notes"}),
+        post(f"/api2/json/nodes/{A}/qemu/{L}/config", config_change(LOOSE, "post"), description="mx-notes")),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/resize": api(
+        Case("put", f"/api2/json/nodes/{A}/qemu/{L}/resize", api_resize(LOOSE), {"disk": "virtio0", "size": "+1G"})),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/migrate": api(
+        post(f"/api2/json/nodes/{A}/lxc/{T}/migrate", api_migrate(TARGET), target=NODE_B),
+        post(f"/api2/json/nodes/{NODE_B}/lxc/{F}/migrate", api_migrate(FAR), target=A)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/pending": api(*[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/pending",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>": api(*[
         post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/start", guest_action(g, "start"))
+        for g in GUESTS], *[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/current",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest", data_is(
+                lambda ctx, data, g=g: same("status", (data["vmid"], data["status"]), (g.vmid, "stopped")))))
         for g in GUESTS]),
     "login/": Route("public", (
         get("/login/", lambda s: ok(shows('name="username"'))),

@@ -50,10 +50,11 @@ def test_others_and_anonymous_see_nothing(client, task) -> None:
 
 def test_bad_requests_say_why(admin_client, node) -> None:
     response = admin_client.post(f"/api2/json/nodes/{node.name}/stopall", {"vms": "101,abc"})
-    assert response.status_code == 400 and "VMIDs" in response.json()["message"]
+    assert response.status_code == 400 and "VMIDs" in response.json()["errors"]["vms"]
+    assert response.reason_phrase == response.json()["message"] == "Parameter verification failed."
     guest = GuestFactory(node=node, state="stopped")
     response = admin_client.post(f"/api2/json/nodes/{node.name}/lxc/{guest.vmid}/status/shutdown")
     assert response.status_code == 409
-    assert response.json()["message"] == f"cannot shutdown {guest}: it is stopped"
+    assert response.json()["message"] == f"cannot shutdown {guest}: it is stopped" == response.reason_phrase
     assert admin_client.post(f"/api2/json/nodes/{node.name}/qemu/{guest.vmid}/status/start").status_code == 404
     assert not Task.objects.exists()

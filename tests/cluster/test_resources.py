@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from tests.factories import PASSWORD, NodeFactory, PoolFactory, UserFactory, gra
 pytestmark = pytest.mark.django_db
 
 FIELDS = {"id", "type", "node", "vmid", "name", "status", "cpu", "maxcpu", "mem", "maxmem", "disk", "maxdisk",
-          "uptime", "pool", "template"}
+          "uptime", "template", "netin", "netout", "diskread", "diskwrite"}
 
 
 def _seed(guests: int) -> None:
@@ -39,7 +40,9 @@ def test_every_node_guest_and_storage_in_proxmox_shape(admin_client) -> None:
     assert set(vm) >= FIELDS and set(ct) >= FIELDS
     assert (vm["type"], vm["node"], vm["status"], vm["cpu"], vm["maxmem"]) == ("qemu", "rs-online", "running",
                                                                                 0.5, 64 << 20)
-    assert by_id["lxc/20004"]["pool"] == "rs-pool"
+    assert by_id["lxc/20004"]["pool"] == "rs-pool" and "pool" not in vm  # Proxmox leaves out what is not set
+    assert isinstance(vm["vmid"], int) and isinstance(vm["maxcpu"], int) and vm["template"] == 0
+    assert by_id["/pool/rs-pool"] == {"id": "/pool/rs-pool", "type": "pool", "pool": "rs-pool", "name": "rs-pool"}
     # The guests of an offline node: state unknown, no usage.
     assert by_id["lxc/20002"]["status"] == "unknown" and by_id["lxc/20002"]["cpu"] == 0
     only_vms = admin_client.get("/api2/json/cluster/resources", {"type": "vm"}).json()["data"]
@@ -60,7 +63,8 @@ def test_a_pool_user_sees_only_the_pool(client) -> None:
 def test_query_count_does_not_grow_with_guests(admin_client, django_assert_max_num_queries, guests) -> None:
     _seed(guests)
     admin_client.get("/api2/json/cluster/resources")  # the session and user loaded once
-    with django_assert_max_num_queries(6):
+    # session, user, nodes (twice), guests, their counters, pools
+    with django_assert_max_num_queries(8):
         answer = admin_client.get("/api2/json/cluster/resources").json()["data"]
     assert len([r for r in answer if r["type"] in ("qemu", "lxc")]) == guests
 
@@ -87,10 +91,14 @@ def test_node_status_gives_the_figures_of_the_last_poll(admin_client, node) -> N
     data = admin_client.get(f"/api2/json/nodes/{node.name}/status").json()["data"]
     node.refresh_from_db()
     assert node.cpus > 0 and node.memory_total > 0 and node.root_total > 0 and node.kernel  # a poll filled it
-    assert data["status"] == "online" and data["cpu"] == node.cpu_usage and data["cpuinfo"] == {"cpus": node.cpus}
+    assert data["status"] == "online" and data["cpu"] == node.cpu_usage
+    assert data["cpuinfo"]["cpus"] == node.cpus == os.cpu_count() and data["cpuinfo"]["model"]
+    assert data["cpuinfo"]["sockets"] >= 1 and 1 <= data["cpuinfo"]["cores"] <= node.cpus
+    assert data["pveversion"].startswith("pve-manager/9.")
     assert data["loadavg"] == [f"{v:.2f}" for v in (node.load_average, node.load_average_5, node.load_average_15)]
     assert data["memory"] == {"total": node.memory_total, "used": node.memory_used,
-                              "free": node.memory_total - node.memory_used}
+                              "free": node.memory_total - node.memory_used, "available": node.memory_available}
+    assert 0 < node.memory_available <= node.memory_total
     assert data["swap"] == {"total": node.swap_total, "used": node.swap_used, "free": node.swap_total - node.swap_used}
     free = node.root_total - node.root_used
     assert data["rootfs"] == {"total": node.root_total, "used": node.root_used, "free": free, "avail": free}

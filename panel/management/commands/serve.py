@@ -1,6 +1,7 @@
 """Run the ASGI server of the panel, as `make run` and docker-compose do: HTTPS on 8006, like Proxmox's pveproxy.
 
-The process becomes daphne (exec), so that its supervisor's signals reach the server itself.
+The process becomes daphne (exec; panel/server.py, which keeps the API's reason phrases), so that its
+supervisor's signals reach the server itself.
 """
 
 from __future__ import annotations
@@ -37,6 +38,6 @@ class Command(BaseCommand):
                     raise CommandError(f"{path} is missing: `make setup` (scripts/setup/secrets.sh) makes the "
                                        "certificate, or set PANEL_TLS_CERT and PANEL_TLS_KEY to your own")
         listen = endpoint(str(options["address"]), int(options["port"]), settings.PANEL_TLS, cert, key)
-        argv = [sys.executable, "-m", "daphne", "-e", listen, "panel.asgi:application"]
+        argv = [sys.executable, "-m", "panel.server", "-e", listen, "panel.asgi:application"]
         sys.stdout.flush()
         os.execv(sys.executable, argv)

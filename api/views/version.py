@@ -1,0 +1,15 @@
+"""/version: which Proxmox VE the API answers as (api/version.py)."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..responses import data
+from ..version import version
+
+
+class VersionView(APIView):
+    def get(self, request: Request) -> Response:
+        return data(version())
