@@ -327,11 +327,17 @@ const PanelResources = (function () {
     document.dispatchEvent(new CustomEvent("panel:resources", {detail: {node: message.node}}));
   }
 
+  // A lost connection says so in the header (the figures on screen are then the last ones known).
+  const liveStatus = document.querySelector("[data-live-status]");
   function connect() {
     const ws = new WebSocket(socketUrl("/ws/cluster/resources/"));  // live.js
-    ws.onmessage = (event) => apply(JSON.parse(event.data));
-    ws.onclose = () => setTimeout(connect, 5000);
+    ws.onmessage = (event) => { if (liveStatus) liveStatus.hidden = true; apply(JSON.parse(event.data)); };
+    ws.onclose = () => {
+      if (liveStatus && !liveStatus.dataset.leaving) liveStatus.hidden = false;
+      setTimeout(connect, 5000);
+    };
   }
+  window.addEventListener("beforeunload", () => { if (liveStatus) liveStatus.dataset.leaving = "1"; });
 
   if (document.querySelector("[data-resource-tree], [data-resource], [data-live-summary]")) connect();
   return {store};
