@@ -24,12 +24,12 @@ const PanelResources = (function () {
   // What each field shows: a badge, a bar (fraction and its label) and/or a text.
   const FIELDS = {
     status: (r) => ({badge: r.status, kind: kindOf(r)}),
-    cpu: (r) => ({fraction: r.cpu, label: percent(r.cpu), text: percent(r.cpu)}),
-    mem: (r) => ({fraction: ratio(r.mem, r.maxmem), label: percent(ratio(r.mem, r.maxmem)),
-                  text: `${size(r.mem)} of ${size(r.maxmem)}`}),
+    cpu: (r) => (r.cpu === undefined ? null : {fraction: r.cpu, label: percent(r.cpu), text: percent(r.cpu)}),
+    mem: (r) => (r.maxmem === undefined ? null : {fraction: ratio(r.mem, r.maxmem), label: percent(ratio(r.mem, r.maxmem)),
+                                                 text: `${size(r.mem)} of ${size(r.maxmem)}`}),
     disk: (r) => ({fraction: ratio(r.disk, r.maxdisk), label: percent(ratio(r.disk, r.maxdisk)),
                    text: r.maxdisk ? `${size(r.disk)} of ${size(r.maxdisk)}` : "—"}),
-    uptime: (r) => ({text: duration(r.uptime)}),
+    uptime: (r) => (r.uptime === undefined ? null : {text: duration(r.uptime)}),
     actions: (r) => ({allowed: r.status}),  // children with data-states: shown in those states only
   };
 
