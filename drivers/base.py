@@ -58,6 +58,10 @@ class GuestDriver(ABC):
     def list_templates(self) -> list[TemplateInfo]:
         """Templates this node can create guests from."""
 
+    def list_networks(self) -> list[dict]:
+        """The engine's own networks, read-only (name, driver, scope, subnets, gateways); none by default."""
+        return []
+
     @abstractmethod
     def create(self, spec: GuestSpec) -> GuestInfo:
         """Create a stopped guest from a template. Leaves nothing behind when it fails."""

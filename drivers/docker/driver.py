@@ -89,6 +89,18 @@ class DockerDriver(GuestDriver):
             version = self.client.version()
         return EngineInfo(name="docker", version=version.get("Version", "?"), uri=self.url)
 
+    def list_networks(self) -> list[dict]:
+        with self.engine.errors():
+            networks = self.client.api.networks()
+        listed = []
+        for network in sorted(networks, key=lambda n: n.get("Name", "")):
+            configs = (network.get("IPAM") or {}).get("Config") or []
+            listed.append({"name": network.get("Name", ""), "driver": network.get("Driver", ""),
+                           "scope": network.get("Scope", ""), "internal": bool(network.get("Internal")),
+                           "subnets": [c["Subnet"] for c in configs if c.get("Subnet")],
+                           "gateways": [c["Gateway"] for c in configs if c.get("Gateway")]})
+        return listed
+
     def list_guests(self) -> list[GuestInfo]:
         with self.engine.errors():
             listed = self.client.containers.list(all=True, sparse=True)

@@ -68,8 +68,14 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # the one format of every date on every page 
 
 
 @register.filter
-def when(value: datetime | None) -> str:
-    """A moment as <time>: the server's time zone in the one format; format.js redraws it in the browser's."""
+def when(value: datetime | str | None) -> str:
+    """A moment (or its ISO text) as <time>: the server's time zone in the one format; format.js redraws it in
+    the browser's."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if value is None:
         return "—"
     local = timezone.localtime(value) if timezone.is_aware(value) else value

@@ -66,9 +66,29 @@ const PanelLive = (function () {
         exit.textContent = task.exitstatus || "—";
         const ended = document.getElementById("task-ended");
         if (ended) ended.replaceChildren(task.endtime ? date(task.endtime) : "—");
-        if (FINAL.has(task.status)) document.querySelectorAll(".while-active").forEach((node) => node.remove());
+        if (FINAL.has(task.status)) {
+          document.querySelectorAll(".while-active").forEach((node) => node.remove());
+          resyncSteps();
+        }
       },
     });
+  }
+
+  // The steps of a task that has ended, as the server has them: a step that began and ended while the page
+  // was loading sent its news before the page listened.
+  async function resyncSteps() {
+    const table = document.querySelector('table[data-task-table][data-scope^="children:"]');
+    if (!table) return;
+    const response = await fetch(location.href, {credentials: "same-origin"});
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html")
+      .querySelector('table[data-task-table][data-scope^="children:"] tbody');
+    const entry = tables.find((e) => e.table === table);
+    if (!fresh || !entry) return;
+    entry.body.replaceChildren(...fresh.children);
+    PanelFormat.localDates(entry.body);
+    entry.rows.clear();
+    entry.body.querySelectorAll("tr[data-upid]").forEach((row) => entry.rows.set(row.dataset.upid, row));
   }
 
   // -- task rows: the dock, and the task cards of pages (templates/includes/task_table.html) ---------------
@@ -108,6 +128,13 @@ const PanelLive = (function () {
     tables.push({table, body, rows, dock, limit: Number(table.dataset.limit || 15)});
   }
 
+  // A task is newer than a table's rows when it started after its first (newest) row: older ones are not its.
+  function newer(entry, task) {
+    const first = entry.body.querySelector("tr[data-upid]");
+    const shown = first ? Number(first.dataset.starttime || 0) : 0;
+    return !first || task.starttime >= shown;
+  }
+
   function render(entry, task, isNew) {
     let row = entry.rows.get(task.upid);
     if (!row) {
@@ -125,11 +152,17 @@ const PanelLive = (function () {
     }
     row.replaceChildren(...rowCells(task));
     row.dataset.status = task.status;
+    row.dataset.starttime = String(task.starttime);
     if (entry.dock) row.tabIndex = 0;
   }
 
   function onTasks(message) {
     if (message.type === "tasks") {  // the latest tasks: the dock starts from them
+      // The cards of the page take what changed since it was drawn (or since the socket dropped).
+      for (const entry of tables.filter((e) => !e.dock)) {
+        [...message.tasks].reverse().forEach((task) => render(entry, task, inScope(entry.table, task)
+                                                              && !entry.rows.has(task.upid) && newer(entry, task)));
+      }
       for (const entry of tables.filter((e) => e.dock)) {
         entry.body.replaceChildren();
         entry.rows.clear();

@@ -24,12 +24,12 @@ const PanelResources = (function () {
   // What each field shows: a badge, a bar (fraction and its label) and/or a text.
   const FIELDS = {
     status: (r) => ({badge: r.status, kind: kindOf(r)}),
-    cpu: (r) => ({fraction: r.cpu, label: percent(r.cpu), text: percent(r.cpu)}),
-    mem: (r) => ({fraction: ratio(r.mem, r.maxmem), label: percent(ratio(r.mem, r.maxmem)),
-                  text: `${size(r.mem)} of ${size(r.maxmem)}`}),
+    cpu: (r) => (r.cpu === undefined ? null : {fraction: r.cpu, label: percent(r.cpu), text: percent(r.cpu)}),
+    mem: (r) => (r.maxmem === undefined ? null : {fraction: ratio(r.mem, r.maxmem), label: percent(ratio(r.mem, r.maxmem)),
+                                                 text: `${size(r.mem)} of ${size(r.maxmem)}`}),
     disk: (r) => ({fraction: ratio(r.disk, r.maxdisk), label: percent(ratio(r.disk, r.maxdisk)),
                    text: r.maxdisk ? `${size(r.disk)} of ${size(r.maxdisk)}` : "—"}),
-    uptime: (r) => ({text: duration(r.uptime)}),
+    uptime: (r) => (r.uptime === undefined ? null : {text: duration(r.uptime)}),
     actions: (r) => ({allowed: r.status}),  // children with data-states: shown in those states only
   };
 
@@ -327,11 +327,17 @@ const PanelResources = (function () {
     document.dispatchEvent(new CustomEvent("panel:resources", {detail: {node: message.node}}));
   }
 
+  // A lost connection says so in the header (the figures on screen are then the last ones known).
+  const liveStatus = document.querySelector("[data-live-status]");
   function connect() {
     const ws = new WebSocket(socketUrl("/ws/cluster/resources/"));  // live.js
-    ws.onmessage = (event) => apply(JSON.parse(event.data));
-    ws.onclose = () => setTimeout(connect, 5000);
+    ws.onmessage = (event) => { if (liveStatus) liveStatus.hidden = true; apply(JSON.parse(event.data)); };
+    ws.onclose = () => {
+      if (liveStatus && !liveStatus.dataset.leaving) liveStatus.hidden = false;
+      setTimeout(connect, 5000);
+    };
   }
+  window.addEventListener("beforeunload", () => { if (liveStatus) liveStatus.dataset.leaving = "1"; });
 
   if (document.querySelector("[data-resource-tree], [data-resource], [data-live-summary]")) connect();
   return {store};

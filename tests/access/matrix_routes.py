@@ -412,6 +412,15 @@ def migrate_all(s: Subject) -> Outcome:
     return ok(new_tasks("migrateall", per_node={NODE_A: chosen}), audit=(("node.migrateall", "ok"),))
 
 
+def migrate_all_page(s: Subject) -> Outcome:
+    """The picker of migrate-all: the node's guests the subject may migrate."""
+    if not on_node(s, "Sys.Audit", NODE_A):
+        return not_found("Node")
+    if not on_node(s, "Sys.Modify", NODE_A):
+        return forbidden(f"you may not migrate all on node {NODE_A}")
+    return ok(shows("Migrate all", *[g.name for g in visible_guests(s, NODE_A) if sees_guest(s, g, "VM.Migrate")]))
+
+
 def datacenter_page(s: Subject) -> Outcome:
     return ok(shows("Stop all")) if s.has("Sys.Audit", "/nodes") else Outcome(NOT_FOUND, reason="no such node")
 
@@ -1119,7 +1128,8 @@ ROUTES: dict[str, Route] = {
         get(f"/nodes/{A}/tab/tasks/", node_page(A))),
     "nodes/<str:name>/shell/": page(get(f"/nodes/{A}/shell/", shell_page(A)),
                                     get(f"/nodes/{NODE_B}/shell/", shell_page(NODE_B))),
-    "nodes/<str:name>/migrateall/": page(post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
+    "nodes/<str:name>/migrateall/": page(get(f"/nodes/{A}/migrateall/", migrate_all_page),
+                                         post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
     "nodes/<str:name>/<str:action>/": page(get(f"/nodes/{A}/startall/", bulk_page(A, "startall")),
                                            post(f"/nodes/{A}/startall/", bulk(A, "startall")),
                                            post(f"/nodes/{A}/stopall/", bulk(A, "stopall"))),

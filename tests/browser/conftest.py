@@ -47,9 +47,14 @@ class Session:
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
-        page.on("console", lambda message: self.errors.append(f"{page.url}: console {message.text}")
-                if message.type == "error" else None)
+        page.on("console", lambda message: self._console(page, message))
         return page
+
+    def _console(self, page: Page, message) -> None:
+        # A page that answers 404 or 403 on purpose logs its own status: only what its scripts do counts.
+        document = message.location.get("url") == page.url and message.text.startswith("Failed to load resource")
+        if message.type == "error" and not document:
+            self.errors.append(f"{page.url}: console {message.text} ({message.location.get('url')})")
 
     def login(self, username: str, viewport: dict | None = None, theme: str = "light") -> Page:
         page = self.page(viewport, theme)
