@@ -227,3 +227,25 @@ def test_a_node_elsewhere_has_its_shell_served_there(asgi_server: str) -> None:
             assert json.loads(frames[0])["error"] == "the shell of node shell-far is served by the panel on that node"
 
     asyncio.run(scenario())
+
+
+BAD_CONTROLS = ['{"resize": [0, 24]}', '{"resize": [80, 1001]}', '{"resize": [80]}', '{"resize": [80.5, 24]}',
+                '{"resize": [true, 24]}', '{"size": [80, 24]}', '[80, 24]', 'not json']
+
+
+def test_a_bad_control_message_closes_the_shell_with_the_reason(asgi_server: str, container_guest,
+                                                                docker_client) -> None:
+    guest, container = container_guest
+    cookie = session_cookie(asgi_server, AdminFactory(username="root").username)
+
+    async def scenario(control: str) -> None:
+        async with connect(asgi_server, f"/ws/guests/{guest.vmid}/console/", cookie) as socket:
+            await socket.send(control)
+            code, frames = await refused(socket)
+            assert code == 4400, control
+            error = json.loads(next(f for f in frames if isinstance(f, str)))["error"]
+            assert "columns" in error and "rows" in error
+
+    for control in BAD_CONTROLS:
+        asyncio.run(scenario(control))
+    wait_until(lambda: not execs_running(docker_client, container), 20, "the shells to be hung up")
