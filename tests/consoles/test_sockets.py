@@ -9,6 +9,7 @@ import contextlib
 import json
 import re
 
+import psutil
 import pytest
 import websockets
 from channels.db import database_sync_to_async
@@ -176,8 +177,15 @@ def test_root_gets_a_login_shell_on_the_node_that_follows_a_resize(asgi_server: 
             await read_until(socket, rb"[\r\n]me-root-42\r?\n27 91\r?\n")
             await socket.send(b"exit\n")
             assert (await refused(socket))[0] == 1000
+        # A page closed with the shell running a command: both end.
+        async with connect(asgi_server, f"/ws/nodes/{node.name}/shell/", cookie) as socket:
+            await socket.send(b"sleep 600 & echo pids-$$-$!-end\n")
+            found = re.search(rb"[\r\n]pids-(\d+)-(\d+)-end", await read_until(socket, rb"[\r\n]pids-\d+-\d+-end"))
+            pids.extend(int(pid) for pid in found.groups())
 
+    pids: list[int] = []
     asyncio.run(scenario())
+    wait_until(lambda: not any(psutil.pid_exists(pid) for pid in pids), 20, f"the shell and its job {pids} to end")
 
 
 def test_who_is_not_root_gets_a_login_prompt_and_loses_it_with_sys_console(asgi_server: str) -> None:
