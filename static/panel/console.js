@@ -52,13 +52,16 @@ const PanelConsole = (() => {
       sendSize();
       terminal.focus();
     };
+    let error = "";  // why the server is about to close, when it says
     ws.onmessage = (event) => {
       if (event.data instanceof ArrayBuffer) terminal.write(new Uint8Array(event.data));
+      else error = JSON.parse(event.data).error || "";
     };
     ws.onclose = (event) => {
       const [text, badge] = ENDINGS[event.code] || ["disconnected", "error"];
-      setStatus(box, text, badge, event.reason);
-      terminal.write(`\r\n\x1b[2m[${event.reason || text}]\x1b[0m\r\n`);
+      const reason = error || event.reason;
+      setStatus(box, text, badge, reason);
+      terminal.write(`\r\n\x1b[2m[${reason || text}]\x1b[0m\r\n`);
       terminal.options.disableStdin = true;
       terminal.options.cursorBlink = false;
     };
