@@ -1,6 +1,8 @@
 // A terminal (xterm.js) on a console socket (consoles/consumers.py). Binary frames are the terminal's bytes,
 // both ways; text frames are JSON control messages to the server: {"resize": [columns, rows]} whenever the
 // terminal's size changes, which follows the size of its box (the window, a tab being shown).
+// A box marked data-lazy (a console in a tab not shown yet) waits for PanelConsole.open(box): every opening
+// starts a shell and writes an audit row, which a page view should not.
 "use strict";
 
 const PanelConsole = (() => {
@@ -73,6 +75,6 @@ const PanelConsole = (() => {
     refit();
   }
 
-  document.querySelectorAll("[data-console]").forEach(open);
+  document.querySelectorAll("[data-console]:not([data-lazy])").forEach(open);
   return { open };
 })();
