@@ -1,6 +1,19 @@
 from django.urls import path
 
-from .views import access, cluster, guest_config, guests, metrics, nodes, pools, snapshots, storage, tasks, version
+from .views import (
+    access,
+    cluster,
+    guest_config,
+    guest_list,
+    guests,
+    metrics,
+    nodes,
+    pools,
+    snapshots,
+    storage,
+    tasks,
+    version,
+)
 from .waiting import waits_for_task
 
 # A guest's endpoints: /nodes/{node}/qemu/{vmid}/... for VMs, /nodes/{node}/lxc/{vmid}/... for containers.
@@ -40,7 +53,9 @@ urlpatterns = [
     path("nodes/<str:node>/storage/<str:storage_id>", storage.NodeStorageView.as_view()),
     path("nodes/<str:node>/storage/<str:storage_id>/status", storage.NodeStorageStatusView.as_view()),
     path("nodes/<str:node>/storage/<str:storage_id>/content", storage.NodeStorageContentView.as_view()),
+    path("nodes/<str:node>/<guestkind:kind>", guest_list.GuestListView.as_view()),
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
+    path(GUEST, guest_list.GuestView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
     path(GUEST + "/config", waits_for_task(guest_config.GuestConfigView.as_view())),
@@ -54,4 +69,6 @@ urlpatterns = [
          snapshots.SnapshotRollbackView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/clone", snapshots.CloneView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/template", snapshots.TemplateView.as_view()),
+    path(GUEST + "/resize", guest_config.GuestResizeView.as_view()),
+    path(GUEST + "/migrate", guests.GuestMigrateView.as_view()),
 ]

@@ -44,6 +44,9 @@ def check_bridge_name(bridge: str) -> None:
 SNAPSHOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}\Z")
 SNAPSHOT_NAME_RULE = "a letter, then letters, digits, '-' and '_', at most 40 characters"
 RESERVED_SNAPSHOT_NAMES = frozenset({"current", "pending", "vzdump"})
+# What XML 1.0 cannot carry (libvirt keeps a VM snapshot's description in XML): control characters but tab and
+# new lines, lone surrogates, and the two non-characters U+FFFE and U+FFFF.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_SNAPSHOT_DESCRIPTION = 8 * 1024  # Proxmox keeps a description in the guest's config file, as ours in a label
 
 
@@ -59,5 +62,5 @@ def check_snapshot_description(description: str) -> None:
     if len(description) > MAX_SNAPSHOT_DESCRIPTION:
         raise InvalidSpec(f"a snapshot description is at most {MAX_SNAPSHOT_DESCRIPTION} characters, "
                           f"not {len(description)}")
-    if "\0" in description:
-        raise InvalidSpec("a snapshot description cannot hold a NUL character")
+    if NOT_IN_XML.search(description):
+        raise InvalidSpec("a snapshot description cannot hold control characters (other than tabs and new lines)")

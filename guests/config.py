@@ -22,11 +22,11 @@ from django.db import transaction
 from access import permissions
 from access.audit import audited
 from cluster.events import publish_guest_changed
-from drivers.limits import DOCKER_MIN_MEMORY_MIB, MAX_MEMORY_MIB, MAX_VCPUS
+from drivers.limits import DOCKER_MIN_MEMORY_MIB, MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
 from nodes.models import LOCAL_STORAGE, Node
 from nodes.validators import validate_guest_name
 from panel.errors import Conflict, Forbidden, InvalidRequest
-from panel.parsing import boolean, decimal, format_startup, startup_spec, tag_list
+from panel.parsing import boolean, decimal, disk_size, format_startup, startup_spec, tag_list
 from tasks.models import Task
 from tasks.services import submit
 
@@ -266,10 +266,7 @@ def _parse_value(guest: Guest, kind: GuestKind, key: str, raw: str) -> object:
     if key == "onboot":
         return 1 if boolean(raw, key) else 0
     if key == "startup":
-        spec = startup_spec(raw, key)
-        for part, number in spec.items():
-            if number > MAX_STARTUP_NUMBER:
-                raise InvalidRequest(f"{part} is at most {MAX_STARTUP_NUMBER}")
+        spec = parse_startup(raw)
         return format_startup(spec.get("order"), spec.get("up"), spec.get("down"))
     if key == "description":
         if len(raw) > MAX_DESCRIPTION:
@@ -281,6 +278,15 @@ def _parse_value(guest: Guest, kind: GuestKind, key: str, raw: str) -> object:
 
 
 MAX_STARTUP_NUMBER = 999_999  # an order, or seconds: within the columns, more than any boot needs
+
+
+def parse_startup(raw: str) -> dict[str, int]:
+    """A startup spec (``order=1,up=30,down=60``) within the bounds the panel keeps."""
+    spec = startup_spec(raw, "startup")
+    for part, number in spec.items():
+        if number > MAX_STARTUP_NUMBER:
+            raise InvalidRequest(f"startup: {part} is at most {MAX_STARTUP_NUMBER}")
+    return spec
 
 
 # -- changing --------------------------------------------------------------------------------------------------
@@ -380,3 +386,41 @@ def engine_change(changes: dict[str, object]) -> dict[str, object]:
     """Pending engine settings (Proxmox's keys) as the fields of drivers' ConfigChange."""
     return {ENGINE_KEYS[key]: str(value) if ENGINE_KEYS[key] == "name" else int(value)
             for key, value in changes.items()}
+
+
+# -- disks -----------------------------------------------------------------------------------------------------
+
+DISK_KEY = {GuestKind.VM: "virtio0", GuestKind.CT: "rootfs"}
+
+
+def request_resize(user: AbstractBaseUser, guest: Guest, disk: str, size: str,
+                   given_digest: str | None = None) -> Task:
+    """Grow a guest's disk to ``size`` (Proxmox's ``+2G`` to add, ``10G`` for the new size): VM.Config.Disk on
+    it; a ``resize`` task grows it, live when the guest runs. Disks only grow, as Proxmox's."""
+    from .services import check_node_ready
+
+    with audited(user, "guest.resize", guest) as outcome:
+        if given_digest and not DIGEST.fullmatch(given_digest):
+            raise ParameterErrors({"digest": "a SHA1 digest of the configuration (40 hex digits) is needed"})
+        if not permissions.has_guest_privilege(user, "VM.Config.Disk", guest):
+            raise Forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)")
+        kind = GuestKind(guest.kind)
+        if disk != DISK_KEY[kind]:
+            raise ParameterErrors({"disk": f"{guest} has no disk '{disk[:40]}': its disk is {DISK_KEY[kind]}"})
+        if kind is GuestKind.CT:
+            raise ParameterErrors({"disk": "a container's root file system is a layer of the Docker engine's "
+                                           "storage: it has no size to grow"})
+        try:
+            relative, wanted = disk_size(size, "size", maximum=MAX_DISK_GIB * 1024**3)
+        except InvalidRequest as exc:
+            raise ParameterErrors({"size": exc.message.removeprefix("size: ")}) from None
+        new_size = guest.disk_bytes + wanted if relative else wanted
+        if new_size < guest.disk_bytes:
+            raise ParameterErrors({"size": "shrinking disks is not supported"})
+        if new_size > MAX_DISK_GIB * 1024**3:
+            raise ParameterErrors({"size": f"a disk is at most {MAX_DISK_GIB} GiB"})
+        check_digest(guest, given_digest)
+        check_node_ready(guest.node, guest.kind)
+        task = submit(guest.node, "resize", user, guest=guest, params={"disk": 0, "size_bytes": new_size})
+        outcome.detail = task.upid
+    return task

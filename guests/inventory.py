@@ -64,6 +64,8 @@ def apply_info(guest: Guest, info: GuestInfo, now: datetime, host_cpus: int) -> 
 def sync_templates(node: Node, kind: str, templates: list[TemplateInfo]) -> None:
     """Make the node's template rows what the engine offers, writing only what changed (usually nothing)."""
     known = {t.name: t for t in GuestTemplate.objects.filter(node=node, kind=kind)}
+    # One row per name: an image committed from a guest keeps its template's labels, and would be a second one.
+    templates = list({t.name: t for t in reversed(templates)}.values())[::-1]
     offered = {t.name for t in templates}
     gone = [row.pk for name, row in known.items() if name not in offered]
     if gone:

@@ -109,6 +109,10 @@ class CreateRequest:
     startup_order: int | None = None
     start: bool = False
     pool: Pool | None = None
+    startup_up: int | None = None
+    startup_down: int | None = None
+    description: str = ""
+    tags: str = ""
 
 
 def may_place_on(user: AbstractBaseUser, node: Node) -> bool:
@@ -176,6 +180,10 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
                     disk_bytes=request.disk_gib * 1024**3,
                     onboot=request.onboot,
                     startup_order=request.startup_order,
+                    startup_up=request.startup_up,
+                    startup_down=request.startup_down,
+                    description=request.description,
+                    tags=request.tags,
                     owner=user,
                     pool=pool,
                 )

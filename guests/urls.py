@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.GuestListView.as_view(), name="guest_list"),
+    path("bulk/", views.GuestSelectionView.as_view(), name="guest_selection"),
     path("create/<str:kind>/", views.GuestCreateView.as_view(), name="guest_create"),
     path("<vmid:vmid>/", views.GuestDetailView.as_view(), name="guest_detail"),
     path("<vmid:vmid>/tab/<slug:tab>/", views.GuestDetailView.as_view(), name="guest_tab"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from guests.bulk import selection_actions
 from panel.tabs import Tab, TabSet
 from tasks.models import RECENT_TASKS
 
@@ -29,7 +30,8 @@ def summary(request: HttpRequest, node: Node) -> dict:
 
 
 def guests(request: HttpRequest, node: Node) -> dict:
-    return {"guests": node.guests.select_related("node", "pool").visible_to(request.user).order_by("vmid")}
+    return {"guests": node.guests.select_related("node", "pool").visible_to(request.user).order_by("vmid"),
+            "selection_actions": selection_actions(request.user, [node])}
 
 
 def task_history(request: HttpRequest, node: Node) -> dict:

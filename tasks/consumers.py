@@ -105,7 +105,7 @@ class TaskLogConsumer(PanelConsumer):
 
     @database_sync_to_async
     def _summary(self) -> dict:
-        return events.task_summary(Task.objects.select_related("node", "user", "parent").get(pk=self.task.pk))
+        return events.task_row(Task.objects.select_related("node", "user", "parent").get(pk=self.task.pk))
 
 
 class TaskListConsumer(PanelConsumer):
@@ -131,7 +131,7 @@ class TaskListConsumer(PanelConsumer):
     @database_sync_to_async
     def _recent(self) -> list[dict]:
         queryset = Task.objects.select_related("node", "user", "parent").visible_to(self.scope["user"])
-        return [events.task_summary(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
+        return [events.task_row(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
 
     @database_sync_to_async
     def _visible(self, items: list[dict]) -> frozenset[int]:

@@ -140,6 +140,18 @@ class Task(models.Model):
     def target(self) -> str:
         return str(self.vmid) if self.vmid else self.node.name
 
+    @property
+    def description(self) -> str:
+        """What the task lists show, as Proxmox's GUI words it: "CT 101 - Start", "Start all" (a node's)."""
+        try:
+            label = get_task_type(self.type).label
+        except LookupError:
+            label = self.type
+        if not self.vmid:
+            return label
+        kind = {"qm": "VM", "vz": "CT"}.get(self.proxmox_type[:2], "Guest")
+        return f"{kind} {self.vmid} - {label}"
+
 
 class TaskLogLine(models.Model):
     """A numbered line of a task's log, as the worker wrote it."""

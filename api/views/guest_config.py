@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from guests.config import guest_config, pending_entries, request_config
+from guests.config import ParameterErrors, guest_config, pending_entries, request_config, request_resize
 
 from ..params import guest_named, text_params
 from ..responses import data
@@ -49,3 +49,17 @@ class GuestPendingView(APIView):
 
     def get(self, request: Request, node: str, kind: str, vmid: int) -> Response:
         return data(pending_entries(guest_named(request, node, kind, vmid)))
+
+
+class GuestResizeView(APIView):
+    """PUT .../resize: disk, size (``+2G`` or ``10G``), digest; answers the resize task's UPID."""
+
+    def put(self, request: Request, node: str, kind: str, vmid: int) -> Response:
+        guest = guest_named(request, node, kind, vmid)
+        missing = {key: "property is missing and it is not optional" for key in ("disk", "size")
+                   if not str(request.data.get(key, ""))}
+        if missing:
+            raise ParameterErrors(missing)
+        task = request_resize(request.user, guest, str(request.data["disk"]), str(request.data["size"]),
+                              request.data.get("digest"))
+        return data(task.upid)

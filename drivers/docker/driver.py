@@ -48,6 +48,7 @@ from .client import STATS_CONCURRENCY, DockerEngine
 from .console import ExecTerminal
 from .migration import ContainerMigration
 from .snapshots import ContainerSnapshots
+from .volumes import FILLER_LABEL
 
 _STATES = {
     "running": PowerState.RUNNING,
@@ -90,7 +91,9 @@ class DockerDriver(GuestDriver):
     def list_guests(self) -> list[GuestInfo]:
         with self.engine.errors():
             listed = self.client.containers.list(all=True, sparse=True)
-        listed = [c for c in listed if _name_of(c).startswith(self.name_prefix)]
+        # Not the containers that only carry volume data for a moment (a migration's, a snapshot's): no guests.
+        listed = [c for c in listed if _name_of(c).startswith(self.name_prefix)
+                  and FILLER_LABEL not in (c.attrs.get("Labels") or {})]
         if not listed:
             return []
         with ThreadPoolExecutor(min(len(listed), STATS_CONCURRENCY), thread_name_prefix="docker-stats") as pool:

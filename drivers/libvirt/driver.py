@@ -65,6 +65,7 @@ from .host import Host
 from .migration import VmMigration
 
 log = logging.getLogger(__name__)
+BALLOON_SETTLE = 20.0  # s a live memory change waits for the guest's balloon driver to reach the new size
 
 _STATS = (
     libvirt.VIR_DOMAIN_STATS_STATE
@@ -254,6 +255,8 @@ class LibvirtDriver(GuestDriver):
         if change.memory_mib is not None:
             left |= self._apply(guest, running, "memory_mib",
                                 lambda live: guest.set_memory(change.memory_mib * 1024, live=live))
+            if running and "memory_mib" not in left:
+                self._wait_for_balloon(guest, change.memory_mib * 1024)
         if change.vcpus is not None:
             left |= self._apply(guest, running, "vcpus", lambda live: guest.set_vcpus(change.vcpus, live=live))
         if change.name is not None and change.name != guest.name:
@@ -264,6 +267,14 @@ class LibvirtDriver(GuestDriver):
                     raise GuestAlreadyExists(f"a VM named '{change.name}' already exists on this node")
                 guest.rename(change.name)
         return left
+
+    @staticmethod
+    def _wait_for_balloon(guest: Guest, kib: int) -> None:
+        """The guest's balloon driver gives memory back a step at a time: wait (a bounded while) until it holds
+        what was asked, so that what is read back next is the new size, not a step on the way."""
+        deadline = time.monotonic() + BALLOON_SETTLE
+        while guest.info().memory_kib != kib and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL)
 
     @staticmethod
     def _apply(guest: Guest, running: bool, field: str, act) -> set[str]:

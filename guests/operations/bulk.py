@@ -124,12 +124,17 @@ def stop_all(context: TaskContext) -> str:
               if g.state in (GuestState.RUNNING, GuestState.PAUSED)]
     default_timeout = int(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
     force_stop = context.params.get("force_stop", True)
-    context.log(f"shutting down {len(guests)} guests of node {context.node.name} "
-                f"(timeout {default_timeout} s{', then stop' if force_stop else ''})")
-    run = BulkRun(context, "shutting down", len(guests))
+    if context.params.get("hard"):
+        context.log(f"stopping {len(guests)} guests of node {context.node.name}")
+    else:
+        context.log(f"shutting down {len(guests)} guests of node {context.node.name} "
+                    f"(timeout {default_timeout} s{', then stop' if force_stop else ''})")
+    run = BulkRun(context, "stopping" if context.params.get("hard") else "shutting down", len(guests))
+
+    hard = bool(context.params.get("hard"))  # a selection's "Stop" (guests/bulk.py): no shutdown asked first
 
     def plan(guest: Guest) -> tuple[str, dict]:
-        if guest.state == GuestState.PAUSED:
+        if hard or guest.state == GuestState.PAUSED:
             return "stop", {}  # a frozen guest cannot answer a shutdown request
         return "shutdown", {"timeout": guest.startup_down or default_timeout, "force_stop": force_stop}
 

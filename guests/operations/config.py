@@ -66,3 +66,16 @@ def apply_pending(context: TaskContext, guest: Guest, driver: GuestDriver) -> No
     if changes:
         context.log("applying pending changes: " + ", ".join(f"{k}={v}" for k, v in sorted(changes.items())))
         apply(context, guest, driver, changes)
+
+
+@register("resize", "Resize disk", "resize")
+def resize(context: TaskContext) -> str:
+    guest, driver = target(context)
+    size = int(context.params["size_bytes"])
+    context.log(f"resizing disk {context.params.get('disk', 0)} of {guest} to {size} bytes")
+    try:
+        now = driver.resize_disk(guest.backend_id, int(context.params.get("disk", 0)), size)
+    finally:
+        refresh(context, guest, driver)
+    context.log(f"the disk has {now} bytes")
+    return "OK"

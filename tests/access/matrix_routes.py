@@ -378,6 +378,24 @@ def bulk(node: str, action: str, vms: list[int] | None = None):
     return expect
 
 
+def selection(guest: GuestSpec, method: str):
+    """Guests chosen in a grid, started together: seeing them, then the node's start-all over exactly them."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return Outcome(NOT_FOUND, reason=f"there is no guest {guest.vmid}")
+        if method == "get":
+            if not on_node(s, "Sys.PowerMgmt", guest.node):
+                return forbidden("you may not start these guests together")
+            return ok(shows(guest.name, "Start 1 guests"))
+        if not on_node(s, "Sys.PowerMgmt", guest.node):
+            return forbidden(f"you may not start all on node {guest.node}", "node.startall")
+        chosen = bulk_guests(s, guest.node, "startall", [guest.vmid])
+        if isinstance(chosen, Outcome):
+            return chosen
+        return ok(new_tasks("startall", per_node={guest.node: chosen}), audit=(("node.startall", "ok"),))
+    return expect
+
+
 def migrate_all(s: Subject) -> Outcome:
     """Every guest of node A to node B: Sys.Modify on A, placing on B, VM.Migrate on the guests."""
     if not on_node(s, "Sys.Audit", NODE_A):
@@ -538,6 +556,51 @@ def config_change(guest: GuestSpec, method: str):
         if method == "post":
             return ok(lambda ctx: new_tasks("config", guest)(ctx) + noted(ctx), audit=(("guest.config", "ok"),))
         return ok(data_is(lambda ctx, data: same("answer", data, None) + noted(ctx)), audit=(("guest.config", "ok"),))
+    return expect
+
+
+def api_create(s: Subject) -> Outcome:
+    """POST /nodes/{node}/lxc outside any pool: VM.Allocate on /vms, then placing on the node (the service's
+    order: where the guest lands first)."""
+    if not can_create(s):
+        return forbidden("you may not create guests", "guest.create")
+    if not s.has("VM.Allocate", "/vms"):
+        return forbidden("you may not create guests outside a pool: choose a pool", "guest.create")
+    if not may_place_on(s, NODE_A):
+        return forbidden(f"you may not put guests on node {NODE_A}", "guest.create")
+
+    def created(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        rows = list(Guest.objects.filter(name=NEW_GUEST).values_list("pool__name", "owner_id", "node__name"))
+        return new_tasks("create")(ctx) + same("the new guest", rows, [(None, ctx.user.pk, NODE_A)])
+    return ok(created, audit=(("guest.create", "ok"),))
+
+
+def api_guest_list(node: str, kind: str):
+    def expect(s: Subject) -> Outcome:
+        wanted = sorted(g.vmid for g in visible_guests(s, node) if g.api_kind == kind)
+        return ok(data_is(lambda ctx, data: same("guests", sorted(g["vmid"] for g in data), wanted)))
+    return expect
+
+
+def api_resize(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Disk"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)", "guest.resize")
+        return ok(new_tasks("resize", guest), audit=(("guest.resize", "ok"),))
+    return expect
+
+
+def api_migrate(guest: GuestSpec):
+    """The page's rules (``migrate``), with the API's answer to a target the subject may not see: a 400."""
+    def expect(s: Subject) -> Outcome:
+        page = migrate(guest)(s)
+        if page.kind == REFUSED:
+            return Outcome(INVALID, reason=page.reason, audit=page.audit)
+        return page
     return expect
 
 
@@ -909,6 +972,8 @@ ROUTES: dict[str, Route] = {
     "datacenter/<str:action>/": page(get("/datacenter/stopall/", datacenter_page),
                                      post("/datacenter/startall/", datacenter_bulk("startall"))),
     "guests/": page(get("/guests/", lambda s: ok(lists(s, "guests")))),
+    "guests/bulk/": page(get(f"/guests/bulk/?action=start&vms={T}", selection(TARGET, "get")),
+                         post("/guests/bulk/", selection(TARGET, "post"), action="start", vms=str(T))),
     "guests/create/<str:kind>/": page(
         get("/guests/create/ct/", create_form),
         post("/guests/create/ct/", create(POOL), node=A, template="busybox", name=NEW_GUEST, vcpus=1,
@@ -963,11 +1028,24 @@ ROUTES: dict[str, Route] = {
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall")),
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall", [L]),
                                                     vms=str(L))),
+    API + "nodes/<str:node>/<guestkind:kind>": api(
+        *[get(f"/api2/json/nodes/{n}/{k}", api_guest_list(n, k)) for n in (A, NODE_B) for k in ("lxc", "qemu")],
+        post(f"/api2/json/nodes/{A}/lxc", api_create, hostname=NEW_GUEST, ostemplate="local:vztmpl/busybox",
+             memory=64)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}", api_visible(lambda s, g=g: sees_guest(s, g),
+                                                                                "Guest")) for g in GUESTS],
+        Case("delete", f"/api2/json/nodes/{A}/lxc/{T}", guest_action(TARGET, "delete"))),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/config": api(
         *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/config",
               api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS],
         Case("put", f"/api2/json/nodes/{A}/lxc/{T}/config", config_change(TARGET, "put"), {"description": "mx-notes"}),
         post(f"/api2/json/nodes/{A}/qemu/{L}/config", config_change(LOOSE, "post"), description="mx-notes")),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/resize": api(
+        Case("put", f"/api2/json/nodes/{A}/qemu/{L}/resize", api_resize(LOOSE), {"disk": "virtio0", "size": "+1G"})),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/migrate": api(
+        post(f"/api2/json/nodes/{A}/lxc/{T}/migrate", api_migrate(TARGET), target=NODE_B),
+        post(f"/api2/json/nodes/{NODE_B}/lxc/{F}/migrate", api_migrate(FAR), target=A)),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/pending": api(*[
         get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/pending",
             api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),

@@ -126,3 +126,16 @@ def test_clone_copies_files_and_volumes_under_a_new_vmid(driver: DockerDriver, d
     driver.stop(copy.backend_id)
     driver.delete(copy.backend_id)
     assert not docker_client.images.list(filters={"label": f"{labels.CLONED_FROM}={name}"})
+
+
+def test_the_containers_that_carry_volume_data_are_no_guests(docker_client, name: str) -> None:
+    filler = docker_client.containers.create("panel-templates/busybox:latest", ["never-started"], name=f"{name}-f",
+                                             labels={"panel.migration-filler": name})
+    guest = docker_client.containers.create("panel-templates/busybox:latest", SERVE, name=f"{name}-g")
+    prefixed = DockerDriver(DOCKER_URL, name_prefix=name)
+    try:
+        assert {g.name for g in prefixed.list_guests()} == {f"{name}-g"}
+    finally:
+        prefixed.close()
+        filler.remove(force=True)
+        guest.remove(force=True)
