@@ -117,18 +117,20 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def login(server: str) -> str:
-    """The session cookie of the bench's superuser ``bench``, made when missing."""
+def login(server: str, username: str = "bench") -> str:
+    """A session cookie of ``username``; the bench's superuser ``bench`` is made when missing, others must exist
+    with the password ``bench-password``."""
     import requests
     from django.contrib.auth import get_user_model
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    user.set_password("bench-password")
-    user.is_superuser = True
-    user.save()
+    if username == "bench":
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        user.set_password("bench-password")
+        user.is_superuser = True
+        user.save()
     session = requests.Session()
     session.get(server + "/login/", timeout=10)
-    session.post(server + "/login/", data={"username": "bench", "password": "bench-password",
+    session.post(server + "/login/", data={"username": username, "password": "bench-password",
                                            "csrfmiddlewaretoken": session.cookies["csrftoken"]},
                  headers={"Referer": server + "/login/"}, timeout=10)
     return f"sessionid={session.cookies['sessionid']}"
