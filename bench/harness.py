@@ -62,13 +62,15 @@ def asgi_server() -> Iterator[str]:
 
 @contextmanager
 def asgi_process(**env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """daphne serving the panel, as `manage.py serve` runs it (plain HTTP); its URL and its process."""
+    """daphne serving the panel, as `manage.py serve` runs it (plain HTTP); its URL and its process. Its log:
+    var/bench-web.log."""
+    log = open(ROOT / "var" / "bench-web.log", "w")  # noqa: SIM115
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                 "panel.asgi:application"], cwd=ROOT, env=child_env(**env),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -81,6 +83,7 @@ def asgi_process(**env: str) -> Iterator[tuple[str, subprocess.Popen]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
 
 
 def _wait(check, what: str, timeout: float = 60) -> None:  # noqa: ANN001
