@@ -40,6 +40,16 @@ class AuditAddressMiddleware:
             _address.reset(token)
 
 
+@contextmanager
+def at_address(address: str | None) -> Iterator[None]:
+    """The client address of what the block records, where no request passed the middleware (a websocket)."""
+    token = _address.set(address)
+    try:
+        yield
+    finally:
+        _address.reset(token)
+
+
 def record(user: object, action: str, obj: object = "", result: str = AuditEntry.Result.OK, detail: str = "",
            username: str | None = None, address: str | None = None) -> AuditEntry:
     authenticated = user is not None and getattr(user, "is_authenticated", False)

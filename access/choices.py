@@ -57,6 +57,6 @@ NO_ACCESS = "NoAccess"
 # Guest actions and the privilege each needs on the guest's path.
 ACTION_PRIVILEGE = {
     "start": "VM.PowerMgmt", "shutdown": "VM.PowerMgmt", "stop": "VM.PowerMgmt", "reboot": "VM.PowerMgmt",
-    "suspend": "VM.PowerMgmt", "resume": "VM.PowerMgmt",
+    "suspend": "VM.PowerMgmt", "resume": "VM.PowerMgmt", "reset": "VM.PowerMgmt",
     "delete": "VM.Allocate", "migrate": "VM.Migrate", "console": "VM.Console",
 }

@@ -9,43 +9,42 @@ change, on that path. Superusers (root@pam) are changed by superusers only.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from itertools import product
 
 from panel.errors import Forbidden
 
 from . import permissions
-from .permissions import Grant, User, chain_of
+from .permissions import Grant, Resolver, User, chain_of
 
-# The objects a grant can reach without an entry of their own: a guest, a node, a storage, a group.
-_PLACEHOLDERS = [("/", "/vms", "/vms/-"), ("/", "/nodes", "/nodes/-"), ("/", "/storage", "/storage/-"),
-                 ("/", "/access", "/access/groups", "/access/groups/-"), ("/", "/pool", "/pool/-")]
+# The objects a grant can reach without an entry of their own: a node, a storage, a group, a pool.
+_PLACEHOLDERS = ["/nodes/-", "/storage/-", "/access/groups/-", "/pool/-"]
 
 
-def chains(grants: Iterable[Grant]) -> set[tuple[str, ...]]:
-    """Every chain on which ``grants`` may resolve differently: each entry's own path, the objects below
-    the levels it sits on, and a guest's chain through each pool combined with each VMID."""
+def targets(grants: Iterable[Grant]) -> dict[str, Resolver]:
+    """Everything on which ``grants`` may resolve differently, named, with how to resolve it: each entry's
+    own path, the objects below the levels it sits on, and each guest (a VMID with entries, or any other)
+    outside pools and in each pool with entries."""
     grants = list(grants)
-    result = set(_PLACEHOLDERS)
-    pools = {g.path for g in grants if g.path.startswith("/pool/")}
-    vms = {g.path for g in grants if g.path.startswith("/vms/")}
-    for grant in grants:
-        result.add(tuple(chain_of(grant.path)))
-    for pool in pools:
-        result.add(("/", "/vms", pool, "/vms/-"))
-    for pool, vm in product(pools, vms):
-        result.add(("/", "/vms", pool, vm))
+    paths = {*_PLACEHOLDERS, *(g.path for g in grants)}
+    pools = sorted({g.path.removeprefix("/pool/") for g in grants if g.path.startswith("/pool/")})
+    vms = sorted({g.path.removeprefix("/vms/") for g in grants if g.path.startswith("/vms/")} | {"-"})
+    result: dict[str, Resolver] = {path: partial(permissions.resolve, chain=chain_of(path)) for path in paths}
+    for vmid, pool in product(vms, [None, *pools]):
+        name = f"/vms/{vmid}" + (f" (in pool {pool})" if pool else "")
+        result[name] = partial(permissions.resolve_guest, vmid=vmid, pool=pool)
     return result
 
 
 def check_no_gain(actor: User, before: list[Grant], after: list[Grant], what: str) -> None:
-    """Refuse ``what`` if it gives, on any path, a privilege ``actor`` does not hold there."""
+    """Refuse ``what`` if it gives, on anything, a privilege ``actor`` does not hold there."""
     if permissions.is_root(actor):
         return
-    for chain in sorted(chains([*before, *after])):
-        gained = permissions.resolve(after, list(chain)) - permissions.resolve(before, list(chain))
-        missing = gained - permissions.privileges_on_chain(actor, list(chain))
+    for name, resolver in sorted(targets([*before, *after]).items()):
+        gained = resolver(after) - resolver(before)
+        missing = gained - permissions.privileges_by(actor, resolver)
         if missing:
-            raise Forbidden(f"you may not {what}: it would give {', '.join(sorted(missing))} on {chain[-1]}, "
+            raise Forbidden(f"you may not {what}: it would give {', '.join(sorted(missing))} on {name}, "
                             "which you do not hold")
 
 

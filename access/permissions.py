@@ -4,9 +4,11 @@ Proxmox's model: a role is a set of privileges; an ACL entry grants a role on a 
 a token. To resolve the privileges of a user on a path, walk the path from ``/`` down to it; at every level
 with entries that apply (entries on an intermediate level apply only when they propagate), those entries
 replace what came from above; on one level the user's own entries override those of their groups, and
-NoAccess denies everything. A guest's chain is ``/``, ``/vms``, ``/pool/<its pool>``, ``/vms/<vmid>``.
-Superusers are ``root@pam`` and have every privilege. A privilege-separated API token has what its own ACL
-entries grant, never more than its user.
+NoAccess denies everything. A guest in a pool also gets, as Proxmox's ``compile_acl_path`` does, the roles
+resolved on ``/pool/<pool>`` (entries there apply whether they propagate or not) added to those of its own
+chain ``/``, ``/vms``, ``/vms/<vmid>``; NoAccess from either side denies. Superusers are ``root@pam`` and
+have every privilege. A privilege-separated API token has what its own ACL entries grant, never more than
+its user.
 
 Every view, API endpoint, websocket consumer and task submission asks here; lists are filtered in SQL by
 the conditions built here from the few ACL entries of the user, through each model's queryset
@@ -145,25 +147,32 @@ def chain_of(path: str) -> list[str]:
     return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def guest_chain(vmid: int, pool: str | None) -> list[str]:
-    return ["/", "/vms", *([f"/pool/{pool}"] if pool else []), f"/vms/{vmid}"]
+@dataclass(frozen=True)
+class Level:
+    """What a walk down a chain gives: privileges, or a denial (NoAccess) that nothing else may lift."""
+
+    privileges: frozenset[str]
+    denied: bool
 
 
-def _level(grants: list[Grant], path: str, final: bool) -> frozenset[str] | None:
-    """The privileges the entries on ``path`` give, or None when no entry applies there."""
+DENIED, NO_ENTRY = Level(frozenset(), True), Level(frozenset(), False)
+
+
+def _level(grants: list[Grant], path: str, final: bool) -> Level | None:
+    """What the entries on ``path`` give, or None when no entry applies there."""
     here = [g for g in grants if g.path == path and (final or g.propagate)]
     if not here:
         return None
     users = [g for g in here if g.kind == "user"]
     chosen = users or here  # the user's own entries override their groups'
     if any(g.role == NO_ACCESS for g in chosen):
-        return frozenset()
-    return frozenset().union(*(g.privileges for g in chosen))
+        return DENIED
+    return Level(frozenset().union(*(g.privileges for g in chosen)), False)
 
 
-def resolve(grants: list[Grant], chain: list[str]) -> frozenset[str]:
-    """The privileges ``grants`` give on the last path of ``chain``."""
-    result: frozenset[str] = frozenset()
+def walk(grants: list[Grant], chain: list[str]) -> Level:
+    """What ``grants`` give on the last path of ``chain`` (the deepest level with entries decides)."""
+    result = NO_ENTRY
     for index, path in enumerate(chain):
         level = _level(grants, path, index == len(chain) - 1)
         if level is not None:
@@ -171,19 +180,48 @@ def resolve(grants: list[Grant], chain: list[str]) -> frozenset[str]:
     return result
 
 
-def privileges_on_chain(user: User, chain: list[str]) -> set[str]:
-    """Every privilege ``user`` has on the last path of ``chain``."""
+def resolve(grants: list[Grant], chain: list[str]) -> frozenset[str]:
+    """The privileges ``grants`` give on the last path of ``chain``."""
+    return walk(grants, chain).privileges
+
+
+def resolve_guest(grants: list[Grant], vmid: int | str, pool: str | None) -> frozenset[str]:
+    """The privileges ``grants`` give on guest ``vmid`` of ``pool``: its own chain's, plus its pool's."""
+    own = walk(grants, ["/", "/vms", f"/vms/{vmid}"])
+    if own.denied or pool is None:
+        return own.privileges
+    pooled = walk(grants, ["/", "/pool", f"/pool/{pool}"])
+    return frozenset() if pooled.denied else own.privileges | pooled.privileges
+
+
+Resolver = Callable[[list[Grant]], frozenset[str]]
+
+
+def privileges_by(user: User, resolver: Resolver) -> set[str]:
+    """What ``resolver`` gives over the user's grants (and, for a privilege-separated token, no more than it
+    gives over the token's own)."""
     if not user.is_authenticated or not user.is_active:
         return set()
     token = api_token(user)
-    mine = frozenset(PRIVILEGES) if user.is_superuser else resolve(_grants(user)[0], chain)
+    mine = frozenset(PRIVILEGES) if user.is_superuser else resolver(_grants(user)[0])
     if token is not None and token.privsep:
-        return set(mine & resolve(_grants(user)[1] or [], chain))
+        return set(mine & resolver(_grants(user)[1] or []))
     return set(mine)
 
 
+def privileges_on_chain(user: User, chain: list[str]) -> set[str]:
+    """Every privilege ``user`` has on the last path of ``chain``."""
+    return privileges_by(user, lambda grants: resolve(grants, chain))
+
+
+def guest_privileges(user: User, vmid: int, pool: str | None) -> set[str]:
+    """Every privilege ``user`` has on guest ``vmid``, a member of ``pool`` (or of none)."""
+    return privileges_by(user, lambda grants: resolve_guest(grants, vmid, pool))
+
+
 def privileges(user: User, path: str) -> set[str]:
-    """Every privilege ``user`` has on ``path``."""
+    """Every privilege ``user`` has on ``path`` (``/vms/<vmid>`` as a guest outside any pool: for a guest,
+    ask ``guest_privileges``)."""
     return privileges_on_chain(user, chain_of(path))
 
 
@@ -196,48 +234,58 @@ def has_privilege(user: User, privilege: str, path: str) -> bool:
 
 def has_guest_privilege(user: User, privilege: str, guest: GuardedGuest) -> bool:
     pool = guest.pool.name if guest.pool_id else None
-    return privilege in privileges_on_chain(user, guest_chain(guest.vmid, pool))
+    return privilege in guest_privileges(user, guest.vmid, pool)
+
+
+@dataclass(frozen=True)
+class _Collection:
+    """How the entries of a user decide for the objects of one collection (``/vms``, ``/pool``, ``/nodes``):
+    what an object without entries of its own gets, and the objects with entries of their own."""
+
+    base: Level
+    own: dict[str, Level]
+
+    def having(self, privilege: str, field: str) -> Q:
+        """The objects on which the collection's entries give ``privilege``."""
+        yes = {name for name, level in self.own.items() if privilege in level.privileges}
+        return _members(privilege in self.base.privileges, field, yes, set(self.own) - yes)
+
+    def not_denied(self, field: str) -> Q:
+        """The objects no NoAccess reaches."""
+        denied = {name for name, level in self.own.items() if level.denied}
+        return _members(not self.base.denied, field, set(self.own) - denied, denied)
+
+
+def _collection(grants: list[Grant], collection: str, names: Callable[[str], bool] = bool) -> _Collection:
+    own = {}
+    for path in {g.path for g in grants if g.path.startswith(collection + "/")}:
+        name = path.removeprefix(collection + "/")
+        level = _level(grants, path, final=True) if names(name) and "/" not in name else None
+        if level is not None:
+            own[name] = level
+    return _Collection(walk(grants, ["/", collection, f"{collection}/-"]), own)
+
+
+def _members(base: bool, field: str, yes: set[str], no: set[str]) -> Q:
+    """The objects in ``yes``, or with ``base`` every object not in ``no``."""
+    if base:
+        return ~Q(**{field: no}) if no else EVERYTHING
+    return Q(**{field: yes}) if yes else NOTHING
 
 
 def guest_condition(grants: list[Grant], privilege: str, prefix: str = "") -> Q:
-    """A Q selecting the guests whose resolved privileges on their chain include ``privilege``; ``prefix``
+    """A Q selecting the guests on which ``grants`` give ``privilege`` (``resolve_guest`` in SQL); ``prefix``
     reaches the guest through a relation (``guest__``)."""
-    # A guest without entries of its own or of its pool: what / and /vms give (neither is its final path).
-    base = privilege in resolve(grants, ["/", "/vms", "/vms/-"])
-    # Pools and VMIDs with entries of their own decide for their guests, the VMID before the pool.
-    pools_yes, pools_no, vms_yes, vms_no = set(), set(), set(), set()
-    for path in {g.path for g in grants}:
-        if path.startswith("/pool/"):
-            level = _level(grants, path, final=False)  # a pool is never the final path of a guest
-            if level is not None:
-                (pools_yes if privilege in level else pools_no).add(path.removeprefix("/pool/"))
-        elif path.startswith("/vms/") and path[5:].isdigit():
-            level = _level(grants, path, final=True)
-            if level is not None:
-                (vms_yes if privilege in level else vms_no).add(int(path[5:]))
-    pool, vmid = f"{prefix}pool__name__in", f"{prefix}vmid__in"
-    in_pool_yes = Q(**{pool: pools_yes}) if pools_yes else NOTHING
-    unless_denied_by_pool = ~Q(**{pool: pools_no}) if pools_no else EVERYTHING
-    q = unless_denied_by_pool if base else in_pool_yes
-    if vms_no:
-        q &= ~Q(**{vmid: vms_no})
-    if vms_yes:
-        q |= Q(**{vmid: vms_yes})
-    return q
+    vms, pools = _collection(grants, "/vms", str.isdigit), _collection(grants, "/pool")
+    vmid, pool = f"{prefix}vmid__in", f"{prefix}pool__name__in"
+    outside_pools = Q(**{f"{prefix}pool__isnull": True})
+    return (vms.not_denied(vmid) & (outside_pools | pools.not_denied(pool))
+            & (vms.having(privilege, vmid) | (~outside_pools & pools.having(privilege, pool))))
 
 
 def node_condition(grants: list[Grant], privilege: str, prefix: str = "") -> Q:
     """A Q selecting the nodes whose resolved privileges on /nodes/<name> include ``privilege``."""
-    base = privilege in resolve(grants, ["/", "/nodes", "/nodes/-"])
-    yes, no = set(), set()
-    for path in {g.path for g in grants if g.path.startswith("/nodes/")}:
-        level = _level(grants, path, final=True)
-        if level is not None:
-            (yes if privilege in level else no).add(path.removeprefix("/nodes/"))
-    name = f"{prefix}name__in"
-    if base:
-        return ~Q(**{name: no}) if no else EVERYTHING
-    return Q(**{name: yes}) if yes else NOTHING
+    return _collection(grants, "/nodes").having(privilege, f"{prefix}name__in")
 
 
 # Never an empty Q(): it would vanish when combined with |.

@@ -4,12 +4,12 @@ objects a path names, restricted to what the user may see (a 404 otherwise)."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 
 from guests.choices import GuestKind
-from guests.models import resource_path
+from guests.models import Guest, resource_path
 from nodes.models import Node
 from panel.errors import InvalidRequest
 from panel.parsing import decimal
@@ -103,6 +103,32 @@ def node_named(request: Request, name: str) -> Node:
 def task_named(request: Request, node: str, upid: str) -> Task:
     queryset = Task.objects.select_related("node", "user", "parent").visible_to(request.user)
     return get_object_or_404(queryset, node__name=node, upid=upid)
+
+
+def guest_named(request: Request, node: str, kind: str, vmid: int) -> Guest:
+    """The guest of a path /nodes/{node}/{qemu|lxc}/{vmid}: one the user may not see is no guest (a 404)."""
+    if kind not in KIND_OF_PATH:
+        raise NotFound("no such endpoint")
+    queryset = Guest.objects.select_related("node", "pool").visible_to(request.user)
+    return get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
+
+
+def body(request: Request) -> dict:
+    """The parameters of a form or a JSON object; a JSON body of another shape is a 400."""
+    if not hasattr(request.data, "items"):
+        raise ValidationError({"body": "parameters are a form or a JSON object"})
+    return request.data
+
+
+def text_params(request: Request, *skip: str) -> dict[str, str]:
+    """Every parameter of a form or JSON body as text, but ``skip`` (the path's, and those read apart)."""
+    return {key: str(value) for key, value in body(request).items() if key not in skip}
+
+
+def text_param(request: Request, name: str) -> str | None:
+    """One parameter as text, None when absent."""
+    value = body(request).get(name)
+    return None if value is None else str(value)
 
 
 class ObjectJSONParser(JSONParser):

@@ -49,7 +49,7 @@ def _flat(detail: object) -> str:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, PanelError):
-        return error(exc.status, exc.message)
+        return error(exc.status, exc.message, getattr(exc, "errors", None))  # parameter errors name theirs
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"data": exc.detail}
         return error(400, PARAMETER_ERROR, {str(k): _flat(v) for k, v in detail.items()})

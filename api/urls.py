@@ -1,6 +1,23 @@
 from django.urls import path
 
-from .views import access, cluster, guests, metrics, nodes, pools, storage, tasks, version
+from .views import (
+    access,
+    cluster,
+    guest_config,
+    guest_list,
+    guests,
+    metrics,
+    nodes,
+    pools,
+    snapshots,
+    storage,
+    tasks,
+    version,
+)
+from .waiting import waits_for_task
+
+# A guest's endpoints: /nodes/{node}/qemu/{vmid}/... for VMs, /nodes/{node}/lxc/{vmid}/... for containers.
+GUEST = "nodes/<str:node>/<str:kind>/<vmid:vmid>"
 
 urlpatterns = [
     path("version", version.VersionView.as_view()),
@@ -37,7 +54,22 @@ urlpatterns = [
     path("nodes/<str:node>/storage/<str:storage>/status", storage.NodeStorageStatusView.as_view()),
     path("nodes/<str:node>/storage/<str:storage>/content", storage.NodeStorageContentView.as_view()),
     path("nodes/<str:node>/storage/<str:storage>/upload", storage.NodeStorageUploadView.as_view()),
+    path("nodes/<str:node>/<guestkind:kind>", guest_list.GuestListView.as_view()),
     path("nodes/<str:node>/<str:action>", nodes.NodeBulkView.as_view()),
+    path(GUEST, guest_list.GuestView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/rrddata", metrics.GuestRrdDataView.as_view()),
     path("nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>", guests.GuestStatusView.as_view()),
+    path(GUEST + "/config", waits_for_task(guest_config.GuestConfigView.as_view())),
+    path(GUEST + "/pending", guest_config.GuestPendingView.as_view()),
+    # snapshots, clone, template (api/views/snapshots.py)
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot", snapshots.SnapshotListView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>", snapshots.SnapshotView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>/config",
+         snapshots.SnapshotConfigView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/snapshot/<str:snapname>/rollback",
+         snapshots.SnapshotRollbackView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/clone", snapshots.CloneView.as_view()),
+    path("nodes/<str:node>/<str:kind>/<vmid:vmid>/template", snapshots.TemplateView.as_view()),
+    path(GUEST + "/resize", guest_config.GuestResizeView.as_view()),
+    path(GUEST + "/migrate", guests.GuestMigrateView.as_view()),
 ]

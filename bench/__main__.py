@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from .harness import asgi_server, setup_django
 
-NAMES = ("metrics", "collector", "startall", "loglatency", "api")
+# Each is a module of this package with ``run()`` (or ``run(server)`` when it needs the ASGI server).
+NAMES = ("metrics", "collector", "startall", "stopall", "vms", "fanout", "loglatency", "memory", "api")
+NEEDS_SERVER = {"loglatency"}
 
 
 def main(names: list[str]) -> None:
@@ -16,14 +19,13 @@ def main(names: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
     setup_django()
-    from . import api, collector, loglatency, metrics, startall
-
     for name in names or NAMES:
-        if name == "loglatency":
+        module = importlib.import_module(f"bench.{name}")
+        if name in NEEDS_SERVER:
             with asgi_server() as server:
-                lines = loglatency.run(server)
+                lines = module.run(server)
         else:
-            lines = {"metrics": metrics, "collector": collector, "startall": startall, "api": api}[name].run()
+            lines = module.run()
         for line in lines:
             print(line, flush=True)
         print()

@@ -8,7 +8,7 @@ import json
 import statistics
 import time
 
-from .harness import NODE, ratio_line
+from .harness import NODE, login, ratio_line
 
 LINES = 300
 INTERVAL = 0.01
@@ -33,15 +33,12 @@ def run(server: str) -> list[str]:
     from tasks.worker import finish
 
     node, _ = Node.objects.update_or_create(name=NODE, defaults={"accelerator": "qemu"})
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
-    user.set_password("bench-password")
-    user.is_superuser = True
-    user.save()
+    cookie = login(server)
+    user = get_user_model().objects.get(username="bench")
     task = Task.objects.create(upid=new_upid(NODE, "bench", "", "bench@pam"), node=node, user=user,
                                type="startall", status="running", started_at=timezone.now())
     task = Task.objects.select_related("node", "user", "parent").get(pk=task.pk)
     context = TaskContext(task)
-    cookie = _login(server)
 
     async def panel() -> list[float]:
         delays: list[float] = []
@@ -92,13 +89,3 @@ def run(server: str) -> list[str]:
         ratio_line("log API -> DB -> layer -> daphne -> websocket, p95", panel_p95 * 1000, bare_p95 * 1000, "ms"),
     ]
 
-
-def _login(server: str) -> str:
-    import requests
-
-    session = requests.Session()
-    session.get(server + "/login/", timeout=10)
-    session.post(server + "/login/", data={"username": "bench", "password": "bench-password",
-                                           "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                 headers={"Referer": server + "/login/"}, timeout=10)
-    return f"sessionid={session.cookies['sessionid']}"

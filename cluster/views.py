@@ -11,35 +11,30 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views import View
-from django.views.generic import TemplateView
 
-from access import permissions
-from panel.views import PanelPageMixin
-from tasks.models import RECENT_TASKS, Task
+from panel.tabs import Tab, TabbedPageView
 
-from .summary import cluster_status, datacenter_summary
+from .summary import cluster_status
+from .tabs import DATACENTER_TABS
 
 
-class DatacenterView(PanelPageMixin, TemplateView):
-    """Proxmox's datacenter summary: health, guest counts, resources, the nodes, the latest tasks.
+class DatacenterView(TabbedPageView):
+    """Proxmox's datacenter panel: the summary (health, guest counts, resources, the nodes, the latest tasks) and
+    the other tabs of cluster/tabs.py.
 
     The guests themselves are in the resource tree and on the guest list: a page that stays the same size
     whatever the cluster's."""
 
     template_name = "cluster/datacenter.html"
+    tabs = DATACENTER_TABS
 
-    def get_context_data(self, **kwargs: object) -> dict:
-        user = self.request.user
-        summary = datacenter_summary(user)
-        tasks = Task.objects.select_related("node", "user").visible_to(user)
-        return super().get_context_data(
-            summary=summary,
-            nodes=summary["nodes"],
-            tasks=tasks[:RECENT_TASKS],
-            can_create=permissions.can_create_guests(user),
-            **kwargs,
-        )
+    def get_object(self) -> None:
+        return None
+
+    def tab_url(self, _obj: None, tab: Tab, first: bool) -> str:
+        return reverse("datacenter") if first else reverse("datacenter_tab", args=[tab.name])
 
 
 class StatusAccessMixin:

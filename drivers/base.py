@@ -13,7 +13,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from .errors import InvalidGuestState, OperationTimeout
-from .types import EngineInfo, GuestInfo, GuestKind, GuestSpec, PowerState, TemplateInfo
+from .terminal import Terminal
+from .types import (
+    CloneSpec,
+    ConfigChange,
+    EngineInfo,
+    GuestInfo,
+    GuestKind,
+    GuestSpec,
+    PowerState,
+    SnapshotInfo,
+    TemplateInfo,
+)
 
 Progress = Callable[[str], None]
 Interrupt = Callable[[], None]  # called while waiting; raises to give the wait up
@@ -47,6 +58,10 @@ class GuestDriver(ABC):
     def list_templates(self) -> list[TemplateInfo]:
         """Templates this node can create guests from."""
 
+    def list_networks(self) -> list[dict]:
+        """The engine's own networks, read-only (name, driver, scope, subnets, gateways); none by default."""
+        return []
+
     @abstractmethod
     def create(self, spec: GuestSpec) -> GuestInfo:
         """Create a stopped guest from a template. Leaves nothing behind when it fails."""
@@ -57,6 +72,17 @@ class GuestDriver(ABC):
 
     @abstractmethod
     def start(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def update_config(self, backend_id: str, change: ConfigChange) -> set[str]:
+        """Apply ``change``: all of it to a stopped guest; to a running one what the engine can change while it
+        runs (and keeps for its next start). Returns the fields left unapplied (a running VM's name, memory
+        beyond what it booted with...), to be applied while it is stopped, before its next start."""
+
+    @abstractmethod
+    def resize_disk(self, backend_id: str, disk: int, size_bytes: int) -> int:
+        """Grow disk number ``disk`` (0: the first) to ``size_bytes``, live when the guest runs; returns its new
+        size. Raises InvalidSpec for a shrink or a disk it does not have."""
 
     @abstractmethod
     def request_shutdown(self, backend_id: str) -> str:
@@ -109,11 +135,25 @@ class GuestDriver(ABC):
     def reboot(self, backend_id: str, timeout: float) -> None:
         """Restart the guest; a guest that ignores the request is reset."""
 
+    def reset(self, backend_id: str) -> None:
+        """A hardware reset: the guest restarts at once without being asked (VMs only)."""
+        raise InvalidGuestState(f"a {self.kind.value} cannot be reset: only VMs can")
+
     @abstractmethod
     def suspend(self, backend_id: str) -> None: ...
 
     @abstractmethod
     def resume(self, backend_id: str) -> None: ...
+
+    @abstractmethod
+    def open_console(self, backend_id: str) -> Terminal:
+        """A terminal on the running guest (a container's shell, a VM's serial console); raises
+        InvalidGuestState when it is not running."""
+
+    def open_display(self, backend_id: str) -> Terminal:
+        """A byte stream to the running guest's graphical display (VNC's RFB), for a guest that has one."""
+        raise InvalidGuestState("a container has no display: use its console" if self.kind is GuestKind.CT
+                                else "this guest has no display")
 
     @abstractmethod
     def migrate(
@@ -137,6 +177,34 @@ class GuestDriver(ABC):
         MigrationUnsupported (leaving the guest untouched) where it cannot.
         ``accelerator`` is the target node's VM domain type; ``progress`` receives log lines.
         """
+
+    # -- snapshots and clones (the panel keeps the tree, the descriptions and which one "current" follows) --------
+
+    @abstractmethod
+    def list_snapshots(self, backend_id: str) -> list[SnapshotInfo]:
+        """The guest's snapshots as its engine keeps them, oldest first."""
+
+    @abstractmethod
+    def create_snapshot(self, backend_id: str, name: str, description: str = "", vmstate: bool = False,
+                        progress: Progress = no_progress) -> SnapshotInfo:
+        """Take a snapshot of the guest as it is, running or not (``limits.check_snapshot_name``); with
+        ``vmstate`` (VMs) its RAM too, so that a rollback resumes it. Raises SnapshotExists for a name in use,
+        SnapshotUnsupported for what the engine cannot snapshot; leaves nothing behind when it fails."""
+
+    @abstractmethod
+    def rollback_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> str:
+        """Make the guest what it was when ``name`` was taken, dropping its present state (a running guest is
+        stopped first; one whose snapshot holds its RAM runs again from there). Returns the guest's backend id
+        afterwards: a container is made again, under a new id. Raises SnapshotNotFound."""
+
+    @abstractmethod
+    def delete_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> None:
+        """Remove one snapshot and what it holds; the guest and the other snapshots are left as they are."""
+
+    @abstractmethod
+    def clone(self, backend_id: str, spec: CloneSpec, progress: Progress = no_progress) -> GuestInfo:
+        """A new stopped guest ``spec.name`` with VMID ``spec.vmid``, a full copy of this one's disks (or file
+        system and volumes) and configuration, on the same engine. Leaves nothing behind when it fails."""
 
     def close(self) -> None:
         """Release the engine connection."""

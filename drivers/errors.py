@@ -57,3 +57,17 @@ class MigrationFailed(DriverError):
     """A migration failed; the source guest was left (or put back) as it was."""
 
     code = "migration_failed"
+
+
+class SnapshotNotFound(DriverError):
+    code = "snapshot_not_found"
+
+
+class SnapshotExists(DriverError):
+    code = "snapshot_exists"
+
+
+class SnapshotUnsupported(DriverError):
+    """The engine cannot snapshot (or roll back) this guest as it is; nothing was changed."""
+
+    code = "snapshot_unsupported"

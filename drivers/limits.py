@@ -37,3 +37,30 @@ def check_guest_name(name: str, what: str) -> None:
 def check_bridge_name(bridge: str) -> None:
     if not BRIDGE_NAME.match(bridge):
         raise InvalidSpec(f"'{bridge}' is not a valid bridge name (1 to 15 letters, digits, '.', '_', '-')")
+
+# A snapshot name: Proxmox's pve-configid (a letter, then letters, digits, '-' and '_'), at most 40 characters.
+# Reserved as in Proxmox: 'current' names the guest's present state in its snapshot lists, 'pending' (VMs) its
+# changes waiting for the next start, 'vzdump' (containers) the snapshot a backup takes.
+SNAPSHOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}\Z")
+SNAPSHOT_NAME_RULE = "a letter, then letters, digits, '-' and '_', at most 40 characters"
+RESERVED_SNAPSHOT_NAMES = frozenset({"current", "pending", "vzdump"})
+# What XML 1.0 cannot carry (libvirt keeps a VM snapshot's description in XML): control characters but tab and
+# new lines, lone surrogates, and the two non-characters U+FFFE and U+FFFF.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MAX_SNAPSHOT_DESCRIPTION = 8 * 1024  # Proxmox keeps a description in the guest's config file, as ours in a label
+
+
+def check_snapshot_name(name: str) -> None:
+    """Raise InvalidSpec unless ``name`` may name a snapshot."""
+    if not isinstance(name, str) or not SNAPSHOT_NAME.match(name):
+        raise InvalidSpec(f"'{name}' is not a valid snapshot name: use {SNAPSHOT_NAME_RULE}")
+    if name.lower() in RESERVED_SNAPSHOT_NAMES:
+        raise InvalidSpec(f"'{name}' is reserved and cannot name a snapshot")
+
+
+def check_snapshot_description(description: str) -> None:
+    if len(description) > MAX_SNAPSHOT_DESCRIPTION:
+        raise InvalidSpec(f"a snapshot description is at most {MAX_SNAPSHOT_DESCRIPTION} characters, "
+                          f"not {len(description)}")
+    if NOT_IN_XML.search(description):
+        raise InvalidSpec("a snapshot description cannot hold control characters (other than tabs and new lines)")

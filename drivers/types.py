@@ -77,7 +77,42 @@ class GuestSpec:
 
 
 @dataclass(frozen=True)
+class ConfigChange:
+    """A change of a guest's settings, validated by the panel; None leaves a setting as it is."""
+
+    name: str | None = None
+    memory_mib: int | None = None
+    vcpus: int | None = None  # 0: no CPU limit (containers)
+
+    def fields(self) -> set[str]:
+        return {f for f in ("name", "memory_mib", "vcpus") if getattr(self, f) is not None}
+
+    def only(self, fields: set[str]) -> ConfigChange:
+        return ConfigChange(**{f: getattr(self, f) for f in fields})
+
+
+@dataclass(frozen=True)
 class EngineInfo:
     name: str  # 'docker' or 'libvirt'
     version: str
     uri: str
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot as its engine keeps it; the panel keeps the tree and descriptions (guests.models.Snapshot)."""
+
+    name: str
+    created: int = 0  # Unix time
+    description: str = ""
+    parent: str = ""  # the snapshot it was taken after, where the engine knows it
+    vmstate: bool = False  # it holds the guest's RAM: a rollback resumes the guest where it was
+
+
+@dataclass(frozen=True)
+class CloneSpec:
+    """A request to copy a guest into a new one on the same engine; validated by the panel before it gets here."""
+
+    vmid: int
+    name: str
+    accelerator: str = "kvm"  # VMs only

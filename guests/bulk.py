@@ -13,7 +13,7 @@ from access import permissions
 from access.audit import audited
 from nodes.choices import NodeStatus
 from nodes.models import Node
-from panel.errors import Forbidden, NodeUnavailable
+from panel.errors import Forbidden, InvalidRequest, NodeUnavailable, NotFound
 from tasks.models import Task
 from tasks.services import check_timeout, submit
 
@@ -43,6 +43,8 @@ def resolve_guests(user: AbstractBaseUser, node: Node, action: str, vms: list[in
     on), or every guest the user holds the privilege on (only "start at boot" ones if ``onboot_only``)."""
     privilege = GUEST_PRIVILEGE[action]
     guests = Guest.objects.filter(node=node).exclude(backend_id="")
+    if action == "startall":
+        guests = guests.exclude(is_template=True)  # templates are never started, as in Proxmox
     allowed = guests.visible_to(user, privilege)
     if vms:
         chosen = set(allowed.filter(vmid__in=vms).values_list("vmid", flat=True))
@@ -99,3 +101,44 @@ def request_migrate_all(user: AbstractBaseUser, node: Node, target: str, vms: li
         task = submit(node, "migrateall", user, params={"target": to.name, "vms": chosen})
         outcome.detail = task.upid
     return task
+
+
+# What a selection of guests in a grid may do together: each is the node's bulk task over the chosen guests.
+SELECTION_ACTIONS = {"start": "Start", "shutdown": "Shutdown", "stop": "Stop", "migrate": "Migrate"}
+_SELECTION_TASK = {"start": ("startall", {"force": True}), "shutdown": ("stopall", {}),
+                   "stop": ("stopall", {"hard": True}), "migrate": ("migrateall", {})}
+
+
+def selection_actions(user: AbstractBaseUser, nodes) -> list[tuple[str, str]]:
+    """The selection actions the user may take on the guests of at least one of ``nodes``."""
+    return [(action, label) for action, label in SELECTION_ACTIONS.items()
+            if any(may_act_on_node(user, node, _SELECTION_TASK[action][0]) for node in nodes)]
+
+
+def selected_guests(user: AbstractBaseUser, vmids: list[int]) -> list[Guest]:
+    """The chosen guests the user may see, by VMID; one they may not see is refused like one that is not there."""
+    guests = list(Guest.objects.select_related("node").visible_to(user).filter(vmid__in=vmids).order_by("vmid"))
+    missing = sorted(set(vmids) - {g.vmid for g in guests})
+    if missing:
+        raise NotFound(f"there is no guest {missing[0]}")
+    return guests
+
+
+def request_selection(user: AbstractBaseUser, action: str, vmids: list[int], target: str = "") -> list[Task]:
+    """Start, shut down, stop or migrate the chosen guests together: one bulk task per node holding some of them
+    (start-all, stop-all or migrate-all over exactly those), refused as a whole before any is queued."""
+    if action not in SELECTION_ACTIONS:
+        raise InvalidRequest(f"no action {action!r} for a selection of guests")
+    if not vmids:
+        raise InvalidRequest("choose at least one guest")
+    guests = selected_guests(user, vmids)
+    bulk_action, params = _SELECTION_TASK[action]
+    by_node: dict[int, tuple[Node, list[int]]] = {}
+    for guest in guests:
+        by_node.setdefault(guest.node_id, (guest.node, []))[1].append(guest.vmid)
+    # All or nothing: a node the user may not act on is refused (and audited, by its own request) before any
+    # other node's task is queued.
+    groups = sorted(by_node.values(), key=lambda group: may_act_on_node(user, group[0], bulk_action))
+    if bulk_action == "migrateall":
+        return [request_migrate_all(user, node, target, vms=vms) for node, vms in groups]
+    return [request_bulk(user, node, bulk_action, vms=vms, **params) for node, vms in groups]

@@ -26,6 +26,7 @@ class GuestAction(models.TextChoices):
     REBOOT = "reboot", "Reboot"
     SUSPEND = "suspend", "Pause"
     RESUME = "resume", "Resume"
+    RESET = "reset", "Reset"
     DELETE = "delete", "Delete"
 
 
@@ -37,11 +38,14 @@ ALLOWED_STATES: dict[str, set[str]] = {
     GuestAction.REBOOT: {GuestState.RUNNING},
     GuestAction.SUSPEND: {GuestState.RUNNING},
     GuestAction.RESUME: {GuestState.PAUSED},
+    GuestAction.RESET: {GuestState.RUNNING},
     GuestAction.DELETE: {GuestState.STOPPED},
 }
 
 # Actions that destroy something and ask for a confirmation first.
-DESTRUCTIVE_ACTIONS = {GuestAction.STOP, GuestAction.DELETE}
+DESTRUCTIVE_ACTIONS = {GuestAction.STOP, GuestAction.RESET, GuestAction.DELETE}
+# Actions only VMs have (Proxmox's lxc has no status/reset).
+VM_ONLY_ACTIONS = {GuestAction.RESET}
 
 STATE_BADGES = {
     GuestState.RUNNING: "ok",

@@ -10,6 +10,7 @@ from nodes.validators import validate_guest_name
 from tasks.choices import MAX_TIMEOUT
 
 from .choices import VMID_MAX, VMID_MIN, GuestKind
+from .config import memory_problem, name_problem, vcpus_problem
 from .models import Guest, GuestTemplate
 
 MAX_STARTUP_ORDER = 999_999  # within the column, and more groups than any cluster has
@@ -71,20 +72,17 @@ class GuestCreateForm(forms.Form):
         template = GuestTemplate.objects.filter(node=node, kind=self.kind, name=template_name).first()
         if template_name and template is None:
             self.add_error("template", f"template '{template_name}' does not exist on node {node.name}")
+        # The rules every creation and change of a guest follows (guests/config.py).
         memory = data.get("memory_mib")
-        if memory is not None:
-            if template is not None and memory < template.min_memory_mib:
-                self.add_error("memory_mib", f"template '{template.name}' needs at least "
-                                             f"{template.min_memory_mib} MiB")
-            if node.memory_total and memory * 1024 * 1024 > node.memory_total:
-                self.add_error("memory_mib", f"node {node.name} has only "
-                                             f"{node.memory_total // 1024 // 1024} MiB of memory")
+        problem = memory is not None and memory_problem(node, self.kind, template.name if template else "", memory)
+        if problem:
+            self.add_error("memory_mib", problem)
         vcpus = data.get("vcpus")
-        if vcpus is not None and node.cpus and vcpus > node.cpus:
-            self.add_error("vcpus", f"node {node.name} has only {node.cpus} CPUs")
+        if vcpus is not None and (problem := vcpus_problem(node, vcpus)):
+            self.add_error("vcpus", problem)
         name = data.get("name")
-        if name and Guest.objects.filter(node=node, kind=self.kind, name=name).exists():
-            self.add_error("name", f"a {self.kind.label.lower()} named '{name}' already exists on {node.name}")
+        if name and (problem := name_problem(node, self.kind, name)):
+            self.add_error("name", problem)
         vmid = data.get("vmid")
         if vmid and Guest.objects.filter(vmid=vmid).exists():
             self.add_error("vmid", f"VMID {vmid} is already in use")

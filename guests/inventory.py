@@ -64,17 +64,23 @@ def apply_info(guest: Guest, info: GuestInfo, now: datetime, host_cpus: int) -> 
 def sync_templates(node: Node, kind: str, templates: list[TemplateInfo]) -> None:
     """Make the node's template rows what the engine offers, writing only what changed (usually nothing)."""
     known = {t.name: t for t in GuestTemplate.objects.filter(node=node, kind=kind)}
+    # One row per name: an image committed from a guest keeps its template's labels, and would be a second one.
+    templates = list({t.name: t for t in reversed(templates)}.values())[::-1]
     offered = {t.name for t in templates}
     gone = [row.pk for name, row in known.items() if name not in offered]
     if gone:
         GuestTemplate.objects.filter(pk__in=gone).delete()
+    new = []
     for template in templates:
         values = {"description": template.description, "min_memory_mib": template.min_memory_mib}
         row = known.get(template.name)
         if row is None:
-            GuestTemplate.objects.create(node=node, kind=kind, name=template.name, **values)
+            new.append(GuestTemplate(node=node, kind=kind, name=template.name, **values))
         elif any(getattr(row, field) != value for field, value in values.items()):
             GuestTemplate.objects.filter(pk=row.pk).update(**values)
+    # Two polls of a node may overlap (a worker restarting while the old one finishes its tasks): the one that
+    # inserts a template second finds it there, which is what it wanted.
+    GuestTemplate.objects.bulk_create(new, ignore_conflicts=True)
 
 
 # What a poll read of one engine's rows before listing the engine: pk -> (backend id, revision).
@@ -142,7 +148,8 @@ def _vmids_held(vmids: list[int]) -> dict[int, bool]:
     if not vmids:
         return {}
     rows = Guest.objects.filter(vmid__in=vmids).values_list("vmid", "backend_id")
-    moving = set(Task.objects.filter(type="migrate", status__in=ACTIVE_STATUSES, vmid__in=vmids)
+    # A migration moves the row to another engine id; so does a container's rollback (it is made again).
+    moving = set(Task.objects.filter(type__in=("migrate", "rollback"), status__in=ACTIVE_STATUSES, vmid__in=vmids)
                  .values_list("vmid", flat=True))
     return {vmid: backend_id == "" or vmid in moving for vmid, backend_id in rows}
 

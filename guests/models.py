@@ -147,3 +147,29 @@ class GuestTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class Snapshot(models.Model):
+    """A snapshot of a guest as Proxmox keeps it in the guest's config: its name and description, when it was
+    taken, whether it holds the RAM, and its place in the tree. The engine holds the data (guests/snapshots.py);
+    the panel keeps the tree, as the engines cannot all tell it (a container's is a set of images)."""
+
+    guest = models.ForeignKey(Guest, on_delete=models.CASCADE, related_name="snapshots")
+    name = models.CharField(max_length=40)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    taken_at = models.DateTimeField()
+    vmstate = models.BooleanField(default=False)
+    # The snapshot the guest's present state follows: Proxmox's "parent" of the "current" pseudo-snapshot.
+    current = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["taken_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["guest", "name"], name="snapshot_unique_name"),
+            models.UniqueConstraint(fields=["guest"], condition=models.Q(current=True),
+                                    name="snapshot_one_current_per_guest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.name} of {self.guest}"

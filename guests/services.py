@@ -20,7 +20,7 @@ from panel.errors import Conflict, Forbidden, InvalidRequest, NodeUnavailable
 from tasks.models import Task
 from tasks.services import check_timeout, submit
 
-from .choices import ALLOWED_STATES, GuestAction, GuestKind, GuestState
+from .choices import ALLOWED_STATES, VM_ONLY_ACTIONS, GuestAction, GuestKind, GuestState
 from .inventory import next_vmid
 from .models import Guest
 
@@ -47,8 +47,12 @@ def request_action(user: AbstractBaseUser, guest: Guest, action: str, **params: 
     with audited(user, f"guest.{action.value}", guest) as outcome:
         check_may_act(user, guest, action)
         check_timeout(params.get("timeout"))
+        if action in VM_ONLY_ACTIONS and guest.kind != GuestKind.VM:
+            raise Conflict(f"cannot {action.label.lower()} {guest}: only VMs can be {action.label.lower()}")
         if guest.state not in ALLOWED_STATES[action]:
             raise Conflict(f"cannot {action.label.lower()} {guest}: it is {guest.get_state_display()}")
+        if action is GuestAction.START and guest.is_template:
+            raise Conflict(f"cannot start {guest}: it is a template (clone it, and start the clone)")
         check_node_ready(guest.node, guest.kind)
         task = submit(guest.node, action.value, user, guest=guest, params=params)
         outcome.detail = task.upid
@@ -105,6 +109,10 @@ class CreateRequest:
     startup_order: int | None = None
     start: bool = False
     pool: Pool | None = None
+    startup_up: int | None = None
+    startup_down: int | None = None
+    description: str = ""
+    tags: str = ""
 
 
 def may_place_on(user: AbstractBaseUser, node: Node) -> bool:
@@ -172,6 +180,10 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
                     disk_bytes=request.disk_gib * 1024**3,
                     onboot=request.onboot,
                     startup_order=request.startup_order,
+                    startup_up=request.startup_up,
+                    startup_down=request.startup_down,
+                    description=request.description,
+                    tags=request.tags,
                     owner=user,
                     pool=pool,
                 )
@@ -231,6 +243,9 @@ def request_migrate(user: AbstractBaseUser, guest: Guest, target: str, online: b
                            "started again)")
         if online and guest.state != GuestState.RUNNING:
             raise Conflict(f"cannot migrate {guest} online: it is not running")
+        if guest.snapshots.exists():
+            raise Conflict(f"cannot migrate {guest}: it has snapshots, kept on node {guest.node.name}'s storage. "
+                           "Delete them first")
         check_migration_target(guest.node, destination, {guest.kind})
         params = {"target": destination.name, "online": bool(online)}
         if timeout is not None:

@@ -2,21 +2,25 @@ from contextlib import nullcontext
 
 from django.contrib import messages
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
-from django.views.generic import FormView, ListView, TemplateView
+from django.views.generic import FormView, ListView
 
 from access import permissions
 from access.audit import denials
 from access.models import Pool
-from panel.errors import Refused
+from nodes.models import Node
+from panel.errors import Forbidden, InvalidRequest, Refused
 from panel.parsing import decimal_or_none
+from panel.tabs import Tab, TabbedPageView
 from panel.views import SAFE_METHODS, PanelPageMixin, queue_task
-from tasks.models import RECENT_TASKS
 
-from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VMID_MAX, GuestAction, GuestKind
-from .forms import GuestCreateForm, MigrateForm
+from .bulk import SELECTION_ACTIONS, request_selection, selected_guests, selection_actions
+from .choices import ALLOWED_STATES, DESTRUCTIVE_ACTIONS, VM_ONLY_ACTIONS, VMID_MAX, VMID_MIN, GuestAction, GuestKind
+from .forms import GuestCreateForm
 from .models import Guest
 from .services import (
     CreateRequest,
@@ -28,6 +32,7 @@ from .services import (
     request_create,
     request_migrate,
 )
+from .tabs import GUEST_TABS
 
 
 def visible_guest_or_404(request: HttpRequest, vmid: int) -> Guest:
@@ -64,34 +69,33 @@ class GuestListView(PanelPageMixin, ListView):
         params.pop("page", None)
         return super().get_context_data(
             filters=params.urlencode(), kinds=GuestKind.choices,
+            selection_actions=selection_actions(self.request.user, Node.objects.only("name")),
             can_create=permissions.can_create_guests(self.request.user), **kwargs)
 
 
-class GuestDetailView(PanelPageMixin, TemplateView):
-    template_name = "guests/guest_detail.html"
+class GuestDetailView(TabbedPageView):
+    """A guest's panel: its header with the actions the user may take, and its tabs (guests/tabs.py)."""
 
-    def get_context_data(self, **kwargs: object) -> dict:
-        guest = visible_guest_or_404(self.request, kwargs["vmid"])
+    template_name = "guests/guest_detail.html"
+    tabs = GUEST_TABS
+
+    def get_object(self) -> Guest:
+        return visible_guest_or_404(self.request, self.kwargs["vmid"])
+
+    def tab_url(self, guest: Guest, tab: Tab, first: bool) -> str:
+        return guest.get_absolute_url() if first else reverse("guest_tab", args=[guest.vmid, tab.name])
+
+    def page_context(self, guest: Guest) -> dict:
         # Every action the user may take, each shown only in the states that allow it: the page follows
         # the guest's state live (static/panel/resources.js) without asking the server again.
         actions = [
             (action, " ".join(sorted(ALLOWED_STATES[action])), guest.shown_state in ALLOWED_STATES[action])
             for action in GuestAction
             if permissions.can_act_on_guest(self.request.user, guest, action)
+            and (action not in VM_ONLY_ACTIONS or guest.kind == GuestKind.VM)
         ]
-        return super().get_context_data(
-            guest=guest,
-            actions=actions,
-            destructive=DESTRUCTIVE_ACTIONS,
-            migrate_form=(MigrateForm(source=guest.node, nodes=placeable_nodes(self.request.user))
-                          if permissions.can_act_on_guest(self.request.user, guest, "migrate") else None),
-            pool_choices=(permissions.allocatable_pools(self.request.user)
-                          if permissions.can_act_on_guest(self.request.user, guest, "delete") else None),
-            tasks=guest.tasks.select_related("user").visible_to(self.request.user)[:RECENT_TASKS],
-            rrd_url=f"/api2/json/nodes/{guest.node.name}/{guest.resource_path}/{guest.vmid}/rrddata",
-            current_resource=guest.resource_id,
-            **kwargs,
-        )
+        return {"guest": guest, "actions": actions, "destructive": DESTRUCTIVE_ACTIONS,
+                "current_resource": guest.resource_id}
 
 
 class GuestActionView(PanelPageMixin, View):
@@ -123,6 +127,15 @@ class GuestActionView(PanelPageMixin, View):
             raise Http404(f"no action {name!r}") from None
 
 
+# The create wizard's steps, as Proxmox's: the fields of GuestCreateForm on each.
+WIZARD_STEPS = [
+    ("General", ["node", "vmid", "name", "pool"]),
+    ("Template", ["template"]),
+    ("Resources", ["vcpus", "memory_mib", "disk_gib"]),
+    ("Start", ["onboot", "startup_order", "start"]),
+]
+
+
 class GuestCreateView(PanelPageMixin, FormView):
     template_name = "guests/guest_form.html"
     form_class = GuestCreateForm
@@ -138,6 +151,17 @@ class GuestCreateView(PanelPageMixin, FormView):
                 check_may_create(request.user)
         return super().dispatch(request, *args, **kwargs)
 
+    def get(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        """``?validate=1&<fields>``: the form's own errors for what is typed so far, as JSON, for the wizard's
+        checks as the user types (static/panel/wizard.js): the rules are the form's, never a copy in JavaScript."""
+        if request.GET.get("validate"):
+            form = self.get_form_class()(data=request.GET, **{k: v for k, v in self.get_form_kwargs().items()
+                                                               if k not in ("data", "files", "initial", "prefix")})
+            errors = {} if form.is_valid() else {
+                field: [e["message"] for e in messages_] for field, messages_ in form.errors.get_json_data().items()}
+            return JsonResponse({"errors": errors})
+        return super().get(request, *args, **kwargs)
+
     def get_form_kwargs(self) -> dict:
         user = self.request.user
         return {**super().get_form_kwargs(), "kind": self.kind, "nodes": placeable_nodes(user),
@@ -145,7 +169,11 @@ class GuestCreateView(PanelPageMixin, FormView):
                 "pool_required": not permissions.has_privilege(user, "VM.Allocate", "/vms")}
 
     def get_context_data(self, **kwargs: object) -> dict:
-        return super().get_context_data(kind=self.kind, **kwargs)
+        context = super().get_context_data(kind=self.kind, **kwargs)
+        form = context["form"]
+        steps = [(label, [form[name] for name in names if name in form.fields]) for label, names in WIZARD_STEPS]
+        context["steps"] = [(label, fields) for label, fields in steps if fields]
+        return context
 
     def form_invalid(self, form: GuestCreateForm) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
@@ -204,3 +232,51 @@ class GuestPoolView(PanelPageMixin, View):
         else:
             messages.success(request, f"{guest} is now in pool {pool.name if pool else '(none)'}")
         return redirect(guest)
+
+
+class GuestSelectionView(PanelPageMixin, View):
+    """Guests chosen in a grid, acted on together: GET lists them to confirm, POST queues one bulk task per node
+    (guests/bulk.py) and shows its progress (the task's page, or the datacenter's tasks for several nodes)."""
+
+    template_name = "guests/selection_confirm.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        action, vmids = self._chosen(request.GET)
+        guests = selected_guests(request.user, vmids) if vmids else []
+        nodes = {g.node_id: g.node for g in guests}.values()
+        if action not in dict(selection_actions(request.user, nodes)):
+            raise Forbidden(f"you may not {SELECTION_ACTIONS[action].lower()} these guests together")
+        targets = placeable_nodes(request.user).order_by("name") if action == "migrate" else None
+        return render(request, self.template_name, {
+            "action": action, "label": SELECTION_ACTIONS[action], "guests": guests, "targets": targets,
+            "back": self._back(request)})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        action, vmids = self._chosen(request.POST)
+        try:
+            tasks = request_selection(request.user, action, vmids, request.POST.get("target", ""))
+        except Refused as exc:
+            messages.error(request, exc.message)
+            return redirect(self._back(request))
+        label = SELECTION_ACTIONS[action]
+        messages.success(request, f"{label} of {len(vmids)} guests queued on {', '.join(t.node.name for t in tasks)}")
+        return redirect(tasks[0] if len(tasks) == 1 else reverse("datacenter_tab", args=["tasks"]))
+
+    @staticmethod
+    def _chosen(data) -> tuple[str, list[int]]:
+        action = data.get("action", "")
+        if action not in SELECTION_ACTIONS:
+            raise Http404(f"no action {action!r} for a selection of guests")
+        vmids = []
+        for value in data.getlist("vms"):
+            vmid = decimal_or_none(value)
+            if vmid is None or not VMID_MIN <= vmid <= VMID_MAX:
+                raise InvalidRequest(f"'{value}' is not a VMID")
+            vmids.append(int(vmid))
+        return action, sorted(set(vmids))
+
+    @staticmethod
+    def _back(request: HttpRequest) -> str:
+        back = request.GET.get("back") or request.POST.get("back") or ""
+        safe = url_has_allowed_host_and_scheme(back, allowed_hosts=None) and back.startswith("/")
+        return back if safe else reverse("guest_list")

@@ -90,3 +90,42 @@ def host_counters() -> dict[str, int]:
         "diskread": disk.read_bytes if disk else 0,
         "diskwrite": disk.write_bytes if disk else 0,
     }
+
+
+def host_interfaces() -> list[dict]:
+    """The host's network interfaces but loopback, bridges first: name, type, state, MTU, addresses, ports."""
+    stats = psutil.net_if_stats()
+    interfaces = []
+    for name, addresses in sorted(psutil.net_if_addrs().items()):
+        if name == "lo" or name.startswith("veth"):  # a container's end of a pair: a port, not the host's
+            continue
+        sys = f"/sys/class/net/{name}"
+        if os.path.isdir(f"{sys}/bridge"):
+            kind = "bridge"
+        elif os.path.exists(f"{sys}/tun_flags"):
+            continue  # a VM's NIC on the host: a port of its bridge
+        elif os.path.islink(f"{sys}/device"):
+            kind = "eth"
+        else:
+            kind = "virtual"
+        ports = sorted(os.listdir(f"{sys}/brif")) if kind == "bridge" and os.path.isdir(f"{sys}/brif") else []
+        stat = stats.get(name)
+        interfaces.append({
+            "name": name, "type": kind, "active": bool(stat and stat.isup), "mtu": stat.mtu if stat else 0,
+            "addresses": [f"{a.address.split('%')[0]}/{_prefix(a.netmask)}" if a.netmask else a.address
+                          for a in addresses if a.family.name in ("AF_INET", "AF_INET6")],
+            "ports": ports,
+        })
+    order = {"bridge": 0, "eth": 1, "virtual": 2, "tap": 3, "veth": 4}
+    return sorted(interfaces, key=lambda i: (order.get(i["type"], 5), i["name"]))
+
+
+def _prefix(netmask: str) -> int:
+    """A netmask's prefix length (IPv4 dotted or IPv6)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_network(f"0.0.0.0/{netmask}").prefixlen if "." in netmask else \
+            bin(int(ipaddress.IPv6Address(netmask))).count("1")
+    except ValueError:
+        return 0

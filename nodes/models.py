@@ -64,6 +64,8 @@ class Node(models.Model):
     cpuinfo = models.JSONField(default=dict, blank=True)  # model, cores, sockets, cpus, mhz (nodes/host.py)
     # {"docker": {"ok": bool, "version": str, "error": str}, "libvirt": {...}}
     engines = models.JSONField(default=dict, blank=True)
+    # The host's interfaces (bridges first) and its Docker networks, as its last poll read them (read-only).
+    network = models.JSONField(default=dict, blank=True)
 
     objects = NodeQuerySet.as_manager()
 

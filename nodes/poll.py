@@ -20,7 +20,7 @@ from drivers.types import EngineInfo, GuestInfo, GuestKind, TemplateInfo
 from metrics.feed import record_poll
 from tasks.recovery import recover_lost_tasks
 
-from .host import host_counters, host_figures
+from .host import host_counters, host_figures, host_interfaces
 from .models import Node
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class EngineReading:
     engine: EngineInfo | None = None
     templates: list[TemplateInfo] = field(default_factory=list)
     guests: list[GuestInfo] = field(default_factory=list)
+    networks: list[dict] = field(default_factory=list)
     error: str = ""  # the engine did not answer
 
 
@@ -65,6 +66,7 @@ def read(node: Node) -> list[EngineReading]:
             reading.engine = driver.engine_info()
             reading.templates = driver.list_templates()
             reading.guests = driver.list_guests()
+            reading.networks = driver.list_networks()
         except DriverError as exc:
             reading.error = exc.message
         readings.append(reading)
@@ -78,8 +80,10 @@ def record(node: Node, readings: list[EngineReading]) -> None:
         setattr(node, name, value)
     read_guests = []
     node.engines = {reading.kind.engine: _sync_engine(node, reading, read_guests) for reading in readings}
+    node.network = {"interfaces": host_interfaces(),
+                    **{reading.kind.engine: reading.networks for reading in readings if reading.networks}}
     node.last_seen = timezone.now()
-    node.save(update_fields=[*figures, "engines", "last_seen"])  # the heartbeat: figures only
+    node.save(update_fields=[*figures, "engines", "network", "last_seen"])  # the heartbeat: figures only
     try:
         with transaction.atomic():
             record_poll(node, host_counters(), read_guests)

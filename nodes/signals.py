@@ -1,11 +1,11 @@
-"""The node's worker runs the node's collector beside it (nodes/collector.py): started with the worker,
-stopped with it."""
+"""The node's worker runs the node's collector as one of its threads (nodes/collector.py): started with the
+worker, stopped with it."""
 
 from celery.signals import worker_init, worker_shutdown
 
-from .collector import CollectorProcess
+from .collector import CollectorThread
 
-_collector = CollectorProcess()
+_collector = CollectorThread()
 
 
 @worker_init.connect

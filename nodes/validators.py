@@ -24,7 +24,13 @@ def validate_bridge_name(value: str) -> None:
                               params={"value": value}, code="invalid_bridge")
 
 
+GUEST_NAME_MAX = 63
+
+
 def validate_guest_name(value: str) -> None:
+    if len(value) > GUEST_NAME_MAX:  # said as such: the whole name echoed back would hide the reason
+        raise ValidationError("a guest name has at most %(max)d characters; this one has %(length)d",
+                              params={"max": GUEST_NAME_MAX, "length": len(value)}, code="name_too_long")
     if not GUEST_NAME.match(value):
         raise ValidationError(
             "'%(value)s' is not a valid guest name: use a host name (letters, digits, '-' and '.', "

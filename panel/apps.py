@@ -11,12 +11,13 @@ class PanelConfig(AppConfig):
     def ready(self) -> None:
         from django.urls import register_converter
 
-        from .converters import BoundedInt, RowId
+        from .converters import BoundedInt, GuestKindPath, RowId
 
         # Every process (server, worker, beat, manage.py) sets Django up and so passes here before it serves.
         check_secret_key()
         register_converter(BoundedInt, "vmid")  # numbers in URLs within the columns' range
         register_converter(RowId, "id")
+        register_converter(GuestKindPath, "guestkind")  # qemu or lxc
 
 
 def check_secret_key() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from access import permissions
 from guests.choices import STATE_BADGES, GuestState
 from nodes.choices import STATUS_BADGES as NODE_BADGES
 from nodes.choices import NodeStatus
@@ -22,3 +23,13 @@ def badges(request: HttpRequest) -> dict:
         "node": {**table(NODE_BADGES, NodeStatus), "available": ["available", "ok"]},
         "task": table(TASK_BADGES, TaskStatus),
     }}
+
+
+def workspace(request: HttpRequest) -> dict:
+    """What the workspace's header shows; each answer computed only if the page draws it."""
+    user = getattr(request, "user", None)
+
+    def can_create() -> bool:
+        return bool(user and user.is_authenticated and permissions.can_create_guests(user))
+
+    return {"workspace": {"can_create": can_create}}

@@ -13,5 +13,17 @@ class BoundedInt:
         return str(value)
 
 
+class GuestKindPath:
+    """Proxmox's word for a kind of guest in paths: qemu (VMs) or lxc (containers)."""
+
+    regex = "qemu|lxc"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 class RowId(BoundedInt):
     regex = "[0-9]{1,18}"  # below 2**63: a row id of a big-integer column

@@ -7,6 +7,7 @@ from access.forms import ThrottledAuthenticationForm
 from panel.views import PAGE_METHODS
 
 urlpatterns = [
+    path("", include("consoles.urls")),  # first: see consoles/urls.py
     path("", include("cluster.urls")),
     path("", include("nodes.urls")),
     path("guests/", include("guests.urls")),

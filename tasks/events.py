@@ -42,11 +42,17 @@ def task_summary(task: Task) -> dict:
     }
 
 
+def task_row(task: Task) -> dict:
+    """A task as the pages' sockets send it: Proxmox's fields, and what the pages' task lists show."""
+    return {**task_summary(task), "description": task.description, "vmid": task.vmid,
+            "parent_id": task.parent_id}
+
+
 def publish_line(task: Task, line: TaskLogLine) -> None:
     publish(task_group(task.pk), line_message(line), batch="task.lines")
 
 
 def publish_status(task: Task) -> None:
-    summary = task_summary(task)
+    summary = task_row(task)
     publish(task_group(task.pk), {"type": "task.status", "task": summary})
     publish(TASK_LIST_GROUP, {"task_id": task.pk, "task": summary}, batch="tasks.changed")

@@ -4,7 +4,9 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Now
 from django.urls import reverse
+from django.utils import timezone
 
 from access import permissions
 from access.identity import SYSTEM_USERID, userid, userid_of
@@ -29,15 +31,24 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(permissions.task_condition(user))
 
     def record(self, node: Node, type_: str, user: AbstractBaseUser | None, guest: Guest | None = None,
-               params: dict | None = None, vmid: int | None = None, parent: Task | None = None) -> Task:
-        """A new queued task with its UPID; Conflict, naming the task in the way, when the guest is busy."""
+               params: dict | None = None, vmid: int | None = None, parent: Task | None = None,
+               running: bool = False) -> Task:
+        """A new queued task with its UPID; Conflict, naming the task in the way, when the guest is busy.
+        ``running``: recorded as running in this process (a bulk task's child, run in its parent's worker)."""
         vmid = vmid if vmid is not None else (guest.vmid if guest else None)
+        started = {}
+        if running:
+            from .lease import this_process
+
+            host, pid = this_process()
+            started = {"status": TaskStatus.RUNNING, "started_at": timezone.now(), "worker_host": host,
+                       "worker_pid": pid, "lease_renewed_at": Now()}
         upid_type = get_task_type(type_).proxmox_name(guest.kind if guest else None)  # Proxmox's qmstart, vzstart...
         try:
             with transaction.atomic():
                 return self.create(
                     upid=new_upid(node.name, upid_type, str(vmid or ""), userid_of(user)), node=node, user=user,
-                    type=type_, guest=guest, vmid=vmid, params=params or {}, parent=parent)
+                    type=type_, guest=guest, vmid=vmid, params=params or {}, parent=parent, **started)
         except IntegrityError as exc:
             busy = self.filter(guest=guest, status__in=ACTIVE_STATUSES).first() if guest else None
             if busy is None:
@@ -128,6 +139,18 @@ class Task(models.Model):
     @property
     def target(self) -> str:
         return str(self.vmid) if self.vmid else self.node.name
+
+    @property
+    def description(self) -> str:
+        """What the task lists show, as Proxmox's GUI words it: "CT 101 - Start", "Start all" (a node's)."""
+        try:
+            label = get_task_type(self.type).label
+        except LookupError:
+            label = self.type
+        if not self.vmid:
+            return label
+        kind = {"qm": "VM", "vz": "CT"}.get(self.proxmox_type[:2], "Guest")
+        return f"{kind} {self.vmid} - {label}"
 
 
 class TaskLogLine(models.Model):

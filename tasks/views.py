@@ -1,3 +1,5 @@
+import re
+
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -12,6 +14,19 @@ from .models import Task
 from .services import cancel
 
 LOG_PAGE = 1000  # lines of a log a task page shows at once
+BULK_TYPES = {"startall", "stopall", "migrateall"}
+PROGRESS = re.compile(r"progress (\d+)/(\d+)")
+
+
+def bulk_progress(task: Task) -> tuple[int, int] | None:
+    """A bulk task's guests done and in all, as its log last said ("progress N/M"); None for other tasks."""
+    if task.type not in BULK_TYPES:
+        return None
+    line = task.log_lines.filter(text__startswith="progress ").order_by("-number").first()
+    match = PROGRESS.fullmatch(line.text) if line else None
+    if match:
+        return int(match[1]), int(match[2])
+    return 0, len(task.params.get("vms") or [])
 
 
 class TaskListView(PanelPageMixin, ListView):
@@ -42,6 +57,7 @@ class TaskDetailView(PanelPageMixin, TemplateView):
             earlier=max(start - LOG_PAGE, 0) if start else None,
             later=log_lines[-1].number if log_lines and log_lines[-1].number < last else None,
             children=task.children.select_related("node", "user"),
+            progress=bulk_progress(task),
             # Only where a cancel takes effect: queued, or running with a point to stop at.
             can_cancel=task.can_be_cancelled and permissions.can_cancel_task(self.request.user, task),
             **kwargs,

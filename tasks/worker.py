@@ -71,20 +71,18 @@ def claim(task_id: int) -> Task | None:
 
 
 def run(task: Task) -> str:
-    """Claim and run ``task`` in this thread (a bulk task's child); returns its final status."""
-    claimed = claim(task.pk)
-    if claimed is None:
-        task.refresh_from_db(fields=["status", "exit_message"])
-        return task.status
-    status = run_claimed(claimed)
-    task.status, task.exit_message = claimed.status, claimed.exit_message
-    return status
+    """Run in this thread a child task this process recorded as running (a bulk task's step, see
+    ``TaskContext.run_child``); returns its final status."""
+    lease.keep_renewing()
+    events.publish_status(task)
+    return run_claimed(task, new=True)
 
 
-def run_claimed(task: Task) -> str:
-    """Run a task this process claimed and record how it ended; returns the final status."""
+def run_claimed(task: Task, new: bool = False) -> str:
+    """Run a task this process claimed and record how it ended; returns the final status. ``new``: recorded by
+    this process a moment ago, its log is empty."""
     task_type = get_task_type(task.type)
-    context = TaskContext(task, run_child=run)
+    context = TaskContext(task, run_child=run, new=new)
     try:
         context.log(f"task {task_type.label} started")
         message = task_type.run(context) or "OK"

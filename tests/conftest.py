@@ -73,6 +73,14 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
         for image in client.images.list(filters={"label": "panel.migrated-from"}):
             if any(swept(tag.split("/", 1)[-1]) for tag in image.tags):
                 client.images.remove(image.id, force=True)
+        # Snapshots' and clones' images (those that guests of other runs still use are left for a later sweep).
+        for image in [*client.images.list(filters={"label": "panel.snapshot.of"}),
+                      *client.images.list(filters={"label": "panel.cloned-from"})]:
+            if swept(image.labels.get("panel.snapshot.of", "")) or swept(image.labels.get("panel.cloned-from", "")):
+                try:
+                    client.images.remove(image.id, force=True)
+                except docker.errors.APIError:
+                    continue
     finally:
         client.close()
     conn = libvirt.open(libvirt_uri)
@@ -81,7 +89,7 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
             if swept(domain.name()):
                 if domain.isActive():
                     domain.destroy()
-                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     finally:
         conn.close()
     for directory in storage_root.glob("*"):

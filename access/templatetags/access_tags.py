@@ -1,6 +1,9 @@
+from datetime import datetime
+
 from django import template
 
 from access.identity import userid_of
+from panel.templatetags.panel_format import when
 
 register = template.Library()
 
@@ -17,4 +20,6 @@ def field_value(obj: object, name: str) -> object:
     value = getattr(obj, name, "")
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime):
+        return when(value)
     return "" if value is None else value

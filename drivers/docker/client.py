@@ -65,6 +65,14 @@ class DockerEngine:
                 OSError) as exc:  # an engine that is down, or went away in the middle of a stream
             raise EngineUnavailable(f"Docker engine at {self.url} is not reachable: {exc}") from exc
 
+    def update_resources(self, container: Container, resources: dict) -> None:
+        """``docker update`` with the engine's own field names (``NanoCpus``, ``Memory``, ``MemorySwap``): docker-py's
+        ``update_container`` has no ``NanoCpus``, and a container made with ``nano_cpus`` refuses a CPU quota."""
+        api = self.client.api
+        with self.errors(f"container {container.name}"):
+            response = api._post_json(api._url("/containers/{0}/update", container.id), data=resources)
+            api._result(response, True)
+
     def container(self, backend_id: str) -> Container:
         with self.errors(f"container {backend_id[:12]}"):
             return self.client.containers.get(backend_id)

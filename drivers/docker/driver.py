@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -17,21 +18,38 @@ import docker.errors
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from ..base import GuestDriver, Progress, no_progress
+from ..base import GuestDriver, Interrupt, Progress, no_progress
 from ..errors import (
+    EngineUnavailable,
     GuestAlreadyExists,
     GuestNotFound,
     InvalidGuestState,
     InvalidSpec,
     MigrationUnsupported,
+    SnapshotUnsupported,
     TemplateNotFound,
 )
 from ..limits import DOCKER_MIN_MEMORY_MIB, check_guest_name
 from ..migration import migrate_offline
-from ..types import EngineInfo, GuestInfo, GuestKind, GuestSpec, GuestUsage, PowerState, TemplateInfo
+from ..terminal import Terminal
+from ..types import (
+    CloneSpec,
+    ConfigChange,
+    EngineInfo,
+    GuestInfo,
+    GuestKind,
+    GuestSpec,
+    GuestUsage,
+    PowerState,
+    SnapshotInfo,
+    TemplateInfo,
+)
 from . import labels
 from .client import STATS_CONCURRENCY, DockerEngine
+from .console import ExecTerminal
 from .migration import ContainerMigration
+from .snapshots import ContainerSnapshots
+from .volumes import FILLER_LABEL
 
 _STATES = {
     "running": PowerState.RUNNING,
@@ -44,6 +62,8 @@ _STATES = {
 }
 
 log = logging.getLogger(__name__)
+
+WAIT_SLICE = 1.0  # s: the longest engine wait for a stop between two looks for a cancel
 
 
 class DockerDriver(GuestDriver):
@@ -69,10 +89,24 @@ class DockerDriver(GuestDriver):
             version = self.client.version()
         return EngineInfo(name="docker", version=version.get("Version", "?"), uri=self.url)
 
+    def list_networks(self) -> list[dict]:
+        with self.engine.errors():
+            networks = self.client.api.networks()
+        listed = []
+        for network in sorted(networks, key=lambda n: n.get("Name", "")):
+            configs = (network.get("IPAM") or {}).get("Config") or []
+            listed.append({"name": network.get("Name", ""), "driver": network.get("Driver", ""),
+                           "scope": network.get("Scope", ""), "internal": bool(network.get("Internal")),
+                           "subnets": [c["Subnet"] for c in configs if c.get("Subnet")],
+                           "gateways": [c["Gateway"] for c in configs if c.get("Gateway")]})
+        return listed
+
     def list_guests(self) -> list[GuestInfo]:
         with self.engine.errors():
             listed = self.client.containers.list(all=True, sparse=True)
-        listed = [c for c in listed if _name_of(c).startswith(self.name_prefix)]
+        # Not the containers that only carry volume data for a moment (a migration's, a snapshot's): no guests.
+        listed = [c for c in listed if _name_of(c).startswith(self.name_prefix)
+                  and FILLER_LABEL not in (c.attrs.get("Labels") or {})]
         if not listed:
             return []
         with ThreadPoolExecutor(min(len(listed), STATS_CONCURRENCY), thread_name_prefix="docker-stats") as pool:
@@ -95,7 +129,7 @@ class DockerDriver(GuestDriver):
 
     def list_templates(self) -> list[TemplateInfo]:
         with self.engine.errors():
-            images = self.client.images.list(filters={"label": labels.TEMPLATE})
+            images = [i for i in self.client.images.list(filters={"label": labels.TEMPLATE}) if _is_template(i)]
         # One per name: an image committed from a container (a snapshot, a migration) may carry the label too.
         by_name = {}
         for info in (_template_info(image) for image in images):
@@ -116,7 +150,8 @@ class DockerDriver(GuestDriver):
 
     def _template_image(self, name: str) -> tuple[str, TemplateInfo]:
         with self.engine.errors():
-            images = self.client.images.list(filters={"label": f"{labels.TEMPLATE}={name}"})
+            images = [i for i in self.client.images.list(filters={"label": f"{labels.TEMPLATE}={name}"})
+                      if _is_template(i)]
         if not images:
             raise TemplateNotFound(f"container template '{name}' does not exist on this node")
         return images[0].id, _template_info(images[0])
@@ -184,11 +219,12 @@ class DockerDriver(GuestDriver):
         except GuestAlreadyExists as exc:
             raise GuestAlreadyExists(f"a container named '{spec.name}' already exists on this node") from exc
 
-    def delete(self, backend_id: str) -> None:
+    def delete(self, backend_id: str, progress: Progress = no_progress) -> None:
         container = self.engine.container(backend_id)
         if _fetched_state(container) is not PowerState.STOPPED:
             raise InvalidGuestState(f"container {container.name} is running: stop it before deleting it")
         self.remove_container(container)
+        self.snapshots.delete_all(container.name, progress)
 
     def remove_container(self, container: Container) -> None:
         """Remove a stopped container with its anonymous volumes, and the image a migration made for it."""
@@ -198,13 +234,15 @@ class DockerDriver(GuestDriver):
         self._remove_migrated_image(image_id)
 
     def _remove_migrated_image(self, image_id: str) -> None:
-        """Drop the image a migration made for a container, once no container uses it any more."""
+        """Drop the image a migration or a clone made for a container, once no container uses it any more."""
         if not image_id:
             return
         try:
             image = self.client.images.get(image_id)
-            if labels.MIGRATED_FROM not in (image.labels or {}):
-                return  # a shared template: not ours to remove
+            image_labels = image.labels or {}
+            if image_labels.get(labels.SNAPSHOT_OF) or not (
+                    labels.MIGRATED_FROM in image_labels or image_labels.get(labels.CLONED_FROM)):
+                return  # a shared template, or a snapshot's: not ours to remove
             if self.client.containers.list(all=True, filters={"ancestor": image_id}):
                 return
             self.client.images.remove(image_id, force=False)
@@ -214,11 +252,63 @@ class DockerDriver(GuestDriver):
     def power_state(self, backend_id: str) -> PowerState:
         return _fetched_state(self.engine.container(backend_id))
 
+    def wait_for_state(self, backend_id: str, wanted: PowerState, timeout: float,
+                       interrupt: Interrupt | None = None) -> bool:
+        """Waiting for a stop asks the engine to answer when the container exits (its wait API), instead of
+        looking every POLL_INTERVAL: a stop is seen the moment it happens. ``interrupt`` is called between two
+        waits of at most WAIT_SLICE s."""
+        if wanted is not PowerState.STOPPED:
+            return super().wait_for_state(backend_id, wanted, timeout, interrupt)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left > 0:
+                try:
+                    with self.engine.errors(f"container {backend_id[:12]}"):
+                        self.client.api.wait(backend_id, timeout=min(left, WAIT_SLICE), condition="not-running")
+                except EngineUnavailable:
+                    pass  # the slice ended (docker-py reports it as a transport error); a real one shows below
+            if self.power_state(backend_id) is PowerState.STOPPED:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            if interrupt is not None:
+                interrupt()
+
     def start(self, backend_id: str) -> None:
         container = self.engine.container(backend_id)
         self._require(container, PowerState.STOPPED, "start")
         with self.engine.errors(f"container {container.name}"):
             container.start()
+
+    def update_config(self, backend_id: str, change: ConfigChange) -> set[str]:
+        """Everything at once, running or not: ``docker rename`` and ``docker update`` act on a running
+        container's cgroup (what ``docker inspect`` shows is what the kernel enforces)."""
+        container = self.engine.container(backend_id)
+        resources: dict[str, int] = {}
+        if change.memory_mib is not None:
+            if change.memory_mib < DOCKER_MIN_MEMORY_MIB:
+                raise InvalidSpec(f"memory must be at least {DOCKER_MIN_MEMORY_MIB} MiB for a container")
+            memory = change.memory_mib * 1024 * 1024
+            host = container.attrs.get("HostConfig", {})
+            old, swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
+            resources["Memory"] = memory
+            # The swap limit counts memory too and must stay above it: keep the swap the container had.
+            resources["MemorySwap"] = -1 if swap == -1 else memory + (swap - old if swap > old > 0 else memory)
+        if change.vcpus is not None:
+            resources["NanoCpus"] = change.vcpus * 1_000_000_000
+        if change.name is not None and change.name != container.name:
+            check_guest_name(change.name, "container")
+            with self.engine.errors(f"container {container.name}"):
+                container.rename(change.name)
+        if resources:
+            self.engine.update_resources(container, resources)
+        return set()
+
+    def resize_disk(self, backend_id: str, disk: int, size_bytes: int) -> int:
+        container = self.engine.container(backend_id)
+        raise InvalidSpec(f"container {container.name} has no disk of a size to grow: its root file system is a "
+                          "layer of the Docker engine's storage, as large as that storage")
 
     def request_shutdown(self, backend_id: str) -> str:
         container = self.engine.container(backend_id)
@@ -256,6 +346,34 @@ class DockerDriver(GuestDriver):
         self._require(container, PowerState.PAUSED, "resume")
         with self.engine.errors(f"container {container.name}"):
             container.unpause()
+
+    # -- snapshots and clones -----------------------------------------------------------------
+
+    @property
+    def snapshots(self) -> ContainerSnapshots:
+        return ContainerSnapshots(self)
+
+    def list_snapshots(self, backend_id: str) -> list[SnapshotInfo]:
+        return self.snapshots.list(self.engine.container(backend_id))
+
+    def create_snapshot(self, backend_id: str, name: str, description: str = "", vmstate: bool = False,
+                        progress: Progress = no_progress) -> SnapshotInfo:
+        if vmstate:
+            raise SnapshotUnsupported("a container's snapshot holds no RAM: only VMs save their memory state")
+        return self.snapshots.create(self.engine.container(backend_id), name, description, progress)
+
+    def rollback_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> str:
+        return self.snapshots.rollback(self.engine.container(backend_id), name, progress)
+
+    def delete_snapshot(self, backend_id: str, name: str, progress: Progress = no_progress) -> None:
+        self.snapshots.delete(self.engine.container(backend_id).name, name, progress)
+
+    def clone(self, backend_id: str, spec: CloneSpec, progress: Progress = no_progress) -> GuestInfo:
+        return self.snapshots.clone(self.engine.container(backend_id), spec, progress)
+
+    def open_console(self, backend_id: str) -> Terminal:
+        """A shell (``/bin/sh``) in the running container, with a TTY."""
+        return ExecTerminal.open(self.engine, self.engine.container(backend_id))
 
     def _require(self, container: Container, wanted: PowerState, verb: str) -> None:
         """``container`` was just fetched: its status is current, no second round trip needed."""
@@ -296,6 +414,13 @@ def _template_info(image: Image) -> TemplateInfo:
         description=image_labels.get(labels.TEMPLATE_DESCRIPTION, ""),
         min_memory_mib=int(image_labels.get(labels.TEMPLATE_MIN_MEMORY, DOCKER_MIN_MEMORY_MIB)),
     )
+
+
+def _is_template(image: Image) -> bool:
+    """A template's image, not one committed from a container made from it (a snapshot's, a clone's), which
+    carries the container's labels."""
+    image_labels = image.labels or {}
+    return not (image_labels.get(labels.SNAPSHOT_OF) or image_labels.get(labels.CLONED_FROM))
 
 
 def _name_of(listed: Container) -> str:

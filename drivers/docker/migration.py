@@ -25,11 +25,9 @@ the target (the container's, a named volume's); a missing network that cannot be
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from docker.models.containers import Container
@@ -41,33 +39,17 @@ from ..types import GuestInfo, PowerState
 from . import labels
 from .archive import CHUNK, ArchiveSummary, summarize, summarized
 from .client import DockerEngine
+from .recreate import DEFAULT_NETWORKS, create_like
+from .volumes import fill_volumes, mounted_volume_names, read_volume, volumes_of
 
 if TYPE_CHECKING:
     from .driver import DockerDriver
 
 # The image a migrated container runs from on its new engine: its whole file system, flattened.
 MIGRATED_REPOSITORY = "panel-migrated"
-# The container that writes the volumes on the target: created with them mounted read-write, never started.
-FILLER_LABEL = "panel.migration-filler"
-DEFAULT_NETWORKS = ("default", "bridge", "none")
 START_TIMEOUT = 10  # seconds for the copy to be running
 STARTUP_GRACE = 0.5  # seconds it must then stay running: a command that cannot run exits at once
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"  # a host interface: the target names its own
-
-
-@dataclass
-class _Volume:
-    name: str  # on the source
-    destination: str
-    named: bool  # named volumes keep their name; anonymous ones get a new one, and go with their container
-    read_only: bool
-    labels: dict[str, str] = field(default_factory=dict)
-    target_name: str = ""
-    summary: ArchiveSummary = field(default_factory=ArchiveSummary)
-
-    @property
-    def label(self) -> str:
-        return f"volume {self.name}" if self.named else f"anonymous volume at {self.destination}"
 
 
 def name_taken(engine: DockerEngine, name: str) -> bool:
@@ -85,18 +67,10 @@ class ContainerMigration(MigrationSteps):
         self.host_config: dict = dict(attrs.get("HostConfig") or {})
         self.mounts: list[dict] = list(attrs.get("Mounts") or [])
         self.networks: dict[str, dict] = dict((attrs.get("NetworkSettings") or {}).get("Networks") or {})
-        self.volumes = self._volumes()
+        self.volumes = volumes_of(attrs)
         self.file_system = ArchiveSummary()
         self.image_id = self.created_id = ""
         self._networks_to_make: list = []
-
-    def _volumes(self) -> list[_Volume]:
-        named = {bind.split(":")[1] for bind in self.host_config.get("Binds") or []
-                 if ":" in bind and not bind.startswith("/")}
-        named |= {m.get("Target") for m in self.host_config.get("Mounts") or []
-                  if m.get("Type") == "volume" and m.get("Source")}
-        return [_Volume(m["Name"], m["Destination"], m["Destination"] in named, not m.get("RW", True))
-                for m in self.mounts if m.get("Type") == "volume"]
 
     # -- check ------------------------------------------------------------------------------
 
@@ -224,79 +198,25 @@ class ContainerMigration(MigrationSteps):
                 undo.add(f"{volume.label} on the target", self._remover(volume.label, made.remove))
 
     def _create_container(self, undo: Undo, progress: Progress) -> None:
-        primary = self.host_config.get("NetworkMode") or "default"
-        if primary not in DEFAULT_NETWORKS and primary not in self.networks:  # given by id: use its name
-            primary = next((n for n, e in self.networks.items() if e.get("NetworkID", "").startswith(primary)), primary)
-        host_config = dict(self.host_config, Binds=None, NetworkMode=primary, ContainerIDFile="", Mounts=[
-            *(m for m in self.host_config.get("Mounts") or [] if m.get("Type") == "tmpfs"),
-            *(self._mount(volume) for volume in self.volumes),
-        ])
-        body = dict(self.config, Image=self.image_id, HostConfig=host_config)
-        if primary in self.networks and primary not in DEFAULT_NETWORKS:
-            body["NetworkingConfig"] = {"EndpointsConfig": {primary: self._endpoint(primary)}}
-        with self.target.engine.errors(f"{self.label} on the target"):
-            self.created_id = self.target.client.api.create_container_from_config(body, name=self.name)["Id"]
+        self.created_id = create_like(self.target.engine, self.name, self.image_id, self.config, self.host_config,
+                                      self.networks, [volume.mount() for volume in self.volumes], self.container.id)
         remove = self._remover(self.label, lambda: self.target.client.api.remove_container(
             self.created_id, v=True, force=True))  # with the anonymous volumes it made
         undo.add(f"{self.label} on the target", remove)
-        with self.target.engine.errors(f"{self.label} on the target"):
-            for name in self.networks:
-                if name not in DEFAULT_NETWORKS and name != primary:
-                    endpoint = self._endpoint(name)
-                    addresses = endpoint.pop("IPAMConfig") or {}
-                    self.target.client.api.connect_container_to_network(
-                        self.created_id, name, aliases=endpoint["Aliases"], links=endpoint["Links"],
-                        ipv4_address=addresses.get("IPv4Address"), ipv6_address=addresses.get("IPv6Address"),
-                        link_local_ips=addresses.get("LinkLocalIPs"), driver_opt=endpoint["DriverOpts"])
         progress(f"created {self.label} ({self.created_id[:12]}) on {self.target.url}")
-
-    def _mount(self, volume: _Volume) -> dict:
-        mount = {"Type": "volume", "Target": volume.destination, "ReadOnly": volume.read_only,
-                 "VolumeOptions": {"NoCopy": True}}
-        if volume.named:
-            mount["Source"] = volume.name
-        elif volume.labels:
-            mount["VolumeOptions"]["Labels"] = volume.labels
-        return mount
-
-    def _endpoint(self, network: str) -> dict:
-        endpoint = self.networks[network]
-        own = (self.container.id[:12],)  # the alias the engine gave the old container
-        return {"IPAMConfig": endpoint.get("IPAMConfig"), "Links": endpoint.get("Links"),
-                "Aliases": [a for a in endpoint.get("Aliases") or [] if a not in own] or None,
-                "DriverOpts": endpoint.get("DriverOpts")}
 
     def _copy_volumes(self, progress: Progress) -> None:
         if not self.volumes:
             return
         engine = self.target.engine
         with engine.errors(f"{self.label} on the target"):
-            mounted = {m["Destination"]: m["Name"] for m in engine.client.api.inspect_container(
-                self.created_id)["Mounts"] if m.get("Type") == "volume"}
-            for volume in self.volumes:
-                volume.target_name = mounted[volume.destination]
-            filler = engine.client.api.create_container_from_config({
-                "Image": self.image_id, "Cmd": ["never-started"], "Labels": {FILLER_LABEL: self.name},
-                "HostConfig": {"NetworkMode": "none", "Mounts": [
-                    {"Type": "volume", "Source": v.target_name, "Target": v.destination,
-                     "VolumeOptions": {"NoCopy": True}} for v in self.volumes]},
-            })["Id"]
-        try:
-            for volume in self.volumes:
-                progress(f"copying {volume.label} ({volume.destination})")
-                data = self._read(lambda v=volume: self.container.get_archive(v.destination, chunk_size=CHUNK)[0],
-                                  f"{volume.label} of {self.label}")
-                with engine.errors(f"{volume.label} on the target"):
-                    if not engine.client.api.put_archive(filler, posixpath.dirname(volume.destination),
-                                                         summarized(data, volume.summary)):
-                        raise DriverError(f"the target engine did not write {volume.label}")
-                progress(f"copied {volume.label}: {volume.summary}")
-        finally:
-            try:
-                with engine.errors("the container that wrote the volumes"):
-                    engine.client.api.remove_container(filler, force=True)
-            except DriverError as exc:
-                progress(f"warning: could not remove the container that wrote the volumes: {exc.message}")
+            mounted = mounted_volume_names(engine, self.created_id)
+        for volume in self.volumes:
+            volume.target_name = mounted[volume.destination]
+        fill_volumes(engine, self.image_id, [(v, v.target_name) for v in self.volumes],
+                     lambda v: read_volume(self.source.engine, self.container.id, v.destination,
+                                           f"{v.label} of {self.label}"),
+                     progress, f"{self.label} on the target")
 
     # -- verify, start, finish -------------------------------------------------------------
 

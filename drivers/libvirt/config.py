@@ -370,3 +370,40 @@ class GuestConfig(ConfigObject):
             ],
             metadata=GuestMetadata.parse_dom(metadata) if metadata is not None else None,
         )
+
+
+@dataclass
+class SnapshotConfig(ConfigObject):
+    """A ``<domainsnapshot>``: what the panel asks for (name, description) and reads back of one libvirt holds
+    (when it was taken, its parent, the domain's state then: running or paused ones hold the RAM)."""
+
+    root_name: ClassVar[str] = "domainsnapshot"
+    name: str = ""
+    description: str = ""
+    creation_time: int = 0
+    state: str = ""
+    parent: str = ""
+
+    @property
+    def has_memory(self) -> bool:
+        return self.state in ("running", "paused", "blocked")
+
+    def format_dom(self) -> etree._Element:
+        root = etree.Element(self.root_name)
+        _sub(root, "name", self.name)
+        if self.description:
+            _sub(root, "description", self.description)
+        return root
+
+    @classmethod
+    def parse_dom(cls, element: etree._Element) -> SnapshotConfig:
+        if element.tag != cls.root_name:
+            raise ValueError(f"expected <{cls.root_name}>, got <{element.tag}>")
+        created = element.findtext("creationTime", "0").strip()
+        return cls(
+            name=element.findtext("name", ""),
+            description=element.findtext("description", ""),
+            creation_time=int(created) if created.isdigit() else 0,
+            state=element.findtext("state", ""),
+            parent=element.findtext("parent/name", ""),
+        )

@@ -11,7 +11,7 @@ import libvirt
 from lxml import etree
 
 from ..types import PowerState
-from .config import PANEL_NS, GuestConfig, GuestMetadata, parse_xml
+from .config import PANEL_NS, GuestConfig, GuestMetadata, SnapshotConfig, parse_xml
 
 if TYPE_CHECKING:
     from .host import Host
@@ -184,6 +184,74 @@ class Guest:
         with target.errors(f"{self.label} on the target"):
             connection = target.get_connection()
         return Guest(self.domain.migrate3(connection, params, flags), target)
+
+    # -- snapshots (internal ones, in the qcow2 disks: with the RAM when the domain runs) --------------------------
+
+    @_translated
+    def snapshots(self) -> list[SnapshotConfig]:
+        return [SnapshotConfig.parse_dom(parse_xml(s.getXMLDesc(0))) for s in self.domain.listAllSnapshots(0)]
+
+    @_translated
+    def create_snapshot(self, config: SnapshotConfig) -> SnapshotConfig:
+        snapshot = self.domain.snapshotCreateXML(config.to_xml(), 0)
+        return SnapshotConfig.parse_dom(parse_xml(snapshot.getXMLDesc(0)))
+
+    @_translated
+    def revert_to_snapshot(self, name: str) -> None:
+        """The domain as the snapshot left it: running from its RAM if it holds it, else stopped."""
+        snapshot = self.domain.snapshotLookupByName(name, 0)
+        try:
+            self.domain.revertToSnapshot(snapshot, 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_SNAPSHOT_REVERT_RISKY:
+                raise
+            # libvirt wants to be told that dropping the present state (a running domain) is meant: it is.
+            self.domain.revertToSnapshot(snapshot, libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_FORCE)
+
+    @_translated
+    def delete_snapshot(self, name: str) -> None:
+        self.domain.snapshotLookupByName(name, 0).delete(0)
+
+    @_translated
+    def set_memory(self, kib: int, *, live: bool) -> None:
+        """Live: the balloon's target (at most what the VM booted with). Not live: the memory it boots with next,
+        its maximum first (libvirt lowers the current size with it), then its current size."""
+        if live:
+            self.domain.setMemoryFlags(kib, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            return
+        self.domain.setMemoryFlags(kib, libvirt.VIR_DOMAIN_AFFECT_CONFIG | libvirt.VIR_DOMAIN_MEM_MAXIMUM)
+        self.domain.setMemoryFlags(kib, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+
+    @_translated
+    def set_vcpus(self, count: int, *, live: bool) -> None:
+        """Live: vCPU hotplug, which libvirt refuses beyond the maximum the VM booted with or where QEMU cannot
+        unplug. Not live: the count it boots with next (maximum and current, in the order libvirt accepts)."""
+        if live:
+            self.domain.setVcpusFlags(count, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            return
+        config, maximum = libvirt.VIR_DOMAIN_AFFECT_CONFIG, libvirt.VIR_DOMAIN_VCPU_MAXIMUM
+        if count >= self.domain.vcpusFlags(config | maximum):
+            self.domain.setVcpusFlags(count, config | maximum)
+            self.domain.setVcpusFlags(count, config)
+        else:
+            self.domain.setVcpusFlags(count, config)
+            self.domain.setVcpusFlags(count, config | maximum)
+
+    @_translated
+    def disk_capacity(self, target: str) -> int:
+        """The size in bytes the guest sees of its disk ``target`` (``vda``...), running or not."""
+        capacity, _allocation, _physical = self.domain.blockInfo(target)
+        return capacity
+
+    @_translated
+    def rename(self, name: str) -> None:
+        """libvirt renames only a domain that is not running."""
+        self.domain.rename(name, 0)
+
+    @_translated
+    def block_resize(self, target: str, size_bytes: int) -> None:
+        """Grow a running VM's disk (``vda``...): QEMU grows the image and tells the guest."""
+        self.domain.blockResize(target, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
 
     @_translated
     def undefine(self, nvram: bool = False) -> None:

@@ -26,6 +26,7 @@ from ..errors import (
     InvalidGuestState,
     InvalidSpec,
     OperationTimeout,
+    SnapshotNotFound,
 )
 from .config import parse_xml
 from .guest import Guest
@@ -128,13 +129,18 @@ class Host:
         if self._pid != os.getpid():
             _inherited.append(conn)
             return False
+        # No round trip (every call of every thread passes here, under the lock): the client library knows
+        # whether the socket closed, since the event loop thread watches it; a call that finds the link broken
+        # otherwise drops the connection (``translate``) and the next one opens a new one.
         try:
-            conn.getLibVersion()  # one round trip: fails once the daemon restarted or the socket broke
+            alive = conn.isAlive() == 1
         except libvirt.libvirtError as exc:
+            alive = False
             log.info("libvirt connection to %s is broken (%s): reconnecting", self.uri, _message(exc))
+        if not alive:
+            log.info("libvirt connection to %s closed: reconnecting", self.uri)
             _close_quietly(conn)
-            return False
-        return True
+        return alive
 
     def _drop(self) -> None:
         with self._lock:
@@ -156,6 +162,8 @@ class Host:
             return EngineUnavailable(f"libvirt at {self.uri} is not reachable: {message}")
         if code == libvirt.VIR_ERR_NO_DOMAIN:
             return GuestNotFound(f"{what or 'VM'} does not exist on {self.uri}")
+        if code == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            return SnapshotNotFound(prefix + message)
         if code == libvirt.VIR_ERR_OPERATION_INVALID:
             return InvalidGuestState(prefix + message)
         if code == libvirt.VIR_ERR_DOM_EXIST:
@@ -239,6 +247,22 @@ class Host:
             yield rebooted
         finally:
             with suppress(libvirt.libvirtError):  # a broken connection took the callback with it
+                conn.domainEventDeregisterAny(callback_id)
+
+    @contextmanager
+    def lifecycle_events(self, guest: Guest) -> Iterator[threading.Event]:
+        """An Event set at each lifecycle change of ``guest`` (started, stopped, paused...): a wait for a state
+        wakes the moment it may have come instead of looking every so often."""
+        changed = threading.Event()
+        conn = self.get_connection()
+        with self.errors(guest.label):
+            callback_id = conn.domainEventRegisterAny(
+                guest.domain, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lambda *_: changed.set(), None
+            )
+        try:
+            yield changed
+        finally:
+            with suppress(libvirt.libvirtError):
                 conn.domainEventDeregisterAny(callback_id)
 
 

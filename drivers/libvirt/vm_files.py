@@ -60,6 +60,27 @@ def create_qcow2(path: str, size_gib: int) -> None:
         raise
 
 
+COPY_TIMEOUT = 3600  # seconds for a full copy of a disk
+
+
+def copy_qcow2(source: str, target: str) -> None:
+    """A full copy of a disk as a new qcow2 (its internal snapshots left behind); refuses to touch an existing
+    file, and leaves none when it fails."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise GuestAlreadyExists(f"disk {target} already exists: is this vmid used by another VM?") from None
+    except OSError as exc:
+        raise DriverError(f"cannot create disk {target}: {exc.strerror}") from exc
+    try:
+        _qemu_img(["convert", "-q", "-O", "qcow2", source, target], f"cannot copy disk {source}", COPY_TIMEOUT)
+        give_to_directory_owner(target)
+    except BaseException:
+        remove_files([target])
+        raise
+
+
 def give_to_directory_owner(path: str) -> None:
     """Make a new file belong to the owner of its directory.
 
@@ -76,20 +97,31 @@ def give_to_directory_owner(path: str) -> None:
 
 
 def _qemu_img_create(path: str, size_gib: int) -> None:
+    _qemu_img(["create", "-q", "-f", "qcow2", path, f"{size_gib}G"], f"cannot create disk {path}", QEMU_IMG_TIMEOUT)
+
+
+def _qemu_img(args: list[str], failure: str, timeout: float) -> None:
     try:
-        subprocess.run(
-            [QEMU_IMG, "create", "-q", "-f", "qcow2", path, f"{size_gib}G"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=QEMU_IMG_TIMEOUT,
-        )
+        subprocess.run([QEMU_IMG, *args], check=True, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
-        raise DriverError(f"cannot create disk {path}: {QEMU_IMG} is not installed") from exc
+        raise DriverError(f"{failure}: {QEMU_IMG} is not installed") from exc
     except subprocess.CalledProcessError as exc:
-        raise DriverError(f"cannot create disk {path}: {exc.stderr.strip() or exc}") from exc
+        raise DriverError(f"{failure}: {exc.stderr.strip() or exc}") from exc
     except subprocess.TimeoutExpired as exc:
-        raise DriverError(f"cannot create disk {path}: {QEMU_IMG} did not finish in {exc.timeout:g} s") from exc
+        raise DriverError(f"{failure}: {QEMU_IMG} did not finish in {exc.timeout:g} s") from exc
+
+
+def resize_qcow2(path: str, size_bytes: int) -> None:
+    """Grow the disk of a VM that is not running (a running one is grown by QEMU: ``Guest.block_resize``)."""
+    try:
+        subprocess.run([QEMU_IMG, "resize", "-q", "-f", "qcow2", path, str(size_bytes)], check=True,
+                       capture_output=True, text=True, timeout=QEMU_IMG_TIMEOUT)
+    except FileNotFoundError as exc:
+        raise DriverError(f"cannot resize disk {path}: {QEMU_IMG} is not installed") from exc
+    except subprocess.CalledProcessError as exc:
+        raise DriverError(f"cannot resize disk {path}: {exc.stderr.strip() or exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise DriverError(f"cannot resize disk {path}: {QEMU_IMG} did not finish in {exc.timeout:g} s") from exc
 
 
 def remove_files(paths: list[str]) -> list[str]:

@@ -66,8 +66,8 @@ class BulkRun:
             self.done += 1
             if not ok:
                 self.failed.append(str(guest))
-        self.context.log(f"{self.verb} {guest}... {outcome}")
-        self.context.log(f"progress {self.done}/{self.total}")
+            done = self.done
+        self.context.log(f"{self.verb} {guest}... {outcome}\nprogress {done}/{self.total}")
 
     def run_groups(self, groups: list[list[Guest]], plan: Callable[[Guest], tuple[str, dict]],
                    after: Callable[[Guest], Callable[[], None] | None] = lambda g: None) -> None:
@@ -107,7 +107,7 @@ def _selected(context: TaskContext) -> list[Guest]:
 
 @register("startall", "Start all", "startall")
 def start_all(context: TaskContext) -> str:
-    guests = [g for g in _selected(context) if g.state == GuestState.STOPPED]
+    guests = [g for g in _selected(context) if g.state == GuestState.STOPPED and not g.is_template]
     context.log(f"starting {len(guests)} guests of node {context.node.name}")
     run = BulkRun(context, "starting", len(guests))
 
@@ -124,12 +124,17 @@ def stop_all(context: TaskContext) -> str:
               if g.state in (GuestState.RUNNING, GuestState.PAUSED)]
     default_timeout = int(context.params.get("timeout", settings.PANEL_SHUTDOWN_TIMEOUT))
     force_stop = context.params.get("force_stop", True)
-    context.log(f"shutting down {len(guests)} guests of node {context.node.name} "
-                f"(timeout {default_timeout} s{', then stop' if force_stop else ''})")
-    run = BulkRun(context, "shutting down", len(guests))
+    if context.params.get("hard"):
+        context.log(f"stopping {len(guests)} guests of node {context.node.name}")
+    else:
+        context.log(f"shutting down {len(guests)} guests of node {context.node.name} "
+                    f"(timeout {default_timeout} s{', then stop' if force_stop else ''})")
+    run = BulkRun(context, "stopping" if context.params.get("hard") else "shutting down", len(guests))
+
+    hard = bool(context.params.get("hard"))  # a selection's "Stop" (guests/bulk.py): no shutdown asked first
 
     def plan(guest: Guest) -> tuple[str, dict]:
-        if guest.state == GuestState.PAUSED:
+        if hard or guest.state == GuestState.PAUSED:
             return "stop", {}  # a frozen guest cannot answer a shutdown request
         return "shutdown", {"timeout": guest.startup_down or default_timeout, "force_stop": force_stop}
 

@@ -12,6 +12,7 @@ from tasks.context import TaskContext
 from tasks.registry import Operation, register
 
 from .common import refresh, target
+from .config import apply_pending
 
 
 @register("start", "Start", ("qmstart", "vzstart"))
@@ -19,6 +20,7 @@ def start(context: TaskContext) -> str:
     guest, driver = target(context)
     context.log(f"starting {guest}")
     try:
+        apply_pending(context, guest, driver)
         driver.start(guest.backend_id)
     finally:
         refresh(context, guest, driver)
@@ -67,3 +69,4 @@ stop = _power("stop", "Stop", lambda driver, backend_id, _: driver.stop(backend_
 reboot = _power("reboot", "Reboot", lambda driver, backend_id, c: driver.reboot(backend_id, _timeout(c)))
 suspend = _power("suspend", "Pause", lambda driver, backend_id, _: driver.suspend(backend_id))
 resume = _power("resume", "Resume", lambda driver, backend_id, _: driver.resume(backend_id))
+reset = _power("reset", "Reset", lambda driver, backend_id, _: driver.reset(backend_id))

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "tasks",
     "metrics",
     "cluster",
+    "consoles",
     "api",
 ]
 
@@ -96,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "panel.context_processors.badges",
+                "panel.context_processors.workspace",
             ],
         },
     },
@@ -274,6 +276,8 @@ PANEL_UPLOAD_MAX_BYTES = env.int("PANEL_UPLOAD_MAX_BYTES", default=16 * 1024**3)
 # /status, the read-only cluster status page, is public (no login) when on.
 PANEL_PUBLIC_STATUS = env.bool("PANEL_PUBLIC_STATUS", default=True)
 
+# Tasks a node's worker runs at once, each in a thread of its one process (their engine calls wait on I/O).
+PANEL_WORKER_CONCURRENCY = env.int("PANEL_WORKER_CONCURRENCY", default=8)
 # Guests of one startup-order group started or stopped in parallel by start-all / stop-all
 # (Proxmox: min(CPUs - 1, 8)).
 PANEL_BULK_WORKERS = env.int("PANEL_BULK_WORKERS", default=max(1, min((os.cpu_count() or 2) - 1, 8)))

@@ -1,8 +1,12 @@
-"""Formatting shared by every page: binary sizes, percentages, durations."""
+"""Formatting shared by every page: binary sizes, percentages, durations, dates, tags."""
 
 import json
+import re
+from datetime import datetime
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -58,3 +62,27 @@ def duration(seconds: int | None) -> str:
     minutes, secs = divmod(rest, 60)
     clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
     return f"{days}d {clock}" if days else clock
+
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # the one format of every date on every page (format.js's date() too)
+
+
+@register.filter
+def when(value: datetime | str | None) -> str:
+    """A moment (or its ISO text) as <time>: the server's time zone in the one format; format.js redraws it in
+    the browser's."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value is None:
+        return "—"
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), local.strftime(DATE_FORMAT))
+
+
+@register.filter
+def tag_list(tags: str | None) -> list[str]:
+    """A guest's tags as Proxmox keeps them (';'-separated; ',' and spaces are read too)."""
+    return [tag for tag in re.split(r"[;,\s]+", tags or "") if tag]

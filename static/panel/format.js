@@ -21,6 +21,21 @@ const PanelFormat = (function () {
     return days ? `${days}d ${clock}` : clock;
   }
 
+  // The one date format of every page (panel_format.DATE_FORMAT), in the browser's time zone.
+  function date(value) {
+    const moment = value instanceof Date ? value : new Date(typeof value === "number" ? value * 1000 : value);
+    if (Number.isNaN(moment.getTime())) return "—";
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())} `
+      + `${pad(moment.getHours())}:${pad(moment.getMinutes())}:${pad(moment.getSeconds())}`;
+  }
+  // Dates the server drew (<time datetime>, in its own time zone) are drawn again in the browser's.
+  function localDates(root) {
+    root.querySelectorAll("time[datetime]").forEach((element) => { element.textContent = date(element.dateTime); });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => localDates(document));
+  else localDates(document);
+
   // kind: "guest", "node" or "task"; an unknown status shows as itself, muted.
   const badge = (kind, status) => (badges[kind] || {})[status] || [status, "muted"];
   function setBadge(element, kind, status) {
@@ -30,5 +45,5 @@ const PanelFormat = (function () {
   }
   const tone = (kind, status) => badge(kind, status)[1];
 
-  return {size, percent, duration, setBadge, tone};
+  return {size, percent, duration, date, localDates, setBadge, tone};
 })();

@@ -24,12 +24,12 @@ const PanelResources = (function () {
   // What each field shows: a badge, a bar (fraction and its label) and/or a text.
   const FIELDS = {
     status: (r) => ({badge: r.status, kind: kindOf(r)}),
-    cpu: (r) => ({fraction: r.cpu, label: percent(r.cpu), text: percent(r.cpu)}),
-    mem: (r) => ({fraction: ratio(r.mem, r.maxmem), label: percent(ratio(r.mem, r.maxmem)),
-                  text: `${size(r.mem)} of ${size(r.maxmem)}`}),
+    cpu: (r) => (r.cpu === undefined ? null : {fraction: r.cpu, label: percent(r.cpu), text: percent(r.cpu)}),
+    mem: (r) => (r.maxmem === undefined ? null : {fraction: ratio(r.mem, r.maxmem), label: percent(ratio(r.mem, r.maxmem)),
+                                                 text: `${size(r.mem)} of ${size(r.maxmem)}`}),
     disk: (r) => ({fraction: ratio(r.disk, r.maxdisk), label: percent(ratio(r.disk, r.maxdisk)),
                    text: r.maxdisk ? `${size(r.disk)} of ${size(r.maxdisk)}` : "—"}),
-    uptime: (r) => ({text: duration(r.uptime)}),
+    uptime: (r) => (r.uptime === undefined ? null : {text: duration(r.uptime)}),
     actions: (r) => ({allowed: r.status}),  // children with data-states: shown in those states only
   };
 
@@ -78,6 +78,8 @@ const PanelResources = (function () {
       const element = card.querySelector(`[data-summary="${name}"]`);
       if (element) element.textContent = text;
     };
+    // Nodes the user may not see are not "down": the health and the resources are shown only over some node.
+    card.querySelectorAll("[data-summary-nodes]").forEach((box) => { box.hidden = !nodes.length; });
     const healthBadge = card.querySelector('[data-summary="health"]');
     if (healthBadge) { healthBadge.textContent = health; healthBadge.className = `badge ${health === "ok" ? "ok" : "error"}`; }
     set("online", online.length);
@@ -94,78 +96,184 @@ const PanelResources = (function () {
     }
   }
 
-  // -- the resource tree --------------------------------------------------------------------------------
+  // -- the resource tree: Server View (nodes > guests, storage), Folder View (by type), Pool View -----------
 
-  const EXPAND_UP_TO = 50; // a node with more guests starts folded; its list is drawn when opened
+  const EXPAND_UP_TO = 50; // a group with more members starts folded; its list is drawn when opened
+  const TYPE_ICON = {node: "node", qemu: "vm", lxc: "ct", storage: "storage", pool: "pool"};
+  const byGuest = (a, b) => a.vmid - b.vmid;
+  const byName = (a, b) => (a.name || "").localeCompare(b.name || "");
 
-  function treeLink(href, text, kind, status, current) {
+  // One line of the tree: a type icon with a state dot, and a label cut with an ellipsis, whole in its tooltip.
+  function treeLink(href, text, type, status, current, kind) {
     const link = document.createElement(href ? "a" : "span");
     if (href) link.href = href;
     link.className = `tree-item${current ? " current" : ""}`;
-    const dot = document.createElement("i");
-    dot.className = `dot ${PanelFormat.tone(kind, status)}`;
-    dot.title = status || "";
-    link.append(dot, text);
+    if (current) link.setAttribute("aria-current", "page");
+    const icon = document.createElement("span");
+    icon.className = "state-icon";
+    const shape = document.createElement("i");
+    shape.className = `type-icon ${TYPE_ICON[type] || type}`;
+    icon.append(shape);
+    if (status !== undefined) {
+      const dot = document.createElement("i");
+      dot.className = `dot ${PanelFormat.tone(kind || kindOf({type}), status)}`;
+      icon.append(dot);
+    }
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = text;
+    link.append(icon, label);
+    link.title = status ? `${text} (${status})` : text;
     return link;
   }
 
-  function guestsOf(node) {
-    return [...store.values()].filter((r) => GUEST_TYPES[r.type] && r.node === node).sort((a, b) => a.vmid - b.vmid);
+  function resourceLink(r, current) {
+    if (GUEST_TYPES[r.type]) {
+      return treeLink(`/guests/${r.vmid}/`, `${r.vmid} (${r.name})`, r.type, r.status, r.id === current, "guest");
+    }
+    if (r.type === "node") {
+      return treeLink(`/nodes/${encodeURIComponent(r.node)}/`, r.node, "node", r.status, r.id === current, "node");
+    }
+    if (r.type === "storage") {
+      return treeLink(`/nodes/${encodeURIComponent(r.node)}/tab/storage/`, `${r.storage} (${r.node})`, "storage",
+                      r.status, false, "node");
+    }
+    return treeLink(null, r.name, r.type, undefined, false);
   }
 
-  function drawGuests(details, node, current) {
+  // The groups of a view: [{key, head: () => element, members: () => [resource]}], in their order.
+  function groupsOf(view, current) {
+    const all = [...store.values()];
+    const guests = all.filter((r) => GUEST_TYPES[r.type]);
+    if (view === "type") {
+      const folder = (key, label, type, members) => ({
+        key, members: () => members,
+        head: () => { const item = treeLink(null, `${label} (${members.length})`, type); item.classList.add("tree-folder"); return item; },
+      });
+      const pools = [...new Set(guests.map((r) => r.pool).filter(Boolean))].sort()
+        .map((name) => ({type: "pool", name, id: `pool/${name}`}));
+      return [
+        folder("nodes", "Nodes", "node", all.filter((r) => r.type === "node").sort(byName)),
+        folder("qemu", "Virtual Machines", "qemu", guests.filter((r) => r.type === "qemu").sort(byGuest)),
+        folder("lxc", "Containers", "lxc", guests.filter((r) => r.type === "lxc").sort(byGuest)),
+        folder("storage", "Storage", "storage", all.filter((r) => r.type === "storage").sort(byName)),
+        folder("pools", "Pools", "pool", pools),
+      ].filter((group) => group.members().length);
+    }
+    if (view === "pool") {
+      const names = [...new Set(guests.map((r) => r.pool).filter(Boolean))].sort();
+      return names.map((name) => {
+        const members = guests.filter((r) => r.pool === name).sort(byGuest);
+        return {key: `pool/${name}`, members: () => members,
+                head: () => treeLink(null, `${name} (${members.length})`, "pool")};
+      });
+    }
+    const nodes = [...new Set(all.map((r) => r.node).filter(Boolean))].sort();
+    return nodes.map((name) => {
+      const node = store.get(`node/${name}`);
+      const members = () => [
+        ...guests.filter((r) => r.node === name).sort(byGuest),
+        ...all.filter((r) => r.type === "storage" && r.node === name),
+      ];
+      return {key: `node/${name}`, members, mine: current === `node/${name}` || store.get(current)?.node === name,
+              head: () => (node ? resourceLink(node, current)
+                                 : treeLink(null, name, "node", "unknown", false, "node"))};
+    });
+  }
+
+  function drawMembers(details, group, current) {
     const list = document.createElement("ul");
-    for (const guest of guestsOf(node)) {
+    for (const r of group.members()) {
       const item = document.createElement("li");
-      item.dataset.id = guest.id;
-      item.append(treeLink(`/guests/${guest.vmid}/`, `${guest.vmid} (${guest.name})`, "guest", guest.status,
-                           guest.id === current));
+      item.dataset.id = r.id;
+      item.append(resourceLink(r, current));
       list.append(item);
     }
     details.querySelector("ul")?.remove();
     details.append(list);
   }
 
-  function drawNode(tree, name) {
+  function drawTree(tree) {
     const current = tree.dataset.current || "";
-    const resource = store.get(`node/${name}`);
-    const count = guestsOf(name).length;
-    let details = tree.querySelector(`details[data-node="${CSS.escape(name)}"]`);
-    if (!resource && !count) { details?.parentElement.remove(); return; }
-    if (!details) {
-      details = document.createElement("details");
-      details.dataset.node = name;
-      const mine = current === `node/${name}` || store.get(current)?.node === name;
-      details.open = mine || count <= EXPAND_UP_TO;
-      details.addEventListener("toggle", () => { if (details.open) drawGuests(details, name, tree.dataset.current); });
-      const after = [...tree.querySelectorAll("details[data-node]")].find((d) => d.dataset.node > name);
-      tree.querySelector("ul.tree-nodes").insertBefore(wrap(details), after ? after.parentElement : null);
+    const view = tree.dataset.view || "server";
+    let root = tree.querySelector("ul.tree-groups");
+    if (!root || root.dataset.view !== view) {
+      root = document.createElement("ul");
+      root.className = "tree-groups";
+      root.dataset.view = view;
+      const top = document.createElement("ul");
+      top.className = "tree-root";
+      const item = document.createElement("li");
+      item.append(treeLink("/", "Datacenter", "datacenter", undefined, current === ""), root);
+      top.append(item);
+      tree.replaceChildren(top);
     }
-    const summary = document.createElement("summary");
-    summary.append(treeLink(resource ? `/nodes/${encodeURIComponent(name)}/` : null,
-                            `${name}${details.open ? "" : ` (${count})`}`, "node", resource ? resource.status : "",
-                            current === `node/${name}`));
-    details.querySelector("summary")?.remove();
-    details.prepend(summary);
-    if (details.open) drawGuests(details, name, current);
+    const groups = groupsOf(view, current);
+    const keep = new Set(groups.map((g) => g.key));
+    root.querySelectorAll(":scope > li").forEach((li) => { if (!keep.has(li.dataset.group)) li.remove(); });
+    let previous = null;
+    for (const group of groups) {
+      let item = [...root.children].find((li) => li.dataset.group === group.key);
+      let details = item?.querySelector("details");
+      if (!item) {
+        item = document.createElement("li");
+        item.dataset.group = group.key;
+        details = document.createElement("details");
+        details.open = group.mine || group.members().length <= EXPAND_UP_TO;
+        details.addEventListener("toggle", () => {
+          if (details.open && details.group) drawMembers(details, details.group, tree.dataset.current || "");
+        });
+        item.append(details);
+      }
+      details.group = group;
+      const summary = document.createElement("summary");
+      summary.append(group.head());
+      details.querySelector("summary")?.remove();
+      details.prepend(summary);
+      if (details.open) drawMembers(details, group, current);
+      if (previous ? previous.nextSibling !== item : root.firstChild !== item) {
+        root.insertBefore(item, previous ? previous.nextSibling : root.firstChild);
+      }
+      previous = item;
+    }
+    if (!groups.length && !root.querySelector(".empty")) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = view === "pool" ? "No pools with guests you may see." : "Nothing you may see yet.";
+      root.append(empty);
+    } else if (groups.length) {
+      root.querySelector(":scope > .empty")?.remove();
+    }
   }
 
-  function wrap(details) {
-    const item = document.createElement("li");
-    item.append(details);
-    return item;
-  }
+  // The view chosen in the tree's head is remembered.
+  document.querySelectorAll("[data-tree-view]").forEach((select) => {
+    const tree = select.closest(".tree")?.querySelector("[data-resource-tree]");
+    if (!tree) return;
+    select.value = PanelWorkspace.store("panel-tree-view") || "server";
+    if (!select.value) select.value = "server";
+    tree.dataset.view = select.value;
+    select.addEventListener("change", () => {
+      tree.dataset.view = select.value;
+      PanelWorkspace.store("panel-tree-view", select.value);
+      if (store.size) drawTree(tree);
+    });
+  });
 
-  function drawTree(tree, node) {
-    if (!tree.querySelector("ul.tree-nodes")) {
-      const root = document.createElement("ul");
-      root.className = "tree-nodes";
-      tree.replaceChildren(treeLink("/", "Datacenter", "node", "online", tree.dataset.current === ""), root);
-    }
-    const names = new Set(node === null ? [...tree.querySelectorAll("details[data-node]")].map((d) => d.dataset.node) : [node]);
-    if (node === null) for (const r of store.values()) if (r.node) names.add(r.node);
-    for (const name of names) drawNode(tree, name);
-  }
+  // Arrow keys move through the tree's lines, Left and Right fold and unfold a group.
+  document.querySelectorAll("[data-resource-tree]").forEach((tree) => tree.addEventListener("keydown", (event) => {
+    const item = event.target.closest(".tree-item");
+    if (!item) return;
+    const items = [...tree.querySelectorAll(".tree-item")].filter((el) => el.offsetParent !== null);
+    const at = items.indexOf(item);
+    const details = item.closest("summary") ? item.closest("details") : null;
+    if (event.key === "ArrowDown" && at < items.length - 1) items[at + 1].focus();
+    else if (event.key === "ArrowUp" && at > 0) items[at - 1].focus();
+    else if (event.key === "ArrowRight" && details && !details.open) details.open = true;
+    else if (event.key === "ArrowLeft" && details && details.open) details.open = false;
+    else return;
+    event.preventDefault();
+  }));
 
   // -- a node's own figures (/nodes/{node}/status), fetched when its poll is pushed ------------------------
 
@@ -188,7 +296,7 @@ const PanelResources = (function () {
     set("swap", s.swap.total ? `${size(s.swap.used)} of ${size(s.swap.total)}` : "none");
     set("rootfs", `${size(s.rootfs.used)} of ${size(s.rootfs.total)}`);
     set("kversion", s.kversion || "—");
-    set("last_seen", s.last_seen ? new Date(s.last_seen * 1000).toLocaleString() : "never");
+    set("last_seen", s.last_seen ? PanelFormat.date(s.last_seen) : "never");
     for (const [name, engine] of Object.entries(s.engines || {})) set(`engine-${name}`, engineBadge(engine));
   }
 
@@ -215,15 +323,21 @@ const PanelResources = (function () {
     for (const r of message.data || []) store.set(r.id, r);
     paintMarked();
     document.querySelectorAll("[data-live-summary]").forEach(paintSummary);
-    document.querySelectorAll("[data-resource-tree]").forEach((tree) => drawTree(tree, message.node));
+    document.querySelectorAll("[data-resource-tree]").forEach(drawTree);
     document.dispatchEvent(new CustomEvent("panel:resources", {detail: {node: message.node}}));
   }
 
+  // A lost connection says so in the header (the figures on screen are then the last ones known).
+  const liveStatus = document.querySelector("[data-live-status]");
   function connect() {
     const ws = new WebSocket(socketUrl("/ws/cluster/resources/"));  // live.js
-    ws.onmessage = (event) => apply(JSON.parse(event.data));
-    ws.onclose = () => setTimeout(connect, 5000);
+    ws.onmessage = (event) => { if (liveStatus) liveStatus.hidden = true; apply(JSON.parse(event.data)); };
+    ws.onclose = () => {
+      if (liveStatus && !liveStatus.dataset.leaving) liveStatus.hidden = false;
+      setTimeout(connect, 5000);
+    };
   }
+  window.addEventListener("beforeunload", () => { if (liveStatus) liveStatus.dataset.leaving = "1"; });
 
   if (document.querySelector("[data-resource-tree], [data-resource], [data-live-summary]")) connect();
   return {store};

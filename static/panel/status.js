@@ -22,7 +22,7 @@
       set("storage", `${bytes(s.storage.used)} of ${bytes(s.storage.total)}`);
       set("vm", counts(s.guests.vm || {}));
       set("ct", counts(s.guests.ct || {}));
-      set("time", s.time);
+      set("time", PanelFormat.date(s.time));
     } catch (error) { /* keep the last figures until the next poll */ }
   };
   setInterval(refresh, 10000);

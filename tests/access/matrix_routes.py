@@ -26,6 +26,7 @@ from .matrix_world import (
     NODE_FIGURES,
     POOL,
     POOL2,
+    SNAPSHOT,
     TARGET,
     TASK,
     GuestSpec,
@@ -241,6 +242,34 @@ def move_to_pool(guest: GuestSpec, pool: str | None):
     return expect
 
 
+def console_page(guest: GuestSpec):
+    """A guest's console (Proxmox's vncproxy/termproxy): VM.Console on the guest; who holds neither it nor
+    VM.Audit is not told the guest exists."""
+    def expect(s: Subject) -> Outcome:
+        if not (sees_guest(s, guest) or sees_guest(s, guest, "VM.Console")):
+            return Outcome(NOT_FOUND, reason=f"guest {guest.vmid} does not exist")
+        if not sees_guest(s, guest, "VM.Console"):
+            return forbidden(f"you may not use the console of {describe(guest)}", "guest.console")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/console/"'))
+    return expect
+
+
+def display_page(guest: GuestSpec):
+    """A VM's display (noVNC): VM.Console as for its console; a container has none."""
+    console = console_page(guest)
+
+    def expect(s: Subject) -> Outcome:
+        outcome = console(s)
+        if outcome.kind == FORBIDDEN:
+            return forbidden(outcome.reason, "guest.vnc")
+        if outcome.kind != OK:
+            return outcome
+        if guest.kind != "vm":
+            return Outcome(CONFLICT, reason=f"{describe(guest)} has no display")
+        return ok(shows(f'data-socket="/ws/guests/{guest.vmid}/vnc/"'))
+    return expect
+
+
 def can_create(s: Subject) -> bool:
     return s.has("VM.Allocate", "/vms") or any(s.has("VM.Allocate", f"/pool/{p}") for p in (POOL, POOL2))
 
@@ -286,12 +315,24 @@ def create(pool: str | None):
     return expect
 
 
-def node_page(node: str):
+def node_page(node: str, guests: bool = False, tasks: bool = True):
+    """A node's summary (its tasks), or its Guests or Task History tab."""
     def expect(s: Subject) -> Outcome:
         if not on_node(s, "Sys.Audit", node):
             return not_found("Node")
-        return ok(shows(node, *[g.name for g in visible_guests(s, node)],
-                        *[f"{{{t.label}}}" for t in visible_tasks(s, node)]))
+        return ok(shows(node, *[g.name for g in visible_guests(s, node) if guests],
+                        *[f"{{{t.label}}}" for t in visible_tasks(s, node) if tasks]))
+    return expect
+
+
+def shell_page(node: str):
+    """A node's shell: Sys.Console on the node."""
+    def expect(s: Subject) -> Outcome:
+        if not (on_node(s, "Sys.Audit", node) or on_node(s, "Sys.Console", node)):
+            return Outcome(NOT_FOUND, reason=f"node {node} does not exist")
+        if not on_node(s, "Sys.Console", node):
+            return forbidden(f"you may not use the shell of node {node}", "node.shell")
+        return ok(shows(f'data-socket="/ws/nodes/{node}/shell/"'))
     return expect
 
 
@@ -337,6 +378,24 @@ def bulk(node: str, action: str, vms: list[int] | None = None):
     return expect
 
 
+def selection(guest: GuestSpec, method: str):
+    """Guests chosen in a grid, started together: seeing them, then the node's start-all over exactly them."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return Outcome(NOT_FOUND, reason=f"there is no guest {guest.vmid}")
+        if method == "get":
+            if not on_node(s, "Sys.PowerMgmt", guest.node):
+                return forbidden("you may not start these guests together")
+            return ok(shows(guest.name, "Start 1 guests"))
+        if not on_node(s, "Sys.PowerMgmt", guest.node):
+            return forbidden(f"you may not start all on node {guest.node}", "node.startall")
+        chosen = bulk_guests(s, guest.node, "startall", [guest.vmid])
+        if isinstance(chosen, Outcome):
+            return chosen
+        return ok(new_tasks("startall", per_node={guest.node: chosen}), audit=(("node.startall", "ok"),))
+    return expect
+
+
 def migrate_all(s: Subject) -> Outcome:
     """Every guest of node A to node B: Sys.Modify on A, placing on B, VM.Migrate on the guests."""
     if not on_node(s, "Sys.Audit", NODE_A):
@@ -351,6 +410,15 @@ def migrate_all(s: Subject) -> Outcome:
     if isinstance(chosen, Outcome):
         return chosen
     return ok(new_tasks("migrateall", per_node={NODE_A: chosen}), audit=(("node.migrateall", "ok"),))
+
+
+def migrate_all_page(s: Subject) -> Outcome:
+    """The picker of migrate-all: the node's guests the subject may migrate."""
+    if not on_node(s, "Sys.Audit", NODE_A):
+        return not_found("Node")
+    if not on_node(s, "Sys.Modify", NODE_A):
+        return forbidden(f"you may not migrate all on node {NODE_A}")
+    return ok(shows("Migrate all", *[g.name for g in visible_guests(s, NODE_A) if sees_guest(s, g, "VM.Migrate")]))
 
 
 def datacenter_page(s: Subject) -> Outcome:
@@ -489,6 +557,104 @@ def api_task(label: str, part: str):
             return same("log", data, [{"n": 1, "t": TASK[label].line}])
         return same("upid", data["upid"], ctx.fmt(f"{{{label}}}"))
     return api_visible(lambda s: sees_task(s, TASK[label]), "Task", data_is(listed))
+
+
+def config_change(guest: GuestSpec, method: str):
+    """Changing a guest's notes: seeing it, VM.Config.Options on it; PUT answers null, POST (VMs) the task."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Options"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Options)", "guest.config")
+
+        def noted(ctx: Context) -> list[str]:
+            from guests.models import Guest
+
+            return same("notes", Guest.objects.get(vmid=guest.vmid).description, "mx-notes")
+        if method == "post":
+            return ok(lambda ctx: new_tasks("config", guest)(ctx) + noted(ctx), audit=(("guest.config", "ok"),))
+        return ok(data_is(lambda ctx, data: same("answer", data, None) + noted(ctx)), audit=(("guest.config", "ok"),))
+    return expect
+
+
+def api_create(s: Subject) -> Outcome:
+    """POST /nodes/{node}/lxc outside any pool: VM.Allocate on /vms, then placing on the node (the service's
+    order: where the guest lands first)."""
+    if not can_create(s):
+        return forbidden("you may not create guests", "guest.create")
+    if not s.has("VM.Allocate", "/vms"):
+        return forbidden("you may not create guests outside a pool: choose a pool", "guest.create")
+    if not may_place_on(s, NODE_A):
+        return forbidden(f"you may not put guests on node {NODE_A}", "guest.create")
+
+    def created(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        rows = list(Guest.objects.filter(name=NEW_GUEST).values_list("pool__name", "owner_id", "node__name"))
+        return new_tasks("create")(ctx) + same("the new guest", rows, [(None, ctx.user.pk, NODE_A)])
+    return ok(created, audit=(("guest.create", "ok"),))
+
+
+def api_guest_list(node: str, kind: str):
+    def expect(s: Subject) -> Outcome:
+        wanted = sorted(g.vmid for g in visible_guests(s, node) if g.api_kind == kind)
+        return ok(data_is(lambda ctx, data: same("guests", sorted(g["vmid"] for g in data), wanted)))
+    return expect
+
+
+def api_resize(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Config.Disk"):
+            return forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)", "guest.resize")
+        return ok(new_tasks("resize", guest), audit=(("guest.resize", "ok"),))
+    return expect
+
+
+def api_migrate(guest: GuestSpec):
+    """The page's rules (``migrate``), with the API's answer to a target the subject may not see: a 400."""
+    def expect(s: Subject) -> Outcome:
+        page = migrate(guest)(s)
+        if page.kind == REFUSED:
+            return Outcome(INVALID, reason=page.reason, audit=page.audit)
+        return page
+    return expect
+
+
+CONFIG_PRIVILEGES = ("VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options",
+                     "VM.Config.Disk")
+
+
+def config_tab(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        return ok(shows(guest.name)) if sees_guest(s, guest) else not_found("Guest")
+    return expect
+
+
+def config_page_change(guest: GuestSpec, privilege: str, effect: Callable[[Context], list[str]] | None = None,
+                       task: bool = False, back: str = ""):
+    """A tab's form: seeing the guest, any VM.Config privilege to post at all, then the setting's own; back to
+    the tab (``back``: its path under the guest's), on to the task where the engine has something to do."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not any(sees_guest(s, guest, p) for p in CONFIG_PRIVILEGES):
+            return forbidden(f"you may not change {describe(guest)}", "guest.config")
+        if not sees_guest(s, guest, privilege):  # its field is disabled: nothing to change
+            return ok(redirects(f"/guests/{guest.vmid}/{back}"))
+        if task:
+            return ok(new_tasks("config", guest), audit=(("guest.config", "ok"),))
+        return ok(redirects(f"/guests/{guest.vmid}/{back}", effect), audit=(("guest.config", "ok"),))
+    return expect
+
+
+def notes_are(text: str) -> Callable[[Context], list[str]]:
+    def effect(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        return same("notes", Guest.objects.get(vmid=TARGET.vmid).description, text)
+    return effect
 
 
 @dataclass(frozen=True)
@@ -691,6 +857,151 @@ A, T, L, F = NODE_A, TARGET.vmid, LOOSE.vmid, FAR.vmid
 API = "api2/json/"
 
 
+# -- snapshots, clones, templates (guests/snapshots.py, guests/clone.py) ----------------------------------------
+
+def _snapshot_refusal(s: Subject, guest: GuestSpec, verb: str, action: str) -> Outcome | None:
+    """Seeing the guest (a 404 otherwise), then the privilege of ``verb`` (Proxmox: VM.Snapshot to take, change
+    and delete; VM.Snapshot or VM.Snapshot.Rollback to roll back)."""
+    if not sees_guest(s, guest):
+        return not_found("Guest")
+    may = sees_guest(s, guest, "VM.Snapshot") or (verb == "roll back" and sees_guest(s, guest,
+                                                                                     "VM.Snapshot.Rollback"))
+    if may:
+        return None
+    reason = {"take": f"you may not take snapshots of {describe(guest)}",
+              "roll back": f"you may not roll back {describe(guest)}",
+              "delete": f"you may not delete snapshots of {describe(guest)}",
+              "change": f"you may not change the snapshots of {describe(guest)}"}[verb]
+    return forbidden(reason, action)
+
+
+def snapshots_tab(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        names = (SNAPSHOT,) if guest == LOOSE else ()
+        take = ("Take snapshot",)
+        if sees_guest(s, guest, "VM.Snapshot"):
+            return ok(shows(guest.name, "You are here!", *names, *take))
+        return ok(shows(guest.name, "You are here!", *names, absent=take))
+    return expect
+
+
+def snapshot_task(guest: GuestSpec, verb: str, type_: str, action: str):
+    def expect(s: Subject) -> Outcome:
+        refusal = _snapshot_refusal(s, guest, verb, action)
+        return refusal or ok(new_tasks(type_, guest), audit=((action, "ok"),))
+    return expect
+
+
+def snapshot_confirm(guest: GuestSpec, verb: str):
+    def expect(s: Subject) -> Outcome:
+        return _snapshot_refusal(s, guest, verb, "") or ok(shows(SNAPSHOT, "Cancel"))
+    return expect
+
+
+def snapshot_description(api: bool):
+    def expect(s: Subject) -> Outcome:
+        refusal = _snapshot_refusal(s, LOOSE, "change", "guest.snapshot.config")
+        if refusal:
+            return refusal
+
+        def changed(ctx: Context) -> list[str]:
+            from guests.models import Snapshot
+
+            return same("description", Snapshot.objects.get(name=SNAPSHOT).description, "mx-changed" if not api
+                        else "")
+        check = data_is(lambda ctx, data: same("answer", data, None) + changed(ctx)) if api else \
+            redirects(f"/guests/{LOOSE.vmid}/snapshots/", changed)
+        return ok(check, audit=(("guest.snapshot.config", "ok"),))
+    return expect
+
+
+def api_snapshots(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        wanted = [SNAPSHOT, "current"] if guest == LOOSE else ["current"]
+        return ok(data_is(lambda ctx, data: same("snapshots", [e["name"] for e in data], wanted)))
+    return expect
+
+
+CLONE_ID = 48999
+
+
+def clone(guest: GuestSpec):
+    """VM.Clone on the source, VM.Allocate on the new VMID, placing on the source's node."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Clone"):
+            return forbidden(f"you may not clone {describe(guest)}", "guest.clone")
+        if not s.has("VM.Allocate", f"/vms/{CLONE_ID}"):
+            return forbidden(f"you may not create VMID {CLONE_ID}", "guest.clone")
+        if not may_place_on(s, guest.node):
+            return forbidden(f"you may not put guests on node {guest.node}", "guest.clone")
+        return ok(new_tasks("clone", guest), audit=(("guest.clone", "ok"),))
+    return expect
+
+
+def template(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Allocate"):
+            return forbidden(f"you may not make {describe(guest)} a template", "guest.template")
+        return ok(new_tasks("template", guest), audit=(("guest.template", "ok"),))
+    return expect
+
+
+def _snapshot_routes() -> dict[str, Route]:
+    t, at = LOOSE.vmid, f"/api2/json/nodes/{LOOSE.node}/{LOOSE.api_kind}/{LOOSE.vmid}"
+    on = f"/guests/{t}/snapshots/{SNAPSHOT}"
+    guest_api = API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/"
+    return {
+        "guests/<vmid:vmid>/snapshots/": page(*[get(f"/guests/{g.vmid}/snapshots/", snapshots_tab(g)) for g in GUESTS]),
+        "guests/<vmid:vmid>/snapshots/take/": page(*[
+            post(f"/guests/{g.vmid}/snapshots/take/", snapshot_task(g, "take", "snapshot", "guest.snapshot"),
+                 snapname="mxnew", description="") for g in GUESTS]),
+        "guests/<vmid:vmid>/snapshots/<str:snapname>/description/": page(
+            post(f"{on}/description/", snapshot_description(api=False), description="mx-changed")),
+        "guests/<vmid:vmid>/snapshots/<str:snapname>/<str:action>/": page(
+            get(f"{on}/rollback/", snapshot_confirm(LOOSE, "roll back")),
+            get(f"{on}/delete/", snapshot_confirm(LOOSE, "delete")),
+            post(f"{on}/rollback/", snapshot_task(LOOSE, "roll back", "rollback", "guest.rollback"),
+                 confirm=SNAPSHOT),
+            post(f"{on}/delete/", snapshot_task(LOOSE, "delete", "delsnapshot", "guest.delsnapshot"),
+                 confirm=SNAPSHOT)),
+        guest_api + "snapshot": api(
+            *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/snapshot", api_snapshots(g)) for g in GUESTS],
+            *[post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/snapshot",
+                   snapshot_task(g, "take", "snapshot", "guest.snapshot"), snapname="mxnew") for g in GUESTS]),
+        guest_api + "snapshot/<str:snapname>": api(
+            get(f"{at}/snapshot/{SNAPSHOT}", snapshot_confirm_api()),
+            Case("delete", f"{at}/snapshot/{SNAPSHOT}",
+                 snapshot_task(LOOSE, "delete", "delsnapshot", "guest.delsnapshot"))),
+        guest_api + "snapshot/<str:snapname>/config": api(
+            get(f"{at}/snapshot/{SNAPSHOT}/config", lambda s: ok(data_is(lambda ctx, data: same(
+                "description", data["description"], "mx-snapshot-note"))) if sees_guest(s, LOOSE)
+                else not_found("Guest")),
+            Case("put", f"{at}/snapshot/{SNAPSHOT}/config", snapshot_description(api=True))),
+        guest_api + "snapshot/<str:snapname>/rollback": api(
+            post(f"{at}/snapshot/{SNAPSHOT}/rollback",
+                 snapshot_task(LOOSE, "roll back", "rollback", "guest.rollback"))),
+        guest_api + "clone": api(post(f"/api2/json/nodes/{TARGET.node}/{TARGET.api_kind}/{TARGET.vmid}/clone",
+                                      clone(TARGET), newid=str(CLONE_ID), hostname="mxclone")),
+        guest_api + "template": api(post(f"/api2/json/nodes/{LOOSE.node}/{LOOSE.api_kind}/{LOOSE.vmid}/template",
+                                         template(LOOSE))),
+    }
+
+
+def snapshot_confirm_api():
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, LOOSE):
+            return not_found("Guest")
+        return ok(data_is(lambda ctx, data: same("links", data, [{"cmd": "rollback"}, {"cmd": "config"}])))
+    return expect
+
 # -- the rest of Proxmox's API: reads as their rules say, changes refused by their parameters (the rules of the
 # changes themselves are the access pages' above, through the same services, and tests/api/'s) ----------------
 
@@ -811,13 +1122,25 @@ ROUTES: dict[str, Route] = {
         "status", (data["nodes"], data["guests"]["ct"]["total"], data["guests"]["vm"]["total"]),
         ({"online": 2, "total": 2}, 2, 1))))),)),
     "nodes/<str:name>/": page(get(f"/nodes/{A}/", node_page(A)), get(f"/nodes/{NODE_B}/", node_page(NODE_B))),
-    "nodes/<str:name>/migrateall/": page(post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
+    "nodes/<str:name>/tab/<slug:tab>/": page(
+        get(f"/nodes/{A}/tab/guests/", node_page(A, guests=True, tasks=False)),
+        get(f"/nodes/{NODE_B}/tab/guests/", node_page(NODE_B, guests=True, tasks=False)),
+        get(f"/nodes/{A}/tab/tasks/", node_page(A))),
+    "nodes/<str:name>/shell/": page(get(f"/nodes/{A}/shell/", shell_page(A)),
+                                    get(f"/nodes/{NODE_B}/shell/", shell_page(NODE_B))),
+    "nodes/<str:name>/migrateall/": page(get(f"/nodes/{A}/migrateall/", migrate_all_page),
+                                         post(f"/nodes/{A}/migrateall/", migrate_all, target=NODE_B)),
     "nodes/<str:name>/<str:action>/": page(get(f"/nodes/{A}/startall/", bulk_page(A, "startall")),
                                            post(f"/nodes/{A}/startall/", bulk(A, "startall")),
                                            post(f"/nodes/{A}/stopall/", bulk(A, "stopall"))),
+    "datacenter/tab/<slug:tab>/": page(get("/datacenter/tab/search/", lambda s: ok(shows(
+                                           *visible_nodes(s), *[g.name for g in visible_guests(s)]))),
+                                       get("/datacenter/tab/tasks/", lambda s: ok(lists(s, "tasks")))),
     "datacenter/<str:action>/": page(get("/datacenter/stopall/", datacenter_page),
                                      post("/datacenter/startall/", datacenter_bulk("startall"))),
     "guests/": page(get("/guests/", lambda s: ok(lists(s, "guests")))),
+    "guests/bulk/": page(get(f"/guests/bulk/?action=start&vms={T}", selection(TARGET, "get")),
+                         post("/guests/bulk/", selection(TARGET, "post"), action="start", vms=str(T))),
     "guests/create/<str:kind>/": page(
         get("/guests/create/ct/", create_form),
         post("/guests/create/ct/", create(POOL), node=A, template="busybox", name=NEW_GUEST, vcpus=1,
@@ -826,17 +1149,33 @@ ROUTES: dict[str, Route] = {
              memory_mib=64),
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS],
+                                               *[get(f"/guests/{g.vmid}/tab/hardware/", config_tab(g)) for g in GUESTS],
+                                               get(f"/guests/{T}/tab/options/", config_tab(TARGET))),
+    "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
                                         post(f"/guests/{F}/migrate/", migrate(FAR), target=A)),
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
                                      post(f"/guests/{T}/pool/", move_to_pool(TARGET, None), pool=""),
                                      post(f"/guests/{L}/pool/", move_to_pool(LOOSE, POOL), pool=POOL)),
+    "guests/<vmid:vmid>/hardware/": page(
+        post(f"/guests/{T}/hardware/", config_page_change(TARGET, "VM.Config.Memory", task=True, back="tab/hardware/"),
+             memory=96, cores=1)),
+    "guests/<vmid:vmid>/options/": page(
+        post(f"/guests/{T}/options/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-options"),
+                                                         back="tab/options/"),
+             name=TARGET.name, onboot="on", description="mx-options")),
+    "guests/<vmid:vmid>/notes/": page(
+        post(f"/guests/{T}/notes/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-notes")),
+             description="mx-notes")),
     "guests/<vmid:vmid>/<str:action>/": page(
         get(f"/guests/{T}/start/", guest_action(TARGET, "start", "get")),
         post(f"/guests/{T}/start/", guest_action(TARGET, "start")),
         post(f"/guests/{T}/delete/", guest_action(TARGET, "delete"), confirm=str(T)),
         post(f"/guests/{L}/start/", guest_action(LOOSE, "start")),
         post(f"/guests/{F}/start/", guest_action(FAR, "start"))),
+    **_snapshot_routes(),
     "tasks/": page(get("/tasks/", lambda s: ok(lists(s, "tasks")))),
     "tasks/<str:upid>/": page(*[get(f"/tasks/{{{label}}}/", task_page(label)) for label in TASK]),
     "tasks/<str:upid>/cancel/": page(post("/tasks/{t_nodea}/cancel/", cancel("t_nodea")),
@@ -869,8 +1208,33 @@ ROUTES: dict[str, Route] = {
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall")),
                                                post(f"/api2/json/nodes/{A}/stopall", bulk(A, "stopall", [L]),
                                                     vms=str(L))),
+    API + "nodes/<str:node>/<guestkind:kind>": api(
+        *[get(f"/api2/json/nodes/{n}/{k}", api_guest_list(n, k)) for n in (A, NODE_B) for k in ("lxc", "qemu")],
+        post(f"/api2/json/nodes/{A}/lxc", api_create, hostname=NEW_GUEST, ostemplate="local:vztmpl/busybox",
+             memory=64)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}", api_visible(lambda s, g=g: sees_guest(s, g),
+                                                                                "Guest")) for g in GUESTS],
+        Case("delete", f"/api2/json/nodes/{A}/lxc/{T}", guest_action(TARGET, "delete"))),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/config": api(
+        *[get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/config",
+              api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS],
+        Case("put", f"/api2/json/nodes/{A}/lxc/{T}/config", config_change(TARGET, "put"), {"description": "mx-notes"}),
+        post(f"/api2/json/nodes/{A}/qemu/{L}/config", config_change(LOOSE, "post"), description="mx-notes")),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/resize": api(
+        Case("put", f"/api2/json/nodes/{A}/qemu/{L}/resize", api_resize(LOOSE), {"disk": "virtio0", "size": "+1G"})),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/migrate": api(
+        post(f"/api2/json/nodes/{A}/lxc/{T}/migrate", api_migrate(TARGET), target=NODE_B),
+        post(f"/api2/json/nodes/{NODE_B}/lxc/{F}/migrate", api_migrate(FAR), target=A)),
+    API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/pending": api(*[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/pending",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest")) for g in GUESTS]),
     API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/status/<str:action>": api(*[
         post(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/start", guest_action(g, "start"))
+        for g in GUESTS], *[
+        get(f"/api2/json/nodes/{g.node}/{g.api_kind}/{g.vmid}/status/current",
+            api_visible(lambda s, g=g: sees_guest(s, g), "Guest", data_is(
+                lambda ctx, data, g=g: same("status", (data["vmid"], data["status"]), (g.vmid, "stopped")))))
         for g in GUESTS]),
     **API_ROUTES,
     "login/": Route("public", (

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from access.models import AclEntry, ApiToken, AuditEntry, Pool, Role
-from guests.models import Guest, GuestTemplate
+from guests.models import Guest, GuestTemplate, Snapshot
 from nodes.models import Node
 from tasks.models import Task, TaskLogLine
 from tasks.upid import new_upid
@@ -71,6 +71,7 @@ TARGET = GuestSpec(48101, "mxg-target", "ct", NODE_A, POOL)
 LOOSE = GuestSpec(48202, "mxg-loose", "vm", NODE_A, None)
 FAR = GuestSpec(48303, "mxg-far", "ct", NODE_B, None)
 GUESTS = (TARGET, LOOSE, FAR)
+SNAPSHOT = "mxsnap"  # LOOSE's one snapshot, which "current" follows (LOOSE is never migrated)
 TASKS = (
     TaskSpec("t_target", NODE_A, "stop", TARGET, "ok", "mxlog-of-target"),
     TaskSpec("t_loose", NODE_A, "stop", LOOSE, "ok", "mxlog-of-loose"),
@@ -198,6 +199,8 @@ def build_world(subject: Subject, username: str = SUBJECT_USER) -> World:
                                            pool=pools.get(g.pool), state="stopped", onboot=g.onboot,
                                            backend_id=f"mx-{g.vmid}", vcpus=1, memory_mib=64)
               for g in GUESTS}
+    Snapshot.objects.create(guest=guests[LOOSE.vmid], name=SNAPSHOT, description="mx-snapshot-note",
+                            taken_at=timezone.now(), current=True)
     root = AdminFactory(username="mxroot")
     superuser = AdminFactory(username="mxsuper")
     tasks = {}

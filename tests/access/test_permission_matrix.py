@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import html
 import json
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import websockets
@@ -167,6 +167,8 @@ def send(client, method: str, url: str, data: dict, world: World):
         if world.api_token is not None else {}
     if method == "post":
         return client.post(url, data, **extra)
+    if method == "put":
+        return client.generic("PUT", url, urlencode(data, doseq=True), "application/x-www-form-urlencoded", **extra)
     return client.generic(method.upper(), url, **extra)
 
 
@@ -333,7 +335,9 @@ def test_http_matrix(client, label: str) -> None:
 
 # -- websockets, through the server `make run` runs -----------------------------------------------------------
 
-WS_ROUTES = {"ws/tasks/", "ws/cluster/resources/", "ws/tasks/<str:upid>/log/"}
+# The console sockets open real terminals: they are judged on real engines in tests/consoles/test_sockets.py.
+WS_ROUTES = {"ws/tasks/", "ws/cluster/resources/", "ws/tasks/<str:upid>/log/", "ws/guests/<vmid:vmid>/console/",
+             "ws/guests/<vmid:vmid>/vnc/", "ws/nodes/<str:name>/shell/"}
 
 
 def ws_expected(s: Subject) -> dict[str, object]:

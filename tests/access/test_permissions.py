@@ -15,7 +15,8 @@ from guests.models import Guest
 from guests.services import CreateRequest, move_to_pool, request_action, request_create
 from panel.errors import Conflict, Forbidden
 from tasks.models import Task
-from tests.access import proxmox_roles
+from tests.access import proxmox_roles, reference
+from tests.access.reference import Acl
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, PoolFactory, UserFactory, grant
 from tests.support import PREFIX
 
@@ -105,12 +106,47 @@ def test_guest_chain_and_sql_filter(node) -> None:
         assert Guest.objects.filter(pk=guest.pk).visible_to(user).exists() == expected
 
 
-def test_non_propagating_pool_entry_does_not_reach_its_guests(node) -> None:
-    user, pool = UserFactory(), PoolFactory(name="np")
-    guest = GuestFactory(node=node, pool=pool)
-    grant(user, "PVEVMUser", "/pool/np", propagate=False)
-    assert not Guest.objects.visible_to(user).exists()
-    assert not permissions.has_guest_privilege(user, "VM.Audit", guest)
+# Where a guest's pool and its own chain meet, as Proxmox's compile_acl_path does it (tests/access/reference.py):
+# the pool's roles are added to the guest's own, an entry on the pool applies even if it does not propagate,
+# and NoAccess from either side denies.
+POOL_CASES = {
+    "a non-propagating pool entry reaches its guests": ([Acl("/pool/np", "PVEVMUser", "user", False)], True),
+    "the pool adds to a grant on /": ([Acl("/", "PVEVMAdmin", "user"), Acl("/pool/np", "PVEAuditor", "user")],
+                                      True),
+    "the pool adds to the guest's own entry": ([Acl("/vms/{vmid}", "PVEAuditor", "user"),
+                                                Acl("/pool/np", "PVEVMUser", "user")], True),
+    "a group's pool entry adds to the user's own entry": ([Acl("/vms/{vmid}", "PVEAuditor", "user"),
+                                                           Acl("/pool/np", "PVEVMUser", "group")], True),
+    "NoAccess on the pool wins over the guest's own": ([Acl("/vms/{vmid}", "PVEVMAdmin", "user"),
+                                                        Acl("/pool/np", "NoAccess", "user")], False),
+    "NoAccess on the guest wins over its pool": ([Acl("/vms/{vmid}", "NoAccess", "user"),
+                                                  Acl("/pool/np", "PVEVMAdmin", "user")], False),
+    "NoAccess on /vms wins over the pool": ([Acl("/vms", "NoAccess", "user"), Acl("/pool/np", "PVEVMAdmin", "user")],
+                                            False),
+    "a pool's role does not reach guests of another pool": ([Acl("/pool/other", "PVEVMAdmin", "user")], False),
+    "/pool propagates to every pool": ([Acl("/pool", "PVEVMUser", "user")], True),
+}
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_a_guest_gets_its_pools_roles_as_proxmox(node, case: str) -> None:
+    acls, powered = POOL_CASES[case]
+    user, group = UserFactory(), Group.objects.create(name="pool-case")
+    user.groups.add(group)
+    PoolFactory(name="other")
+    pooled = GuestFactory(node=node, pool=PoolFactory(name="np"))
+    loose = GuestFactory(node=node)
+    acls = [Acl(a.path.format(vmid=pooled.vmid), a.role, a.subject, a.propagate) for a in acls]
+    for acl in acls:
+        grant(user if acl.subject == "user" else group, acl.role, acl.path, propagate=acl.propagate)
+    fresh(user)
+    for guest, pool in ((pooled, "np"), (loose, None)):
+        expected = reference.privileges_of(acls, f"/vms/{guest.vmid}", pool)
+        assert permissions.guest_privileges(user, guest.vmid, pool) == expected, guest
+        for privilege in ("VM.Audit", "VM.PowerMgmt", "VM.Allocate"):
+            in_sql = Guest.objects.filter(pk=guest.pk).visible_to(user, privilege).exists()
+            assert in_sql == (privilege in expected), (guest, privilege)
+    assert permissions.has_guest_privilege(user, "VM.PowerMgmt", pooled) == powered
 
 
 def pool_user(pool, role="PVEVMAdmin", places: bool = False):

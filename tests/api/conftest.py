@@ -29,3 +29,11 @@ def proxmox(https_server: str) -> Callable[..., ProxmoxAPI]:
         return ProxmoxAPI(address.hostname, port=address.port, verify_ssl=False, timeout=30, **credentials)
 
     return client
+
+
+@pytest.fixture
+def root_api(proxmox: Callable[..., ProxmoxAPI], admin_user) -> ProxmoxAPI:
+    """proxmoxer as root@pam, through an API token."""
+    from .guests import token_client
+
+    return token_client(proxmox, admin_user, "root")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cluster.events import publish_node_changed
 from guests.models import Guest
@@ -19,21 +18,6 @@ from tests.factories import PASSWORD, GuestFactory
 from tests.support import PREFIX
 
 pytestmark = pytest.mark.engines
-
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test are still
-    # synchronous and safe, which Django cannot tell by itself.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
@@ -51,7 +35,7 @@ def page(browser: Browser, asgi_server: str, live_node, admin_user) -> Iterator[
 
 
 def wait_for_task_ok(page: Page) -> None:
-    """The task page reloads itself while the task runs."""
+    """The task page follows its task live."""
     expect(page.locator("#task-status")).to_have_text("OK", timeout=90_000)
 
 
@@ -62,12 +46,13 @@ def test_create_power_and_delete_a_container(page: Page, live_node) -> None:
     page.click("text=Create CT")
     page.fill("#id_name", "bad name!")
     page.click("form.form button[type=submit]")
-    expect(page.locator(".field-error")).to_contain_text("is not a valid guest name")
+    expect(page.locator(".field-error[data-error-for=name]")).to_contain_text("is not a valid guest name")
 
     page.fill("#id_name", f"{PREFIX}browser")
+    page.click("[data-step='3']")
     page.check("#id_start")
     page.click("form.form button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/tasks/UPID:"))
+    expect(page).to_have_url(re.compile(r"/tasks/UPID:"), timeout=30_000)
     wait_for_task_ok(page)
     expect(page.locator("pre.log")).to_contain_text("TASK OK")
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 from pathlib import Path
 
 import docker
@@ -14,7 +12,7 @@ from django.urls import reverse
 from guests.choices import GuestState
 from guests.models import Guest
 from nodes.poll import poll_node
-from tasks.choices import ACTIVE_STATUSES, TaskStatus
+from tasks.choices import TaskStatus
 from tasks.models import Task
 from tests.support import CT_TEMPLATE, PREFIX, wait_for_line, wait_for_task, wait_until
 
@@ -196,31 +194,6 @@ def test_cancel_of_a_queued_task_and_of_an_ended_one(admin_client, live_node) ->
     assert queued.status == TaskStatus.CANCELLED
     response = admin_client.post(reverse("task_cancel", args=[queued.upid]), follow=True)
     assert "has already ended" in response.content.decode()
-
-
-def test_a_killed_worker_leaves_the_task_in_error_not_running(admin_client, live_node, make_ct, docker_client) -> None:
-    stubborn = make_ct(f"{PREFIX}killed", ["sleep", "3600"])
-    docker_client.containers.get(stubborn.backend_id).start()
-    poll_node(live_node.name)
-    response = admin_client.post(reverse("guest_action", args=[stubborn.vmid, "shutdown"]))
-    assert response.status_code == 302
-    task = Task.objects.get(type="shutdown", guest=stubborn)
-
-    def running() -> bool:
-        task.refresh_from_db()
-        return task.status == TaskStatus.RUNNING
-
-    wait_until(running, 30, "the shutdown to run")
-    assert task.worker_pid
-    os.kill(task.worker_pid, signal.SIGKILL)
-    poll_node(live_node.name)  # what the node's next periodic poll does
-    task.refresh_from_db()
-    assert task.status == TaskStatus.ERROR
-    assert "worker process running this task died" in task.exit_message
-    stubborn.refresh_from_db()
-    assert stubborn.state == GuestState.RUNNING  # re-read from the engine
-    # The guest is free again.
-    assert Task.objects.filter(guest=stubborn, status__in=ACTIVE_STATUSES).count() == 0
 
 
 @pytest.mark.vm

@@ -1,7 +1,7 @@
-"""A node's collector runs beside its worker: stop the worker and the node turns offline (its guests unknown)
+"""A node's collector is a thread of its worker: stop the worker and the node turns offline (its guests unknown)
 on every live page; start it again and everything comes back by itself.
 
-Real processes: the node's own worker (and the collector it starts), daphne serving the websocket a
+Real processes: the node's own worker (with its collector thread), daphne serving the websocket a
 browser page holds, the Redis channel layer. The node has the local engines to itself during the test (no
 other node row exists), and one container made outside the panel shows inventory discovery on the way.
 """

@@ -40,6 +40,18 @@ def targets(node: str, vmid: int, upid: str) -> list[tuple[str, str, str]]:
         ("get", f"{api}/lxc/{{v}}/rrddata", ""), ("post", f"{api}/lxc/{{v}}/status/start", ""),
         ("post", f"{api}/stopall", "vms"), ("post", f"{api}/stopall", "timeout"), ("post", f"{api}/startall", "force"),
         ("post", f"{api}/lxc/{vmid}/status/shutdown", "timeout"), ("delete", f"{api}/tasks/{{v}}", ""),
+        # snapshots, clones, templates
+        ("post", f"/guests/{vmid}/snapshots/take/", "snapname"),
+        ("post", f"/guests/{vmid}/snapshots/take/", "description"),
+        ("get", f"/guests/{vmid}/snapshots/{{v}}/rollback/", ""),
+        ("post", f"/guests/{vmid}/snapshots/{{v}}/delete/", ""),
+        ("post", f"/guests/{vmid}/snapshots/{{v}}/description/", ""),
+        ("post", f"{api}/lxc/{vmid}/snapshot", "snapname"), ("post", f"{api}/lxc/{vmid}/snapshot", "description"),
+        ("post", f"{api}/lxc/{vmid}/snapshot", "vmstate"), ("get", f"{api}/lxc/{vmid}/snapshot/{{v}}", ""),
+        ("delete", f"{api}/lxc/{vmid}/snapshot/{{v}}", ""), ("post", f"{api}/lxc/{vmid}/snapshot/{{v}}/rollback", ""),
+        ("get", f"{api}/lxc/{vmid}/snapshot/{{v}}/config", ""), ("put", f"{api}/lxc/{vmid}/snapshot/{{v}}/config", ""),
+        ("post", f"{api}/lxc/{vmid}/clone", "newid"), ("post", f"{api}/lxc/{vmid}/clone", "hostname"),
+        ("post", f"{api}/lxc/{vmid}/clone", "pool"), ("post", f"{api}/lxc/{{v}}/template", ""),
     ]
 
 

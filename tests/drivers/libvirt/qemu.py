@@ -67,7 +67,8 @@ def remove_domain(uri: str, name: str) -> None:
             domain = conn.lookupByName(name)
             if domain.isActive():
                 domain.destroy()
-            domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+            domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+                                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
         finally:
             conn.close()
 
