@@ -208,6 +208,7 @@ def parse_change(guest: Guest, values: dict[str, str], delete: str = "", revert:
     """Check every value against its rule, and name every bad one (ParameterErrors)."""
     kind = GuestKind(guest.kind)
     errors: dict[str, str] = {}
+    values = _sockets_as_cores(guest, kind, dict(values), errors)
     if given_digest and not DIGEST.fullmatch(given_digest):
         errors["digest"] = "a SHA1 digest of the configuration (40 hex digits) is needed"
     change = Change()
@@ -240,6 +241,24 @@ def parse_change(guest: Guest, values: dict[str, str], delete: str = "", revert:
     if not (change.values or change.delete or change.revert):
         raise InvalidRequest("no options specified")
     return change
+
+
+def _sockets_as_cores(guest: Guest, kind: GuestKind, values: dict[str, str], errors: dict[str, str]
+                      ) -> dict[str, str]:
+    """A VM's ``sockets`` (as clients send back the config they read): its vCPUs are sockets times cores, kept as
+    cores of one socket."""
+    if kind is not GuestKind.VM or "sockets" not in values:
+        return values
+    raw = str(values.pop("sockets"))
+    try:
+        sockets = decimal(raw, "sockets", minimum=1, maximum=MAX_VCPUS)
+    except InvalidRequest as exc:
+        errors["sockets"] = exc.message.removeprefix("sockets: ")
+        return values
+    if sockets != 1:
+        cores = values.get("cores", str(int(guest.pending.get("cores") or guest.vcpus or 1)))
+        values["cores"] = str(int(cores) * sockets) if str(cores).isdigit() else str(cores)
+    return values
 
 
 def _parse_value(guest: Guest, kind: GuestKind, key: str, raw: str) -> object:

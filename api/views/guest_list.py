@@ -121,7 +121,11 @@ def create_request(values: dict, node: Node, kind: GuestKind) -> CreateRequest:
     if "memory" not in errors and (problem := memory_problem(node, kind, template or "", memory)):
         errors["memory"] = problem
     cores = read("cores", lambda v: decimal(v, "cores", minimum=1, maximum=MAX_VCPUS), 1)
-    if "cores" not in errors and (problem := vcpus_problem(node, cores)):
+    if kind is GuestKind.VM:  # a VM's vCPUs are its sockets' cores
+        cores *= read("sockets", lambda v: decimal(v, "sockets", minimum=1, maximum=MAX_VCPUS), 1) or 1
+        if cores > MAX_VCPUS:
+            errors["sockets"] = f"at most {MAX_VCPUS} vCPUs in all (sockets times cores)"
+    if "cores" not in errors and "sockets" not in errors and (problem := vcpus_problem(node, cores)):
         errors["cores"] = problem
     disk_gib = 0
     given = [key for key in disk_keys if key in values]

@@ -58,5 +58,6 @@ class GuestMigrateView(APIView):
                                                   "shut down, moved and started again)"})
         elif running and not online:
             raise ParameterErrors({"online": "can't migrate running VM without --online"})
+        online = online and running  # Proxmox: online is ignored for a stopped VM
         timeout = seconds(request, "timeout") if "timeout" in request.data else None
         return data(request_migrate(request.user, guest, target, online=online, timeout=timeout).upid)

@@ -122,6 +122,6 @@ def test_odd_bodies_are_400s_never_500s(admin_client, node) -> None:
     for method, url, data in requests:
         response = getattr(admin_client, method)(url, data, content_type="application/json")
         assert response.status_code == 400, (method, url, data, response.status_code, response.content[:300])
-        assert response.json()["data"] is None and response.json()["errors"], (url, data)
+        assert response.json()["data"] is None and response.json()["message"], (url, data)
     assert admin_client.get(f"{base}/{guest.vmid}/status/nothing").status_code == 404
     assert admin_client.get(f"/api2/json/nodes/{node.name}/lxc/{guest.vmid}/pending").json()["data"]

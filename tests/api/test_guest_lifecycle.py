@@ -9,6 +9,7 @@ from proxmoxer import ProxmoxAPI
 
 from access.models import AclEntry
 from guests.models import Guest
+from tasks.models import Task
 from tests.factories import PoolFactory, UserFactory, grant
 from tests.support import NODE2_DOCKER_URL, PREFIX
 
@@ -70,7 +71,8 @@ def test_bad_creates_are_named_and_make_nothing(root_api: ProxmoxAPI, proxmox, l
     outsider = token_client(proxmox, UserFactory(username="cfg-outsider"))
     assert refused(lambda: outsider.nodes(live_node.name).lxc.post(**good)).status_code == 403
     assert outsider.nodes(live_node.name).lxc.get() == []
-    assert not Guest.objects.exists()
+    assert not Guest.objects.filter(name__startswith=f"{PREFIX}api-").exists()
+    assert not Task.objects.filter(type="create").exists()
 
 
 def test_running_container_migrates_to_node2_with_restart(root_api: ProxmoxAPI, admin_user, live_node, live_node2,
