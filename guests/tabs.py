@@ -19,8 +19,9 @@ from .services import placeable_nodes
 
 GUEST_TABS = TabSet(
     Tab("summary", "Summary", "guests/tabs/summary.html", context="guests.tabs.summary"),
-    # Console (consoles), Hardware and Options (guestcfg), Snapshots (snapshots): their lines go here.
+    # Console (consoles), Hardware and Options (guestcfg): their lines go here.
     Tab("tasks", "Task History", "guests/tabs/tasks.html", context="guests.tabs.task_history"),
+    Tab("snapshots", "Snapshots", "guests/tabs/snapshots.html", context="guests.views_snapshots.tab_context"),
     Tab("permissions", "Permissions", "guests/tabs/permissions.html", context="guests.tabs.acl",
         visible="guests.tabs.may_see_permissions"),
 )
