@@ -93,6 +93,7 @@ class GuestDetailView(TabbedPageView):
             for action in GuestAction
             if permissions.can_act_on_guest(self.request.user, guest, action)
             and (action not in VM_ONLY_ACTIONS or guest.kind == GuestKind.VM)
+            and not (action is GuestAction.START and guest.is_template)  # a template is cloned, never started
         ]
         return {"guest": guest, "actions": actions, "destructive": DESTRUCTIVE_ACTIONS,
                 "current_resource": guest.resource_id}

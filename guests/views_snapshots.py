@@ -1,7 +1,10 @@
-"""The Snapshots tab of a guest's page: the tree, take, roll back and delete (each a task), edit a description.
+"""The Snapshots tab of a guest's panel (guests/tabs.py): the tree, take, roll back and delete (each a task), edit
+a description.
 
-Its URLs are here too (``urlpatterns``), under ``guests/<vmid>/snapshots/`` (guests/urls.py includes them). Every
-check is the service's (guests/snapshots.py); the page only leaves out what the user may not do.
+The tab itself is drawn by the guest's page (``tab_context`` gives what its template needs); its forms post to the
+views here, under ``guests/<vmid>/snapshots/`` (guests/urls.py includes ``urlpatterns``), which redirect to the
+task or back to the tab, or draw the tab again with the refusal (a bad name) or a confirmation. Every check is the
+service's (guests/snapshots.py); the tab only leaves out what the user may not do.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views import View
 
@@ -21,9 +24,9 @@ from panel.views import PanelPageMixin, queue_task
 from . import snapshots
 from .choices import GuestKind, GuestState
 from .models import Guest, Snapshot
-from .views import visible_guest_or_404
+from .views import GuestDetailView, visible_guest_or_404
 
-TEMPLATE = "guests/tabs/snapshots.html"
+TAB = "snapshots"
 ACTIONS = {"rollback": "Roll back", "delete": "Delete"}
 
 
@@ -54,20 +57,14 @@ def tree_rows(taken: list[Snapshot]) -> list[Row]:
     return rows
 
 
-def back_to(guest: Guest) -> str:
-    return reverse("guest_snapshots", args=[guest.vmid])
+def tab_url(guest: Guest) -> str:
+    return reverse("guest_tab", args=[guest.vmid, TAB])
 
 
-class GuestSnapshotsView(PanelPageMixin, View):
-    def get(self, request: HttpRequest, vmid: int) -> HttpResponse:
-        guest = visible_guest_or_404(request, vmid)
-        return render(request, TEMPLATE, context(request, guest))
-
-
-def context(request: HttpRequest, guest: Guest, **extra: object) -> dict:
+def tab_context(request: HttpRequest, guest: Guest) -> dict:
+    """What templates/guests/tabs/snapshots.html needs (GUEST_TABS' context of the tab)."""
     taken = snapshots.snapshots_of(request.user, guest)
     return {
-        "guest": guest,
         "rows": tree_rows(taken),
         "is_vm": guest.kind == GuestKind.VM,
         "may_take": snapshots.may_snapshot(request.user, guest) and not guest.is_template,
@@ -76,43 +73,44 @@ def context(request: HttpRequest, guest: Guest, **extra: object) -> dict:
         "running": guest.shown_state in (GuestState.RUNNING, GuestState.PAUSED),
         "name_pattern": snapshots.SNAPSHOT_NAME_PATTERN,
         "max_description": MAX_SNAPSHOT_DESCRIPTION,
-        "current_resource": guest.resource_id,
-        **extra,
     }
 
 
-class SnapshotTakeView(PanelPageMixin, View):
-    def post(self, request: HttpRequest, vmid: int) -> HttpResponse:
-        guest = visible_guest_or_404(request, vmid)
+class SnapshotTakeView(GuestDetailView):
+    """POST: take a snapshot; a refusal draws the tab again with the reason beside the form."""
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest, vmid: int, tab: str) -> HttpResponse:
+        guest = self.object
         name = request.POST.get("snapname", "").strip()
         description = request.POST.get("description", "")
         vmstate = bool(request.POST.get("vmstate")) and guest.kind == GuestKind.VM
         try:
             task = snapshots.request_snapshot(request.user, guest, name, description, vmstate=vmstate)
         except Refused as exc:
-            page = context(request, guest, error=exc.message, entered={"snapname": name, "description": description,
-                                                                         "vmstate": vmstate})
-            return render(request, TEMPLATE, page, status=400)
+            entered = {"snapname": name, "description": description, "vmstate": vmstate}
+            return self.render_to_response(self.get_context_data(error=exc.message, entered=entered), status=400)
         messages.success(request, f"snapshot {name} of {guest} queued as task {task.upid}")
         return redirect(task.get_absolute_url())
 
 
-class SnapshotActionView(PanelPageMixin, View):
-    """Roll back or delete: GET asks for a confirmation, POST (with it) queues the task."""
+class SnapshotActionView(GuestDetailView):
+    """Roll back or delete: GET draws the tab with a confirmation, POST (with it) queues the task."""
 
-    def get(self, request: HttpRequest, vmid: int, snapname: str, action: str) -> HttpResponse:
-        guest = visible_guest_or_404(request, vmid)
-        snapshot = self._snapshot(request, guest, snapname, action)
+    def get(self, request: HttpRequest, vmid: int, tab: str, snapname: str, action: str) -> HttpResponse:
+        guest = self.object
+        snapshot = self._snapshot(guest, snapname, action)
         if action == "rollback" and not snapshots.may_rollback(request.user, guest):
             raise Forbidden(f"you may not roll back {guest}")
         if action == "delete" and not snapshots.may_snapshot(request.user, guest):
             raise Forbidden(f"you may not delete snapshots of {guest}")
-        return render(request, TEMPLATE, context(request, guest, confirm=ACTIONS[action], confirm_action=action,
-                                                 confirm_snapshot=snapshot))
+        return self.render_to_response(self.get_context_data(
+            confirm=ACTIONS[action], confirm_action=action, confirm_snapshot=snapshot))
 
-    def post(self, request: HttpRequest, vmid: int, snapname: str, action: str) -> HttpResponse:
-        guest = visible_guest_or_404(request, vmid)
-        snapshot = self._snapshot(request, guest, snapname, action)
+    def post(self, request: HttpRequest, vmid: int, tab: str, snapname: str, action: str) -> HttpResponse:
+        guest = self.object
+        snapshot = self._snapshot(guest, snapname, action)
         if request.POST.get("confirm") != snapshot.name:
             return redirect(reverse("guest_snapshot_action", args=[guest.vmid, snapshot.name, action]))
         if action == "rollback":
@@ -122,14 +120,13 @@ class SnapshotActionView(PanelPageMixin, View):
             submit = lambda: snapshots.request_delete(request.user, guest, snapshot.name)  # noqa: E731
         done = {"rollback": f"rollback of {guest} to snapshot {snapshot.name}",
                 "delete": f"deletion of snapshot {snapshot.name} of {guest}"}[action]
-        return queue_task(request, submit, back_to(guest), lambda task: f"{done} queued as task {task.upid}")
+        return queue_task(request, submit, tab_url(guest), lambda task: f"{done} queued as task {task.upid}")
 
-    @staticmethod
-    def _snapshot(request: HttpRequest, guest: Guest, snapname: str, action: str) -> Snapshot:
+    def _snapshot(self, guest: Guest, snapname: str, action: str) -> Snapshot:
         if action not in ACTIONS:
             raise Http404(f"no action {action!r}")
         try:
-            return snapshots.snapshot_named(request.user, guest, snapshots.check_name(snapname))
+            return snapshots.snapshot_named(self.request.user, guest, snapshots.check_name(snapname))
         except Refused as exc:
             raise Http404(exc.message) from None
 
@@ -144,12 +141,11 @@ class SnapshotDescriptionView(PanelPageMixin, View):
             messages.error(request, exc.message)
         else:
             messages.success(request, f"description of snapshot {snapname} saved")
-        return redirect(back_to(guest))
+        return redirect(tab_url(guest))
 
 
 urlpatterns = [
-    path("", GuestSnapshotsView.as_view(), name="guest_snapshots"),
-    path("take/", SnapshotTakeView.as_view(), name="guest_snapshot_take"),
+    path("take/", SnapshotTakeView.as_view(), {"tab": TAB}, name="guest_snapshot_take"),
     path("<str:snapname>/description/", SnapshotDescriptionView.as_view(), name="guest_snapshot_description"),
-    path("<str:snapname>/<str:action>/", SnapshotActionView.as_view(), name="guest_snapshot_action"),
+    path("<str:snapname>/<str:action>/", SnapshotActionView.as_view(), {"tab": TAB}, name="guest_snapshot_action"),
 ]

@@ -912,7 +912,7 @@ def snapshot_description(api: bool):
             return same("description", Snapshot.objects.get(name=SNAPSHOT).description, "mx-changed" if not api
                         else "")
         check = data_is(lambda ctx, data: same("answer", data, None) + changed(ctx)) if api else \
-            redirects(f"/guests/{LOOSE.vmid}/snapshots/", changed)
+            redirects(f"/guests/{LOOSE.vmid}/tab/snapshots/", changed)
         return ok(check, audit=(("guest.snapshot.config", "ok"),))
     return expect
 
@@ -959,7 +959,6 @@ def _snapshot_routes() -> dict[str, Route]:
     on = f"/guests/{t}/snapshots/{SNAPSHOT}"
     guest_api = API + "nodes/<str:node>/<str:kind>/<vmid:vmid>/"
     return {
-        "guests/<vmid:vmid>/snapshots/": page(*[get(f"/guests/{g.vmid}/snapshots/", snapshots_tab(g)) for g in GUESTS]),
         "guests/<vmid:vmid>/snapshots/take/": page(*[
             post(f"/guests/{g.vmid}/snapshots/take/", snapshot_task(g, "take", "snapshot", "guest.snapshot"),
                  snapname="mxnew", description="") for g in GUESTS]),
@@ -1151,7 +1150,9 @@ ROUTES: dict[str, Route] = {
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS],
                                                *[get(f"/guests/{g.vmid}/tab/hardware/", config_tab(g)) for g in GUESTS],
-                                               get(f"/guests/{T}/tab/options/", config_tab(TARGET))),
+                                               get(f"/guests/{T}/tab/options/", config_tab(TARGET)),
+                                               *[get(f"/guests/{g.vmid}/tab/snapshots/", snapshots_tab(g))
+                                                 for g in GUESTS]),
     "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),

@@ -40,8 +40,8 @@ def test_snapshot_change_rollback(page: Page, live_node, admin_user, docker_clie
     exec_in(docker_client, guest, "echo before > /root/file")
 
     page.goto(guest.get_absolute_url())
-    page.click("nav.tabs >> text=Snapshots")
-    expect(page.locator("h1")).to_contain_text("Snapshots")
+    page.click(".tab-bar a[data-tab=snapshots]")
+    expect(page.locator("#tab-snapshots")).to_contain_text("Take a snapshot")
     page.fill("#id_snapname", "first")
     page.fill("#id_description", "before the change")
     page.click("text=Take snapshot")
@@ -49,7 +49,7 @@ def test_snapshot_change_rollback(page: Page, live_node, admin_user, docker_clie
     wait_for_task_ok(page)
 
     exec_in(docker_client, guest, "echo after > /root/file")
-    page.goto(f"/guests/{guest.vmid}/snapshots/")
+    page.goto(f"/guests/{guest.vmid}/tab/snapshots/")
     row = page.locator('tr[data-snapshot="first"]')
     expect(row).to_contain_text("first")
     expect(page.locator('tr[data-snapshot="current"]')).to_contain_text("You are here!")

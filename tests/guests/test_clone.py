@@ -80,6 +80,8 @@ def test_container_clone_and_template(admin_client, admin_user, live_node, docke
     assert task.upid.split(":")[5] == "vztemplate"
     source.refresh_from_db()
     assert source.is_template
+    page = admin_client.get(source.get_absolute_url()).content.decode()
+    assert 'data-action="delete"' in page and 'data-action="start"' not in page  # no Start for a template
     resource = next(r for r in cluster_resources(admin_user, "vm") if r["vmid"] == source.vmid)
     assert resource["template"] == 1
     with pytest.raises(Conflict, match="template"):

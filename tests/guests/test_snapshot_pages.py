@@ -41,7 +41,7 @@ def test_take_change_roll_back_delete_through_the_tab(admin_client, live_node, d
     assert_ok(create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": name,
                                           "vcpus": 1, "memory_mib": 64, "start": "on"}))
     guest = Guest.objects.get(name=name)
-    url = reverse("guest_snapshots", args=[guest.vmid])
+    url = reverse("guest_tab", args=[guest.vmid, "snapshots"])
     assert url in admin_client.get(guest.get_absolute_url()).content.decode()  # the tab's link
     page = admin_client.get(url).content.decode()
     assert "No snapshots yet." in page and "Take snapshot" in page and "Include RAM" not in page
