@@ -69,6 +69,16 @@ def test_tree_search_dock_and_screenshots(session: Session, admin_user, live_nod
     expect(tree.locator(".tree-folder", has_text="Virtual Machines (1)")).to_be_visible()
     page.select_option("[data-tree-view]", "server")
 
+    # The keyboard: the skip link comes first, Alt+T goes to the tree, arrows move in it.
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Alt+t")
+    expect(tree.locator(".tree-item.current")).to_be_focused()  # the datacenter, this page
+    page.keyboard.press("ArrowDown")
+    expect(tree.locator(".tree-item", has_text=live_node.name).first).to_be_focused()
+
     # Search by VMID, then by name, from the keyboard shortcut.
     page.keyboard.press("/")
     expect(page.locator("#global-search")).to_be_focused()
