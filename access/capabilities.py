@@ -26,11 +26,17 @@ def acl_paths() -> list[str]:
     return sorted({"/", *AclEntry.objects.values_list("path", flat=True).distinct()})
 
 
+# A guest's or a node's path names it: listed only to who may see it (a VMID's existence is no one else's).
+SEEING = (("/vms/", "VM.Audit"), ("/nodes/", "Sys.Audit"))
+
+
 def permission_map(user: permissions.User, paths: list[str] | None = None) -> dict[str, dict[str, int]]:
     """``{path: {privilege: 1}}`` for ``paths`` (every ACL path by default) where the user holds something."""
     result = {}
     for path in paths if paths is not None else acl_paths():
         held = permissions.privileges(user, path)
+        if paths is None and any(path.startswith(prefix) and needed not in held for prefix, needed in SEEING):
+            continue
         if held:
             result[path] = {p: 1 for p in sorted(held)}
     return result

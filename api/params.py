@@ -4,7 +4,8 @@ objects a path names, restricted to what the user may see (a 404 otherwise)."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 
 from guests.choices import GuestKind
@@ -33,7 +34,7 @@ def query_number(request: Request, name: str, default: int, maximum: int) -> int
 
 def seconds(request: Request, name: str) -> int:
     """A number of seconds; its bound is the service's to check (tasks.services.check_timeout)."""
-    return number(request.data[name], name, MAX_OFFSET)
+    return number(params_of(request)[name], name, MAX_OFFSET)
 
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -112,6 +113,29 @@ def guest_named(request: Request, node: str, kind: str, vmid: int) -> Guest:
     return get_object_or_404(queryset, vmid=vmid, node__name=node, kind=KIND_OF_PATH[kind])
 
 
+def body(request: Request) -> dict:
+    """The parameters of a form or a JSON object; a JSON body of another shape is a 400."""
+    if not hasattr(request.data, "items"):
+        raise ValidationError({"body": "parameters are a form or a JSON object"})
+    return request.data
+
+
 def text_params(request: Request, *skip: str) -> dict[str, str]:
     """Every parameter of a form or JSON body as text, but ``skip`` (the path's, and those read apart)."""
-    return {key: str(value) for key, value in request.data.items() if key not in skip}
+    return {key: str(value) for key, value in body(request).items() if key not in skip}
+
+
+def text_param(request: Request, name: str) -> str | None:
+    """One parameter as text, None when absent."""
+    value = body(request).get(name)
+    return None if value is None else str(value)
+
+
+class ObjectJSONParser(JSONParser):
+    """JSON bodies, as an object of parameters only (Proxmox's form fields): ``[1]`` or ``3`` is refused."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)
+        if not isinstance(parsed, dict):
+            raise ParseError("the parameters must be a JSON object (or a form)")
+        return parsed

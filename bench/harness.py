@@ -62,13 +62,15 @@ def asgi_server() -> Iterator[str]:
 
 @contextmanager
 def asgi_process(**env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """daphne serving the panel, as `manage.py serve` runs it (plain HTTP); its URL and its process."""
+    """daphne serving the panel, as `manage.py serve` runs it (plain HTTP); its URL and its process. Its log:
+    var/bench-web.log."""
+    log = open(ROOT / "var" / "bench-web.log", "w")  # noqa: SIM115
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                 "panel.asgi:application"], cwd=ROOT, env=child_env(**env),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -81,6 +83,7 @@ def asgi_process(**env: str) -> Iterator[tuple[str, subprocess.Popen]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
 
 
 def _wait(check, what: str, timeout: float = 60) -> None:  # noqa: ANN001
@@ -117,18 +120,20 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def login(server: str) -> str:
-    """The session cookie of the bench's superuser ``bench``, made when missing."""
+def login(server: str, username: str = "bench") -> str:
+    """A session cookie of ``username``; the bench's superuser ``bench`` is made when missing, others must exist
+    with the password ``bench-password``."""
     import requests
     from django.contrib.auth import get_user_model
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    user.set_password("bench-password")
-    user.is_superuser = True
-    user.save()
+    if username == "bench":
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        user.set_password("bench-password")
+        user.is_superuser = True
+        user.save()
     session = requests.Session()
     session.get(server + "/login/", timeout=10)
-    session.post(server + "/login/", data={"username": "bench", "password": "bench-password",
+    session.post(server + "/login/", data={"username": username, "password": "bench-password",
                                            "csrfmiddlewaretoken": session.cookies["csrftoken"]},
                  headers={"Referer": server + "/login/"}, timeout=10)
     return f"sessionid={session.cookies['sessionid']}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Hashable
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -17,7 +18,7 @@ from django.conf import settings
 from access import permissions
 from guests.models import GuestQuerySet
 from nodes.models import Node
-from panel.consumers import PanelConsumer, shared
+from panel.consumers import PanelConsumer, shared_awaitables
 
 from .events import CLUSTER_GROUP, node_changed_event
 from .resources import cluster_resources
@@ -73,7 +74,7 @@ class ResourcesConsumer(PanelConsumer):
 
     async def start(self) -> None:
         self.told: set[str] = set()  # the nodes whose resources this client holds
-        await self.channel_layer.group_add(CLUSTER_GROUP, self.channel_name)
+        await self.follow(CLUSTER_GROUP)
         await self.accept()
         node_status_watch.subscribe()
         self.subscribed = True
@@ -83,15 +84,22 @@ class ResourcesConsumer(PanelConsumer):
         if self.subscribed:
             node_status_watch.unsubscribe()
             self.subscribed = False
-        await self.channel_layer.group_discard(CLUSTER_GROUP, self.channel_name)
 
     async def access_checked(self) -> None:
         await self._send(None, await self._resources(None))
 
     async def node_changed(self, event: dict) -> None:
-        await self._send(event["node"], await self._resources(event["node"], event.get("id")))
+        node, event_id = event["node"], event.get("id")
+        if event_id is None:
+            await self._send(node, await self._resources(node))
+            return
+        # Computed once per event and permission set in this process, whatever the number of viewers.
+        key = ("resources", event_id, node, self.view)
+        user = self.scope["user"]
+        data = await shared_awaitables.get(key, lambda: cluster_resources(user, node=node))
+        await self._send(node, data, key)
 
-    async def _send(self, node: str | None, data: list[dict]) -> None:
+    async def _send(self, node: str | None, data: list[dict], key: Hashable | None = None) -> None:
         """Everything (``node`` None), or one node's resources; not a word of a node the client has nothing
         of, and is given nothing of now (its name is not theirs to learn)."""
         held = {r["node"] for r in data}
@@ -100,18 +108,21 @@ class ResourcesConsumer(PanelConsumer):
                 return
             held = (self.told - {node}) | held
         self.told = held
-        await self.send_json({"type": "resources", "node": node, "data": data})
+        message = {"type": "resources", "node": node, "data": data}
+        if key is None:
+            await self.send_json(message)
+        else:  # the same for every socket of this permission set: encoded once
+            await self.send_shared(key, message)
 
     async def guests_changed(self, event: dict) -> None:
         """The guests a task changed that the user may see, and those deleted that they could see ("gone"); a
         guest that left their sight otherwise (a pool move, a grant withdrawn) comes with an access change."""
-        data, gone = await self._guests(event)
+        data, gone = await shared_awaitables.get(("guests", event["id"], self.view), self._guests(event))
         if data or gone:
             self.told |= {r["node"] for r in data}
             await self.send_json({"type": "guests", "data": data, "gone": gone})
 
-    @database_sync_to_async
-    def _guests(self, event: dict) -> tuple[list[dict], list[int]]:
+    def _guests(self, event: dict) -> Callable[[], tuple[list[dict], list[int]]]:
         user = self.scope["user"]
 
         def compute() -> tuple[list[dict], list[int]]:
@@ -121,12 +132,8 @@ class ResourcesConsumer(PanelConsumer):
                            permissions.guest_privileges(user, item["vmid"], item["pool"])})
             return data, gone
 
-        return shared.get(("guests", event["id"], self.signature()), compute)
+        return compute
 
     @database_sync_to_async
-    def _resources(self, node: str | None, event: str | None = None) -> list[dict]:
-        """Computed once per event and permission set in this process, whatever the number of viewers."""
-        if event is None:
-            return cluster_resources(self.scope["user"], node=node)
-        return shared.get(("resources", event, node, self.signature()),
-                          lambda: cluster_resources(self.scope["user"], node=node))
+    def _resources(self, node: str | None) -> list[dict]:
+        return cluster_resources(self.scope["user"], node=node)

@@ -10,19 +10,18 @@ volumes are those of the guests the user may see.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from django.conf import settings
 
 from access import permissions
 from guests.models import Guest, GuestTemplate
+from guests.uploads import ISO_NAME
 from nodes.choices import NodeStatus
 from nodes.models import LOCAL_STORAGE, STORAGE_CONTENT, Node
 from panel.errors import Forbidden, NotFound
 
 CONTENT_TYPES = tuple(STORAGE_CONTENT.split(","))
-ISO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(iso|img)$")
 SEE = {"Datastore.Audit", "Datastore.AllocateSpace"}
 
 
@@ -53,9 +52,7 @@ def status(node: Node) -> dict:
 
 def iso_dir(node: Node) -> Path | None:
     """Where the node keeps ISO images, when that node is the one this process runs on."""
-    if node.name != settings.PANEL_NODE_NAME:
-        return None
-    return Path(node.storage_dir) / "template" / "iso"
+    return node.iso_dir if node.name == settings.PANEL_NODE_NAME else None
 
 
 def _isos(node: Node) -> list[dict]:

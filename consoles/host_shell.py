@@ -7,7 +7,6 @@ which ``login`` and job control need; the child gets no file of ours but the PTY
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import select
@@ -42,6 +41,7 @@ class HostShell:
             raise
         finally:
             os.close(slave)
+        os.set_blocking(master, False)  # reads and writes wait in select(), never holding the lock
         self._master = master
         self._wake_read, self._wake_write = os.pipe()  # a byte here wakes a read waiting in another thread
         self._lock = threading.Lock()
@@ -49,28 +49,40 @@ class HostShell:
 
     def read(self) -> bytes:
         while not self._closed:
-            ready, _, _ = select.select([self._master, self._wake_read], [], [])
-            if self._wake_read in ready or self._closed:
-                break
             try:
-                data = os.read(self._master, READ_SIZE)
-            except OSError as exc:
-                if exc.errno == errno.EINTR:
+                ready, _, _ = select.select([self._master, self._wake_read], [], [])
+            except (OSError, ValueError):  # closed meanwhile
+                break
+            with self._lock:  # close() closes the descriptors under it: never read one it closed
+                if self._closed or self._wake_read in ready:
+                    break
+                try:
+                    data = os.read(self._master, READ_SIZE)
+                except BlockingIOError:
                     continue
-                break  # EIO: every process of the session closed the terminal
+                except OSError:
+                    break  # EIO: every process of the session closed the terminal
             if data:
                 return data
             break
         return b""
 
     def write(self, data: bytes) -> None:
-        with self._lock:
-            if self._closed:
+        """All of ``data``, waiting (without the lock, so output keeps flowing) while the terminal is full."""
+        view = memoryview(data)
+        while view:
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    view = view[os.write(self._master, view):]
+                    continue
+                except BlockingIOError:
+                    pass
+            try:
+                select.select([self._wake_read], [self._master], [])
+            except (OSError, ValueError):  # closed meanwhile
                 return
-            view = memoryview(data)
-            while view:
-                written = os.write(self._master, view)
-                view = view[written:]
 
     def resize(self, columns: int, rows: int) -> None:
         with self._lock:
@@ -92,6 +104,7 @@ class HostShell:
             with suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait()
-        for fd in (self._master, self._wake_read, self._wake_write):
-            with suppress(OSError):
-                os.close(fd)
+        with self._lock:
+            for fd in (self._master, self._wake_read, self._wake_write):
+                with suppress(OSError):
+                    os.close(fd)

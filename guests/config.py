@@ -304,6 +304,10 @@ def may_change(user: AbstractBaseUser, guest: Guest, key: str) -> bool:
                 and not permissions.has_privilege(user, "Sys.Modify", "/"))
 
 
+def may_resize(user: AbstractBaseUser, guest: Guest) -> bool:
+    return permissions.has_guest_privilege(user, "VM.Config.Disk", guest)
+
+
 def check_may_change(user: AbstractBaseUser, guest: Guest, keys: list[str]) -> None:
     """Proxmox's refusal: ``Permission check failed (/vms/100, VM.Config.Memory)``."""
     for key in sorted(keys):
@@ -402,7 +406,7 @@ def request_resize(user: AbstractBaseUser, guest: Guest, disk: str, size: str,
     with audited(user, "guest.resize", guest) as outcome:
         if given_digest and not DIGEST.fullmatch(given_digest):
             raise ParameterErrors({"digest": "a SHA1 digest of the configuration (40 hex digits) is needed"})
-        if not permissions.has_guest_privilege(user, "VM.Config.Disk", guest):
+        if not may_resize(user, guest):
             raise Forbidden(f"Permission check failed (/vms/{guest.vmid}, VM.Config.Disk)")
         kind = GuestKind(guest.kind)
         if disk != DISK_KEY[kind]:

@@ -19,7 +19,9 @@ from .services import placeable_nodes
 
 GUEST_TABS = TabSet(
     Tab("summary", "Summary", "guests/tabs/summary.html", context="guests.tabs.summary"),
-    # Console (consoles), Hardware and Options (guestcfg), Snapshots (snapshots): their lines go here.
+    # Console (consoles) and Snapshots (snapshots): their lines go here.
+    Tab("hardware", "Hardware", "guests/tabs/hardware.html", context="guests.views_config.hardware_tab"),
+    Tab("options", "Options", "guests/tabs/options.html", context="guests.views_config.options_tab"),
     Tab("tasks", "Task History", "guests/tabs/tasks.html", context="guests.tabs.task_history"),
     Tab("permissions", "Permissions", "guests/tabs/permissions.html", context="guests.tabs.acl",
         visible="guests.tabs.may_see_permissions"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -91,6 +92,16 @@ class Node(models.Model):
             vm_bridge=self.vm_bridge,
             name_prefix=settings.PANEL_GUEST_NAME_PREFIX,
         )
+
+    @property
+    def iso_dir(self) -> Path:
+        """Where the node's storage ``local`` keeps ISO images (Proxmox's template/iso)."""
+        return Path(self.storage_dir) / "template" / "iso"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where an upload waits for the node's worker to put it in place (Proxmox's /var/tmp/pveupload-*)."""
+        return Path(self.storage_dir) / "template" / "upload"
 
     @property
     def status(self) -> str:

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (consoles and task logs later)."""
+"""ASGI entry point: HTTP through Django, websockets (task logs, live resources, consoles) through Channels."""
 
 import os
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("guests/", include("guests.urls")),
     path("tasks/", include("tasks.urls")),
     path("api2/json/", include("api.urls")),
+    path("api2/", include("api.docs")),
     path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm,
                                                 http_method_names=PAGE_METHODS), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

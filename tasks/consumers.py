@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 
 from access import permissions
 from access.identity import userid
-from panel.consumers import CLOSE_FORBIDDEN, PanelConsumer, shared
+from panel.consumers import CLOSE_FORBIDDEN, PanelConsumer, shared_awaitables
 from panel.parsing import decimal_or_none
 
 from . import events
@@ -40,17 +40,13 @@ class TaskLogConsumer(PanelConsumer):
             return
         self.group = events.task_group(self.task.pk)
         # Join first, read the backlog second: a line written in between comes both ways and is sent once.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.follow(self.group)
         await self.accept()
         await self._send_lines_up_to(None)
         summary = await self._summary()
         if summary["status"] not in ACTIVE_STATUSES:  # it ended before we joined: nobody sent us its end
             await self._send_lines_up_to(None)
             await self._finish(summary)
-
-    async def stop(self) -> None:
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def access_checked(self) -> None:
         if await self._visible_task(self.task.upid) is None:
@@ -62,7 +58,7 @@ class TaskLogConsumer(PanelConsumer):
                 continue  # already sent from the backlog
             if line["n"] > self.last_sent + 1:
                 await self._send_lines_up_to(line["n"] - 1)  # a message was lost on the way: read the gap
-            await self.send_json({"type": "line", **line})
+            await self.send_shared(("line", self.task.pk, line["n"]), {"type": "line", **line})
             self.last_sent = line["n"]
 
     async def task_status(self, event: dict) -> None:
@@ -112,45 +108,40 @@ class TaskListConsumer(PanelConsumer):
     """``ws/tasks/``: the latest tasks the user may see, then every change to them, pushed."""
 
     async def start(self) -> None:
-        await self.channel_layer.group_add(events.TASK_LIST_GROUP, self.channel_name)
+        await self.follow(events.TASK_LIST_GROUP)
         await self.accept()
         await self.send_json({"type": "tasks", "tasks": await self._recent()})
-
-    async def stop(self) -> None:
-        await self.channel_layer.group_discard(events.TASK_LIST_GROUP, self.channel_name)
 
     async def access_checked(self) -> None:
         await self.send_json({"type": "tasks", "tasks": await self._recent()})  # the list, as now allowed
 
     async def tasks_changed(self, event: dict) -> None:
-        visible = await self._visible(event["items"])
+        visible = await self._visible(event)
         for item in event["items"]:
             if item["task_id"] in visible:
-                await self.send_json({"type": "task", "task": item["task"]})
+                await self.send_shared(("task", event["id"], item["task_id"]), {"type": "task", "task": item["task"]})
 
     @database_sync_to_async
     def _recent(self) -> list[dict]:
         queryset = Task.objects.select_related("node", "user", "parent").visible_to(self.scope["user"])
         return [events.task_row(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
 
-    @database_sync_to_async
-    def _visible(self, items: list[dict]) -> frozenset[int]:
-        """The changed tasks this user may see: one query per batch and permission set, whatever the number of
-        viewers sharing it."""
-        user = self.scope["user"]
+    async def _visible(self, event: dict) -> frozenset[int]:
+        """The changed tasks this user may see: their own (known without a query), and one query per batch and
+        permission set for the others, whatever the number of viewers sharing it."""
+        user, items = self.scope["user"], event["items"]
         ids = frozenset(item["task_id"] for item in items)
         if permissions.is_root(user):
             return ids
         token = permissions.api_token(user)
-        if token is None or not token.privsep:  # their own tasks: the condition's first part, known without a query
+        if token is None or not token.privsep:  # their own tasks: the condition's first part
             own = userid(user.get_username())
             ids_own = frozenset(item["task_id"] for item in items if item["task"]["user"] == own)
         else:
             ids_own = frozenset()
-        others = ids - ids_own
-        if not others:
-            return ids_own
-        audited = permissions.task_condition(user, own=False)
-        key = ("tasks", others, permissions.access_version(), self.signature())
-        return ids_own | shared.get(key, lambda: frozenset(
-            Task.objects.filter(pk__in=others).filter(audited).values_list("pk", flat=True)))
+
+        def audited() -> frozenset[int]:
+            condition = permissions.task_condition(user, own=False)
+            return frozenset(Task.objects.filter(pk__in=ids).filter(condition).values_list("pk", flat=True))
+
+        return ids_own | await shared_awaitables.get(("tasks", event["id"], self.view), audited)

@@ -205,6 +205,19 @@ def session_cookie(server: str, username: str) -> str:
     return f"sessionid={logged_in(server, username).cookies['sessionid']}"
 
 
+@contextmanager
+def removing_new_containers(client) -> Iterator[None]:
+    """Remove, once the block ends, the containers of this run that it made: the collector of a later test's
+    node would otherwise find them and make guests of them."""
+    before = {c.id for c in client.containers.list(all=True)}
+    try:
+        yield
+    finally:
+        for container in client.containers.list(all=True):
+            if container.id not in before and container.name.startswith(PREFIX):
+                container.remove(force=True, v=True)
+
+
 def stubborn_container(client, name: str):
     """A running container that ignores SIGTERM (``sleep`` as PID 1): its shutdown waits for the whole timeout."""
     image = client.images.list(filters={"label": f"panel.template={CT_TEMPLATE}"})[0].id

@@ -25,7 +25,8 @@ from access.directory import (
     user_named,
     users_visible_to,
 )
-from access.identity import REALMS, TOKEN_FULL_ID, userid, username_of
+from access.identity import REALMS, TOKEN_FULL_ID, username_of
+from access.identity import userid as userid_of_name
 from access.models import AclEntry, ApiToken, Role, builtin_role, normalize_acl_path
 from access.services import (
     create_token,
@@ -44,6 +45,22 @@ from panel.errors import NotFound
 
 from ..params import flag, optional_number, params_of, text
 from ..responses import data
+from ..schema import BOOLEAN, INTEGER, STRING, arr, doc, obj, param
+
+USER = obj(
+    ("userid",),
+    userid=STRING,
+    enable=BOOLEAN,
+    expire=INTEGER,
+    firstname=STRING,
+    lastname=STRING,
+    email=STRING,
+    groups=STRING,
+    realm__type=STRING,
+    tokens=arr({"type": "object"}),
+)
+TOKEN = obj(comment=STRING, privsep=BOOLEAN, expire=INTEGER)
+TOKEN_CHANGE = obj(comment=STRING, privsep=BOOLEAN, expire={"type": "integer", "minimum": 0})
 
 GROUP_ID = re.compile(r"^[A-Za-z0-9.\-_]{1,150}$")
 ROLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]{0,63}$")
@@ -56,17 +73,34 @@ class TicketView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @doc("Proxmox's dummy for login forms", None, auth=False)
     def get(self, request: Request) -> Response:
         return data(None)  # Proxmox's dummy, for clients that show a login form
 
+    @doc(
+        "Log in: a ticket and its CSRFPreventionToken",
+        obj(
+            ("username", "ticket", "CSRFPreventionToken"),
+            username=STRING,
+            ticket=STRING,
+            CSRFPreventionToken=STRING,
+            cap={"type": "object"},
+        ),
+        body=obj(
+            ("username", "password"), username=STRING, password=STRING, realm={"type": "string", "enum": ["pam", "pve"]}
+        ),
+        auth=False,
+    )
     def post(self, request: Request) -> Response:
         username = text(request, "username", 64, required=True)
         password = text(request, "password", 4096, required=True)
         realm = text(request, "realm", 32) or None
         user = tickets.login(request._request, username, password, realm)
         if user is None:
-            raise AuthenticationFailed("authentication failure")
-        full_id = userid(user.get_username())
+            if getattr(request._request, "panel_throttled", False):  # set by the throttled backend
+                raise AuthenticationFailed("authentication failure (too many failed logins: try again later)")
+            raise AuthenticationFailed("authentication failure")  # Proxmox's words, whatever was wrong
+        full_id = userid_of_name(user.get_username())
         return data({
             "username": full_id,
             "ticket": tickets.make_ticket(full_id),
@@ -81,6 +115,7 @@ class DomainsView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @doc("The realms", arr(obj(("realm", "type"), realm=STRING, type=STRING, comment=STRING)), auth=False)
     def get(self, request: Request) -> Response:
         return data([{"realm": realm, "type": realm, "comment": comment} for realm, comment in REALMS.items()])
 
@@ -88,10 +123,10 @@ class DomainsView(APIView):
 # -- users ---------------------------------------------------------------------------------------------------
 
 def _user_entry(user, full: bool = False) -> dict:
-    entry = {"userid": userid(user.get_username()), "enable": int(user.is_active), "expire": 0,
+    entry = {"userid": userid_of_name(user.get_username()), "enable": int(user.is_active), "expire": 0,
              "firstname": user.first_name, "lastname": user.last_name, "email": user.email,
              "groups": ",".join(sorted(g.name for g in user.groups.all())),
-             "realm-type": userid(user.get_username()).rsplit("@", 1)[1]}
+             "realm-type": userid_of_name(user.get_username()).rsplit("@", 1)[1]}
     if full:
         entry["tokens"] = [_token_entry(t) | {"tokenid": t.tokenid} for t in user.api_tokens.all()]
     return entry
@@ -117,6 +152,7 @@ def _userid(value: str, name: str = "userid") -> str:
 
 
 class UsersView(APIView):
+    @doc("The users the user may read", arr(USER), query=(param("enabled", BOOLEAN), param("full", BOOLEAN)))
     def get(self, request: Request) -> Response:
         """The users the actor may read (always oneself); ``enabled`` filters, ``full`` adds their tokens."""
         full = flag(request, "full")
@@ -126,6 +162,20 @@ class UsersView(APIView):
             users = [u for u in users if u.is_active == enabled]
         return data([_user_entry(u, full) for u in users])
 
+    @doc(
+        "Create a user",
+        None,
+        body=obj(
+            ("userid",),
+            userid=STRING,
+            password=STRING,
+            email=STRING,
+            firstname=STRING,
+            lastname=STRING,
+            groups=STRING,
+            enable=BOOLEAN,
+        ),
+    )
     def post(self, request: Request) -> Response:
         name = _userid(text(request, "userid", 64, required=True))
         save_user(request.user, None, username=name, groups=_groups(request) or [],
@@ -136,16 +186,32 @@ class UsersView(APIView):
 
 
 class UserView(APIView):
-    def get(self, request: Request, userid_: str) -> Response:
-        user = user_named(request.user, userid_)
+    @doc(
+        "A user",
+        obj(
+            enable=BOOLEAN,
+            email=STRING,
+            firstname=STRING,
+            lastname=STRING,
+            groups=arr(STRING),
+            tokens={"type": "object"},
+        ),
+    )
+    def get(self, request: Request, userid: str) -> Response:
+        user = user_named(request.user, userid)
         entry = _user_entry(user)
         entry["groups"] = entry["groups"].split(",") if entry["groups"] else []
         entry["tokens"] = {t.tokenid: _token_entry(t) for t in user.api_tokens.all()}
         return data(entry)
 
-    def put(self, request: Request, userid_: str) -> Response:
+    @doc(
+        "Change a user",
+        None,
+        body=obj(email=STRING, firstname=STRING, lastname=STRING, groups=STRING, append=BOOLEAN, enable=BOOLEAN),
+    )
+    def put(self, request: Request, userid: str) -> Response:
         """email, firstname, lastname, enable, groups (replaced; added to with ``append=1``)."""
-        user = user_named(request.user, userid_)
+        user = user_named(request.user, userid)
         groups = _groups(request)
         current = list(user.groups.all())
         if groups is None:
@@ -159,8 +225,9 @@ class UserView(APIView):
                   is_active=flag(request, "enable", default=user.is_active))
         return data(None)
 
-    def delete(self, request: Request, userid_: str) -> Response:
-        delete_user(request.user, user_named(request.user, userid_))
+    @doc("Delete a user")
+    def delete(self, request: Request, userid: str) -> Response:
+        delete_user(request.user, user_named(request.user, userid))
         return data(None)
 
 
@@ -178,36 +245,44 @@ def _expiry(request: Request):
     return (datetime.fromtimestamp(min(expire, 253402300799), tz=UTC) if expire else None), True
 
 
-def _own_token(request: Request, userid_: str, tokenid: str) -> ApiToken:
-    user = user_named(request.user, userid_)
+def _own_token(request: Request, userid: str, tokenid: str) -> ApiToken:
+    user = user_named(request.user, userid)
     token = user.api_tokens.filter(tokenid=tokenid).first()
     if token is None or (user.pk != request.user.pk and not permissions.is_root(request.user)):
-        raise NotFound(f"no such token '{tokenid}' for user '{userid_}'")
+        raise NotFound(f"no such token '{tokenid}' for user '{userid}'")
     return token
 
 
 class TokensView(APIView):
-    def get(self, request: Request, userid_: str) -> Response:
-        user = user_named(request.user, userid_)
+    @doc("A user's API tokens", arr(obj(("tokenid",), tokenid=STRING, comment=STRING, privsep=BOOLEAN, expire=INTEGER)))
+    def get(self, request: Request, userid: str) -> Response:
+        user = user_named(request.user, userid)
         if user.pk != request.user.pk and not permissions.is_root(request.user):
             return data([])
         return data([{"tokenid": t.tokenid, **_token_entry(t)} for t in user.api_tokens.all()])
 
 
 class TokenView(APIView):
-    def get(self, request: Request, userid_: str, tokenid: str) -> Response:
-        return data(_token_entry(_own_token(request, userid_, tokenid)))
+    @doc("An API token", TOKEN)
+    def get(self, request: Request, userid: str, tokenid: str) -> Response:
+        return data(_token_entry(_own_token(request, userid, tokenid)))
 
-    def post(self, request: Request, userid_: str, tokenid: str) -> Response:
+    @doc(
+        "Make an API token: its secret, shown once",
+        obj(("full-tokenid", "value"), full__tokenid=STRING, info=TOKEN, value=STRING),
+        body=TOKEN_CHANGE,
+    )
+    def post(self, request: Request, userid: str, tokenid: str) -> Response:
         """A new token: its full id and its secret (a UUID), shown this once."""
-        owner = user_named(request.user, userid_)
+        owner = user_named(request.user, userid)
         expires_at, _ = _expiry(request)
         token, secret = create_token(request.user, tokenid, privsep=flag(request, "privsep", default=True),
                                      expires_at=expires_at, comment=text(request, "comment", 255), owner=owner)
         return data({"full-tokenid": token.full_id, "info": _token_entry(token), "value": secret})
 
-    def put(self, request: Request, userid_: str, tokenid: str) -> Response:
-        token = _own_token(request, userid_, tokenid)
+    @doc("Change an API token", TOKEN, body=TOKEN_CHANGE)
+    def put(self, request: Request, userid: str, tokenid: str) -> Response:
+        token = _own_token(request, userid, tokenid)
         fields: dict = {}
         if "comment" in params_of(request):
             fields["comment"] = text(request, "comment", 255)
@@ -218,8 +293,9 @@ class TokenView(APIView):
             fields["expires_at"] = expires_at
         return data(_token_entry(update_token(request.user, token, **fields)))
 
-    def delete(self, request: Request, userid_: str, tokenid: str) -> Response:
-        delete_token(request.user, _own_token(request, userid_, tokenid))
+    @doc("Delete an API token")
+    def delete(self, request: Request, userid: str, tokenid: str) -> Response:
+        delete_token(request.user, _own_token(request, userid, tokenid))
         return data(None)
 
 
@@ -233,21 +309,25 @@ def _groupid(request: Request, value: str | None = None) -> str:
 
 
 class GroupsView(APIView):
+    @doc("The groups the user may read", arr(obj(("groupid",), groupid=STRING, comment=STRING, users=STRING)))
     def get(self, request: Request) -> Response:
         return data([{"groupid": g.name, "comment": "",
-                      "users": ",".join(sorted(userid(u.get_username()) for u in g.user_set.all()))}
+                      "users": ",".join(sorted(userid_of_name(u.get_username()) for u in g.user_set.all()))}
                      for g in groups_visible_to(request.user)])
 
+    @doc("Create a group", None, body=obj(("groupid",), groupid=STRING, comment=STRING))
     def post(self, request: Request) -> Response:
         save_group(request.user, None, _groupid(request))
         return data(None)
 
 
 class GroupView(APIView):
+    @doc("A group's members", obj(("members",), comment=STRING, members=arr(STRING)))
     def get(self, request: Request, groupid: str) -> Response:
         group = group_named(request.user, _groupid(request, groupid))
-        return data({"comment": "", "members": sorted(userid(u.get_username()) for u in group.user_set.all())})
+        return data({"comment": "", "members": sorted(userid_of_name(u.get_username()) for u in group.user_set.all())})
 
+    @doc("Delete a group")
     def delete(self, request: Request, groupid: str) -> Response:
         delete_group(request.user, group_named(request.user, _groupid(request, groupid)))
         return data(None)
@@ -276,6 +356,7 @@ def _role(name: str) -> Role:
 
 
 class RolesView(APIView):
+    @doc("The roles", arr(obj(("roleid", "privs"), roleid=STRING, privs=STRING, special=BOOLEAN)))
     def get(self, request: Request) -> Response:
         roles = {r.name: (r.privileges, r.builtin) for r in Role.objects.all()}
         for name, privileges in BUILTIN_ROLES.items():  # made by a data migration, which a test may flush
@@ -283,15 +364,18 @@ class RolesView(APIView):
         return data([{"roleid": name, "privs": ",".join(sorted(privileges)), "special": int(builtin)}
                      for name, (privileges, builtin) in sorted(roles.items())])
 
+    @doc("Create a role", None, body=obj(("roleid",), roleid=STRING, privs=STRING))
     def post(self, request: Request) -> Response:
         save_role(request.user, None, _roleid(request), _privileges(request))
         return data(None)
 
 
 class RoleView(APIView):
+    @doc("A role's privileges", {"type": "object", "additionalProperties": BOOLEAN})
     def get(self, request: Request, roleid: str) -> Response:
         return data({p: 1 for p in sorted(_role(_roleid(request, roleid)).privileges)})
 
+    @doc("Change a role's privileges", None, body=obj(privs=STRING, append=BOOLEAN))
     def put(self, request: Request, roleid: str) -> Response:
         role = _role(_roleid(request, roleid))
         privileges = _privileges(request)
@@ -300,6 +384,7 @@ class RoleView(APIView):
         save_role(request.user, role, role.name, privileges)
         return data(None)
 
+    @doc("Delete a role")
     def delete(self, request: Request, roleid: str) -> Response:
         delete_role(request.user, _role(_roleid(request, roleid)))
         return data(None)
@@ -339,9 +424,36 @@ def _split(value: str) -> list[str]:
 
 
 class AclView(APIView):
+    @doc(
+        "The ACL entries on paths where the user may change permissions",
+        arr(
+            obj(
+                ("path", "type", "ugid", "roleid"),
+                path=STRING,
+                type={"type": "string", "enum": ["user", "group", "token"]},
+                ugid=STRING,
+                roleid=STRING,
+                propagate=BOOLEAN,
+            )
+        ),
+    )
     def get(self, request: Request) -> Response:
         return data([_acl_entry(e) for e in acl_visible_to(request.user)])
 
+    @doc(
+        "Grant roles on a path (or take them away with delete=1)",
+        None,
+        body=obj(
+            ("path", "roles"),
+            path=STRING,
+            roles=STRING,
+            users=STRING,
+            groups=STRING,
+            tokens=STRING,
+            propagate=BOOLEAN,
+            delete=BOOLEAN,
+        ),
+    )
     def put(self, request: Request) -> Response:
         """Grant (or with ``delete=1`` take away) each of ``roles`` on ``path`` to each user, group and token."""
         path = normalize_acl_path(text(request, "path", 255, required=True))
@@ -363,6 +475,11 @@ class AclView(APIView):
 
 
 class PermissionsView(APIView):
+    @doc(
+        "Privileges by path",
+        {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": BOOLEAN}},
+        query=(param("userid", STRING), param("path", STRING)),
+    )
     def get(self, request: Request) -> Response:
         """``{path: {privilege: 1}}`` of oneself, of one's token, or (Sys.Audit on /access) of another user."""
         full_id = text(request, "userid", 128) or None

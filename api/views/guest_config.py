@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from guests.config import ParameterErrors, guest_config, pending_entries, request_config, request_resize
 
-from ..params import guest_named, text_params
+from ..params import guest_named, text_param, text_params
 from ..responses import data
 from ..waiting import answer_after
 
@@ -20,8 +20,8 @@ CONTROL = ("delete", "revert", "digest", "background_delay", "skiplock", "force"
 def _change(request: Request, node: str, kind: str, vmid: int, background: bool):
     guest = guest_named(request, node, kind, vmid)
     return request_config(
-        request.user, guest, text_params(request, *CONTROL), delete=str(request.data.get("delete", "")),
-        revert=str(request.data.get("revert", "")), given_digest=request.data.get("digest"), background=background)
+        request.user, guest, text_params(request, *CONTROL), delete=text_param(request, "delete") or "",
+        revert=text_param(request, "revert") or "", given_digest=text_param(request, "digest"), background=background)
 
 
 class GuestConfigView(APIView):
@@ -56,10 +56,10 @@ class GuestResizeView(APIView):
 
     def put(self, request: Request, node: str, kind: str, vmid: int) -> Response:
         guest = guest_named(request, node, kind, vmid)
-        missing = {key: "property is missing and it is not optional" for key in ("disk", "size")
-                   if not str(request.data.get(key, ""))}
+        disk, size = text_param(request, "disk"), text_param(request, "size")
+        missing = {key: "property is missing and it is not optional" for key, value in (("disk", disk),
+                                                                                        ("size", size)) if not value}
         if missing:
             raise ParameterErrors(missing)
-        task = request_resize(request.user, guest, str(request.data["disk"]), str(request.data["size"]),
-                              request.data.get("digest"))
+        task = request_resize(request.user, guest, disk, size, text_param(request, "digest"))
         return data(task.upid)

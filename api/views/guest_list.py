@@ -28,7 +28,7 @@ from nodes.models import LOCAL_STORAGE, Node
 from panel.errors import InvalidRequest
 from panel.parsing import boolean, decimal, tag_list
 
-from ..params import KIND_OF_PATH, guest_named
+from ..params import KIND_OF_PATH, body, guest_named
 from ..responses import data
 
 DEFAULT_MEMORY_MIB = 512  # Proxmox's default for both kinds
@@ -69,7 +69,7 @@ class GuestListView(APIView):
 
     def post(self, request: Request, node: str, kind: str) -> Response:
         guest_kind = _kind(kind)
-        create = create_request(request.data, _node(node), guest_kind)
+        create = create_request(body(request), _node(node), guest_kind)
         return data(request_create(request.user, create).upid)
 
 

@@ -12,7 +12,7 @@ from guests.config import ParameterErrors
 from guests.services import request_action, request_migrate
 from guests.status import guest_status
 
-from ..params import flag, guest_named, seconds
+from ..params import body, flag, guest_named, seconds, text_param
 from ..responses import data
 
 POWER_ACTIONS = {a.value for a in GuestAction} - {GuestAction.DELETE}
@@ -30,6 +30,7 @@ class GuestStatusView(APIView):
         if action not in POWER_ACTIONS or (action in VM_ONLY_ACTIONS and kind != "qemu"):
             raise NotFound("no such endpoint")
         guest = guest_named(request, node, kind, vmid)
+        body(request)
         params = {}
         if action == "shutdown":
             if "timeout" in request.data:
@@ -44,7 +45,7 @@ class GuestMigrateView(APIView):
 
     def post(self, request: Request, node: str, kind: str, vmid: int) -> Response:
         guest = guest_named(request, node, kind, vmid)
-        target = str(request.data.get("target", "")).strip()
+        target = (text_param(request, "target") or "").strip()
         if not target:
             raise ParameterErrors({"target": "property is missing and it is not optional"})
         online, restart = flag(request, "online"), flag(request, "restart")

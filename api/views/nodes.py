@@ -15,18 +15,38 @@ from tasks.choices import MAX_TIMEOUT
 
 from ..params import flag, node_named, optional_number, params_of, text, vmid_list
 from ..responses import data
+from ..schema import BOOLEAN, INTEGER, NUMBER, STRING, arr, doc, obj
 from ..version import pveversion
 
 NODE_ENDPOINTS = ("status", "tasks", "rrddata", "qemu", "lxc", "storage", "startall", "stopall", "migrateall")
 
 
 class NodeListView(APIView):
+    @doc(
+        "The nodes",
+        arr(
+            obj(
+                ("node", "status"),
+                node=STRING,
+                status={"type": "string", "enum": ["online", "offline", "unknown"]},
+                cpu=NUMBER,
+                maxcpu=INTEGER,
+                mem=INTEGER,
+                maxmem=INTEGER,
+                uptime=INTEGER,
+                level=STRING,
+                id=STRING,
+                type=STRING,
+            )
+        ),
+    )
     def get(self, request: Request) -> Response:
         nodes = Node.objects.visible_to(request.user)
         return data([node_resource(n) for n in nodes])  # the same entries as /cluster/resources
 
 
 class NodeView(APIView):
+    @doc("A node's endpoints", arr(obj(name=STRING)))
     def get(self, request: Request, node: str) -> Response:
         node_named(request, node)
         return data([{"name": name} for name in NODE_ENDPOINTS])
@@ -41,6 +61,23 @@ def _kernel(kversion: str) -> dict:
 class NodeStatusView(APIView):
     """GET /nodes/{node}/status: the node's own figures, shaped like Proxmox's (plus its engines)."""
 
+    @doc(
+        "A node's figures",
+        obj(
+            ("pveversion", "cpuinfo", "memory", "loadavg", "uptime", "kversion"),
+            pveversion=STRING,
+            cpu=NUMBER,
+            cpuinfo=obj(("cpus",), model=STRING, cores=INTEGER, sockets=INTEGER, cpus=INTEGER, mhz=STRING),
+            memory=obj(
+                ("total", "used", "free", "available"), total=INTEGER, used=INTEGER, free=INTEGER, available=INTEGER
+            ),
+            loadavg=arr(STRING),
+            uptime=INTEGER,
+            kversion=STRING,
+            rootfs=obj(total=INTEGER, used=INTEGER, free=INTEGER, avail=INTEGER),
+            swap=obj(total=INTEGER, used=INTEGER, free=INTEGER),
+        ),
+    )
     def get(self, request: Request, node: str) -> Response:
         n = node_named(request, node)
         online = n.status == NodeStatus.ONLINE
@@ -73,6 +110,17 @@ class NodeBulkView(APIView):
     """POST /nodes/{node}/startall (force, vms), stopall (vms, timeout, force-stop) and migrateall (target, vms):
     the task's UPID."""
 
+    @doc(
+        "startall (force, vms), stopall (vms, timeout, force-stop) or migrateall (target, vms): the UPID",
+        STRING,
+        body=obj(
+            force=BOOLEAN,
+            vms=STRING,
+            timeout={"type": "integer", "minimum": 0, "maximum": 7200},
+            force__stop=BOOLEAN,
+            target=STRING,
+        ),
+    )
     def post(self, request: Request, node: str, action: str) -> Response:
         if action not in {*BULK_ACTIONS, "migrateall"}:
             raise NotFound(f"no action {action}")

@@ -16,6 +16,10 @@ from panel.errors import InvalidRequest
 
 from ..params import choice, flag, params_of, text, vmid_list
 from ..responses import data
+from ..schema import BOOLEAN, RESOURCE, STRING, arr, doc, obj, param
+
+POOL = obj(("poolid",), poolid=STRING, comment=STRING, members=arr(RESOURCE))
+POOL_CHANGE = obj(comment=STRING, vms=STRING, delete=BOOLEAN, allow__move=BOOLEAN, storage=STRING)
 
 MEMBER_TYPES = ("qemu", "lxc", "storage")
 
@@ -51,31 +55,46 @@ def _detail(request: Request, pool: Pool) -> dict:
 
 
 class PoolsView(APIView):
+    @doc(
+        "The pools the user may audit; with poolid, that one with its members",
+        arr(POOL),
+        query=(param("poolid", STRING), param("type", {"type": "string", "enum": ["qemu", "lxc", "storage"]})),
+    )
     def get(self, request: Request) -> Response:
         """Every pool the user may audit; with ``poolid``, that one with its members."""
         if "poolid" in request.query_params:
             return data([_detail(request, _pool(request, _poolid(request, None)))])
         return data([{"poolid": p.name, "comment": p.comment} for p in pools_visible_to(request.user)])
 
+    @doc("Create a pool", None, body=obj(("poolid",), poolid=STRING, comment=STRING))
     def post(self, request: Request) -> Response:
         save_pool(request.user, None, name=_poolid(request, None), comment=text(request, "comment", 255))
         return data(None)
 
+    @doc("Change a pool: comment, vms added (or taken out with delete=1)", None, body=POOL_CHANGE)
     def put(self, request: Request) -> Response:
         return _update(request, _poolid(request, None))
 
+    @doc("Delete an empty pool", None, query=(param("poolid", STRING, required=True),))
     def delete(self, request: Request) -> Response:
         return _delete(request, _poolid(request, None))
 
 
 class PoolView(APIView):
+    @doc(
+        "A pool's comment and members",
+        obj(("members",), comment=STRING, members=arr(RESOURCE)),
+        query=(param("type", {"type": "string", "enum": ["qemu", "lxc", "storage"]}),),
+    )
     def get(self, request: Request, poolid: str) -> Response:
         detail = _detail(request, _pool(request, _poolid(request, poolid)))
         return data({"comment": detail["comment"], "members": detail["members"]})
 
+    @doc("Change a pool: comment, vms added (or taken out with delete=1)", None, body=POOL_CHANGE)
     def put(self, request: Request, poolid: str) -> Response:
         return _update(request, _poolid(request, poolid))
 
+    @doc("Delete an empty pool")
     def delete(self, request: Request, poolid: str) -> Response:
         return _delete(request, _poolid(request, poolid))
 

@@ -19,6 +19,7 @@ from tasks.upid import Upid
 
 from ..params import MAX_OFFSET, choice, flag, optional_number, query_number, task_named, text
 from ..responses import data
+from ..schema import BOOLEAN, INTEGER, STRING, TASK_ROW, arr, doc, obj, param
 
 LOG_LIMIT_DEFAULT = 50
 CLUSTER_TASKS = 50
@@ -71,6 +72,22 @@ class NodeTaskListView(APIView):
     """GET /nodes/{node}/tasks: start, limit, vmid, typefilter, statusfilter, errors, source, userfilter,
     since, until; ``total`` counts every match."""
 
+    @doc(
+        "A node's tasks",
+        arr(TASK_ROW),
+        query=(
+            param("start", {"type": "integer", "minimum": 0}),
+            param("limit", {"type": "integer", "minimum": 0, "maximum": 1000}),
+            param("vmid", {"type": "integer", "minimum": 100, "maximum": 999999999}),
+            param("typefilter", STRING),
+            param("statusfilter", STRING),
+            param("userfilter", STRING),
+            param("errors", BOOLEAN),
+            param("source", {"type": "string", "enum": ["archive", "active", "all"]}),
+            param("since", {"type": "integer", "minimum": 0}),
+            param("until", {"type": "integer", "minimum": 0}),
+        ),
+    )
     def get(self, request: Request, node: str) -> Response:
         start = query_number(request, "start", 0, MAX_OFFSET)
         limit = query_number(request, "limit", 50, TASK_PAGE_MAX)
@@ -114,6 +131,23 @@ def _moment(epoch: int):
 
 
 class TaskStatusView(APIView):
+    @doc(
+        "A task's status: running or stopped, and its exitstatus once stopped",
+        obj(
+            ("upid", "status", "node", "type", "user"),
+            upid=STRING,
+            node=STRING,
+            pid=INTEGER,
+            pstart=INTEGER,
+            starttime=INTEGER,
+            type=STRING,
+            id=STRING,
+            user=STRING,
+            tokenid=STRING,
+            status={"type": "string", "enum": ["running", "stopped"]},
+            exitstatus=STRING,
+        ),
+    )
     def get(self, request: Request, node: str, upid: str) -> Response:
         """``status`` running or stopped; ``exitstatus`` only once stopped, OK or the error."""
         task = task_named(request, node, upid)
@@ -125,6 +159,14 @@ class TaskStatusView(APIView):
 
 
 class TaskLogView(APIView):
+    @doc(
+        "Lines of a task's log",
+        arr(obj(("n", "t"), n=INTEGER, t=STRING)),
+        query=(
+            param("start", {"type": "integer", "minimum": 0}),
+            param("limit", {"type": "integer", "minimum": 0, "maximum": 5000}),
+        ),
+    )
     def get(self, request: Request, node: str, upid: str) -> Response:
         """Lines from ``start`` (0: the first), at most ``limit``, as [{"n": 1, "t": "..."}, ...]."""
         task = task_named(request, node, upid)
@@ -135,10 +177,12 @@ class TaskLogView(APIView):
 
 
 class TaskView(APIView):
+    @doc("A task's endpoints", arr(obj(name=STRING)))
     def get(self, request: Request, node: str, upid: str) -> Response:
         task_named(request, node, upid)
         return data([{"name": "log"}, {"name": "status"}])
 
+    @doc("Stop a task")
     def delete(self, request: Request, node: str, upid: str) -> Response:
         """Stop a task: queued ones at once, running ones at their next step."""
         cancel(request.user, task_named(request, node, upid))

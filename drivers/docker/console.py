@@ -13,17 +13,20 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 from contextlib import suppress
 
 import psutil
 from docker.models.containers import Container
 
-from ..errors import DriverError, InvalidGuestState
+from ..errors import InvalidGuestState
 from ..terminal import SocketTerminal
 from .client import DockerEngine
 
 SHELL = ["/bin/sh"]
 ENVIRONMENT = {"TERM": "xterm-256color"}
+START_TIMEOUT = 10  # seconds the engine may take to start the shell's process
+START_POLL = 0.05
 
 
 class ExecTerminal(SocketTerminal):
@@ -32,6 +35,20 @@ class ExecTerminal(SocketTerminal):
         self.engine = engine
         self.exec_id = exec_id
         self.label = label
+        self.pid = self._wait_for_pid() if engine.url.startswith("unix://") else 0
+
+    def _wait_for_pid(self) -> int:
+        """The shell's process id on this machine, once the engine started it (it may report the exec started
+        a moment before its process runs); 0 if it ended already."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            with self.engine.errors(self.label):
+                state = self.engine.client.api.exec_inspect(self.exec_id)
+            if state.get("Pid") or (not state.get("Running") and state.get("ExitCode") is not None):
+                return state.get("Pid") or 0
+            if time.monotonic() >= deadline:
+                return 0
+            time.sleep(START_POLL)
 
     @classmethod
     def open(cls, engine: DockerEngine, container: Container) -> ExecTerminal:
@@ -60,11 +77,7 @@ class ExecTerminal(SocketTerminal):
         if self.closed:
             return
         super().close()
-        if self.engine.url.startswith("unix://"):
-            with suppress(DriverError):
-                with self.engine.errors(self.label):
-                    pid = self.engine.client.api.exec_inspect(self.exec_id).get("Pid") or 0
-                hang_up_session(pid)
+        hang_up_session(self.pid)
 
 
 def hang_up_session(leader: int) -> None:

@@ -5,6 +5,7 @@ The engine connection and its error translation are in ``client.py``, the migrat
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import signal
@@ -134,6 +135,18 @@ class DockerDriver(GuestDriver):
         for info in (_template_info(image) for image in images):
             by_name.setdefault(info.name, info)
         return sorted(by_name.values(), key=lambda t: t.name)
+
+    def import_template(self, name: str, archive: str, description: str) -> TemplateInfo:
+        """A container template from a root file system archive (Proxmox's vztmpl), as set-up makes busybox's:
+        ``docker import`` with the template's labels; PID 1 is the archive's /sbin/init."""
+        changes = [f"LABEL {labels.TEMPLATE}={name}", f"LABEL {labels.TEMPLATE_DESCRIPTION}={json.dumps(description)}",
+                   'CMD ["/sbin/init"]']
+        with self.engine.errors():
+            if self.client.images.list(filters={"label": f"{labels.TEMPLATE}={name}"}):
+                raise InvalidSpec(f"container template '{name}' already exists on this node")
+            self.client.api.import_image_from_file(archive, repository=f"panel-templates/{name}", tag="latest",
+                                                   changes=changes)
+        return self._template_image(name)[1]
 
     def _template_image(self, name: str) -> tuple[str, TemplateInfo]:
         with self.engine.errors():

@@ -152,7 +152,7 @@ class ContainerSnapshots:
             "HostConfig": attrs.get("HostConfig") or {},
             "Networks": (attrs.get("NetworkSettings") or {}).get("Networks") or {},
         }
-        image_labels = dict(config.get("Labels") or {}, **{
+        image_labels = dict(_not_a_template(config.get("Labels") or {}), **{
             labels.SNAPSHOT_OF: container.name,
             labels.SNAPSHOT_NAME: name,
             labels.SNAPSHOT_TIME: str(int(time.time())),
@@ -281,7 +281,8 @@ class ContainerSnapshots:
                 with self.engine.errors(label):
                     image_id = container.commit(
                         repository=f"{CLONE_REPOSITORY}/{spec.name.lower()}", tag=str(spec.vmid), pause=False,
-                        conf=dict(config, Labels=dict(config_labels, **{labels.CLONED_FROM: container.name})),
+                        conf=dict(config, Labels=dict(_not_a_template(config_labels),
+                                                      **{labels.CLONED_FROM: container.name})),
                     ).id
                 progress(f"committed the file system of {label} as image {image_id[7:19]}")
                 for volume in volumes:
@@ -312,6 +313,14 @@ class ContainerSnapshots:
         if binds:
             progress(f"bind mounts are not copied (host paths): {', '.join(binds)}")
         return self.driver.get_guest(created, with_usage=False)
+
+
+def _not_a_template(container_labels: dict[str, str]) -> dict[str, str]:
+    """The labels for an image committed from a container: its template's name blanked (the engine keeps every
+    label of the container, so it cannot be dropped), so that no lookup of the template finds this image."""
+    if labels.TEMPLATE in container_labels:
+        return dict(container_labels, **{labels.TEMPLATE: ""})
+    return container_labels
 
 
 def _volume_record(volume: Volume) -> dict:

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's and Redoc's files, served from here (no CDN)
     "django_celery_beat",
     "panel",
     "access",
@@ -143,11 +145,29 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "api.params.ObjectJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "api.responses.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI description of /api2/json (api/schema.py), at /api2/openapi.json, with Swagger UI at /api2/docs/.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Panel: the Proxmox VE API",
+    "DESCRIPTION": "The subset of Proxmox VE 9.1's /api2/json that the panel serves, in Proxmox's names and types.",
+    "VERSION": "9.1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api2/json",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "PREPROCESSING_HOOKS": ["api.schema.only_the_api"],
+    "POSTPROCESSING_HOOKS": ["api.schema.with_path_patterns"],
+    "PATH_CONVERTER_OVERRIDES": {"vmid": {"type": "integer", "minimum": 100, "maximum": 999999999}},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "DISABLE_ERRORS_AND_WARNINGS": True,
 }
 
 # Redis carries Celery's broker and the Channels layer.
@@ -247,6 +267,8 @@ PANEL_MAX_SOCKETS_PER_USER = env.int("PANEL_MAX_SOCKETS_PER_USER", default=100)
 
 # Audit rows of nobody (failed logins, bad tokens: anyone can cause them) kept at the most.
 PANEL_AUDIT_ANONYMOUS_ROWS = env.int("PANEL_AUDIT_ANONYMOUS_ROWS", default=10_000)
+# The largest file POST /nodes/{node}/storage/local/upload takes (an ISO image or a container template).
+PANEL_UPLOAD_MAX_BYTES = env.int("PANEL_UPLOAD_MAX_BYTES", default=16 * 1024**3)
 
 # /status, the read-only cluster status page, is public (no login) when on.
 PANEL_PUBLIC_STATUS = env.bool("PANEL_PUBLIC_STATUS", default=True)

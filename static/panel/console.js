@@ -1,6 +1,8 @@
 // A terminal (xterm.js) on a console socket (consoles/consumers.py). Binary frames are the terminal's bytes,
 // both ways; text frames are JSON control messages to the server: {"resize": [columns, rows]} whenever the
 // terminal's size changes, which follows the size of its box (the window, a tab being shown).
+// A box marked data-lazy (a console in a tab not shown yet) waits for PanelConsole.open(box): every opening
+// starts a shell and writes an audit row, which a page view should not.
 "use strict";
 
 const PanelConsole = (() => {
@@ -52,13 +54,16 @@ const PanelConsole = (() => {
       sendSize();
       terminal.focus();
     };
+    let error = "";  // why the server is about to close, when it says
     ws.onmessage = (event) => {
       if (event.data instanceof ArrayBuffer) terminal.write(new Uint8Array(event.data));
+      else error = JSON.parse(event.data).error || "";
     };
     ws.onclose = (event) => {
       const [text, badge] = ENDINGS[event.code] || ["disconnected", "error"];
-      setStatus(box, text, badge, event.reason);
-      terminal.write(`\r\n\x1b[2m[${event.reason || text}]\x1b[0m\r\n`);
+      const reason = error || event.reason;
+      setStatus(box, text, badge, reason);
+      terminal.write(`\r\n\x1b[2m[${reason || text}]\x1b[0m\r\n`);
       terminal.options.disableStdin = true;
       terminal.options.cursorBlink = false;
     };
@@ -70,6 +75,6 @@ const PanelConsole = (() => {
     refit();
   }
 
-  document.querySelectorAll("[data-console]").forEach(open);
+  document.querySelectorAll("[data-console]:not([data-lazy])").forEach(open);
   return { open };
 })();

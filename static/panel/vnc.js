@@ -1,5 +1,6 @@
 // A VM's display in noVNC, on its display socket (consoles/consumers.py): RFB in binary frames, the
-// "binary" subprotocol. The picture is scaled to its box, which follows the window.
+// "binary" subprotocol. The picture is scaled to its box, which follows the window. A box marked data-lazy
+// (a display in a tab not shown yet) waits for PanelDisplay.open(box).
 function socketUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
 }
@@ -31,10 +32,14 @@ async function openDisplay(box) {
   keys.addEventListener("click", () => rfb.sendCtrlAltDel());
 }
 
-document.querySelectorAll("[data-vnc]").forEach((box) => {
+function open(box) {
+  if (box.dataset.state) return; // opened already
   setStatus(box, "connecting", "muted");
   openDisplay(box).catch((error) => {
     setStatus(box, "failed", "error");
     throw error;
   });
-});
+}
+
+window.PanelDisplay = { open };
+document.querySelectorAll("[data-vnc]:not([data-lazy])").forEach(open);

@@ -508,6 +508,11 @@ def resource_ids(s: Subject) -> set[str]:
     return ids
 
 
+def api_resource_ids(s: Subject) -> set[str]:
+    """The API's list has the pools the subject may audit too (the live pages' socket has no use for them)."""
+    return resource_ids(s) | {f"/pool/{p}" for p in (POOL, POOL2) if s.has("Pool.Audit", f"/pool/{p}")}
+
+
 def api_node_status(node: str):
     def expect(s: Subject) -> Outcome:
         if not on_node(s, "Sys.Audit", node):
@@ -517,9 +522,12 @@ def api_node_status(node: str):
         def figures(ctx: Context, data: dict) -> list[str]:
             return same("figures", {k: data[k] for k in ("cpu", "cpuinfo", "loadavg", "memory", "swap", "rootfs",
                                                           "uptime", "kversion", "status")}, {
-                "cpu": f["cpu_usage"], "cpuinfo": {"cpus": f["cpus"]}, "loadavg": ["0.50", "0.75", "1.25"],
+                "cpu": f["cpu_usage"], "loadavg": ["0.50", "0.75", "1.25"],
+                # The world's nodes never reported a processor: Proxmox's fields with what is known.
+                "cpuinfo": {"model": "unknown", "cores": f["cpus"], "sockets": 1, "mhz": "0", "cpus": f["cpus"]},
                 "memory": {"total": f["memory_total"], "used": f["memory_used"],
-                           "free": f["memory_total"] - f["memory_used"]},
+                           "free": f["memory_total"] - f["memory_used"],
+                           "available": f["memory_total"] - f["memory_used"]},
                 "swap": {"total": f["swap_total"], "used": f["swap_used"], "free": f["swap_total"] - f["swap_used"]},
                 "rootfs": {"total": f["root_total"], "used": f["root_used"], "free": f["root_total"] - f["root_used"],
                            "avail": f["root_total"] - f["root_used"]},
@@ -536,7 +544,8 @@ def api_visible(check_visible: Callable[[Subject], bool], what: str, check: Chec
 
 def api_task_list(node: str):
     def expect(s: Subject) -> Outcome:
-        wanted = sorted(f"{{{t.label}}}" for t in visible_tasks(s, node))
+        # Proxmox's default source is the archive: the tasks that ended.
+        wanted = sorted(f"{{{t.label}}}" for t in visible_tasks(s, node) if t.status != "queued")
         return ok(data_is(lambda ctx, data: same("tasks", sorted(t["upid"] for t in data),
                                                  sorted(ctx.fmt(w) for w in wanted))))
     return expect
@@ -611,6 +620,41 @@ def api_migrate(guest: GuestSpec):
             return Outcome(INVALID, reason=page.reason, audit=page.audit)
         return page
     return expect
+
+
+CONFIG_PRIVILEGES = ("VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options",
+                     "VM.Config.Disk")
+
+
+def config_tab(guest: GuestSpec):
+    def expect(s: Subject) -> Outcome:
+        return ok(shows(guest.name)) if sees_guest(s, guest) else not_found("Guest")
+    return expect
+
+
+def config_page_change(guest: GuestSpec, privilege: str, effect: Callable[[Context], list[str]] | None = None,
+                       task: bool = False, back: str = ""):
+    """A tab's form: seeing the guest, any VM.Config privilege to post at all, then the setting's own; back to
+    the tab (``back``: its path under the guest's), on to the task where the engine has something to do."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not any(sees_guest(s, guest, p) for p in CONFIG_PRIVILEGES):
+            return forbidden(f"you may not change {describe(guest)}", "guest.config")
+        if not sees_guest(s, guest, privilege):  # its field is disabled: nothing to change
+            return ok(redirects(f"/guests/{guest.vmid}/{back}"))
+        if task:
+            return ok(new_tasks("config", guest), audit=(("guest.config", "ok"),))
+        return ok(redirects(f"/guests/{guest.vmid}/{back}", effect), audit=(("guest.config", "ok"),))
+    return expect
+
+
+def notes_are(text: str) -> Callable[[Context], list[str]]:
+    def effect(ctx: Context) -> list[str]:
+        from guests.models import Guest
+
+        return same("notes", Guest.objects.get(vmid=TARGET.vmid).description, text)
+    return effect
 
 
 @dataclass(frozen=True)
@@ -958,6 +1002,119 @@ def snapshot_confirm_api():
         return ok(data_is(lambda ctx, data: same("links", data, [{"cmd": "rollback"}, {"cmd": "config"}])))
     return expect
 
+# -- the rest of Proxmox's API: reads as their rules say, changes refused by their parameters (the rules of the
+# changes themselves are the access pages' above, through the same services, and tests/api/'s) ----------------
+
+def anyone(check: Check | None = None) -> Callable[[Subject], Outcome]:
+    return lambda s: ok(check)
+
+
+def bad_parameter(s: Subject) -> Outcome:
+    return invalid("Parameter verification failed.")
+
+
+def missing(reason: str) -> Callable[[Subject], Outcome]:
+    return lambda s: Outcome(NOT_FOUND, reason=reason)
+
+
+def on_visible_node(node: str, then: Callable[[Subject], Outcome]) -> Callable[[Subject], Outcome]:
+    return lambda s: then(s) if on_node(s, "Sys.Audit", node) else not_found("Node")
+
+
+def sees_storage(s: Subject) -> bool:
+    return s.has("Datastore.Audit", "/storage/local") or s.has("Datastore.AllocateSpace", "/storage/local")
+
+
+def cluster_tasks(s: Subject) -> Outcome:
+    wanted = sorted(f"{{{t.label}}}" for t in visible_tasks(s))
+    return ok(data_is(lambda ctx, data: same("tasks", sorted(t["upid"] for t in data),
+                                             sorted(ctx.fmt(w) for w in wanted))))
+
+
+def cluster_status(s: Subject) -> Outcome:
+    if not s.has("Sys.Audit", "/"):
+        return Outcome(FORBIDDEN, reason="Permission check failed (/, Sys.Audit)")
+    return ok(data_is(lambda ctx, data: same("members", sorted(m["name"] for m in data),
+                                             sorted(["panel", NODE_A, NODE_B]))))
+
+
+def storages(s: Subject) -> Outcome:
+    return ok(data_is(lambda ctx, data: same("storages", [d["storage"] for d in data],
+                                             ["local"] if sees_storage(s) else [])))
+
+
+def pools_listed(s: Subject) -> Outcome:
+    held = {p for p in (POOL, POOL2) if s.has("Pool.Audit", f"/pool/{p}") or s.has("Pool.Allocate", f"/pool/{p}")}
+    return ok(data_is(lambda ctx, data: same("pools", sorted(p["poolid"] for p in data), sorted(held))))
+
+
+def case(method: str, url: str, expect, **data: object) -> Case:
+    return Case(method, url, expect, data)
+
+
+def schema_document(ctx: Context) -> list[str]:
+    return same("paths", "/api2/json/cluster/resources" in json.loads(ctx.body)["paths"], True)
+
+
+NFS = "storage 'nfs' does not exist"
+NOBODY = "/api2/json/access/users/mxnobody@pam"
+API_ROUTES: dict[str, Route] = {
+    "api2/openapi.json": Route("public", (get("/api2/openapi.json", anyone(schema_document)),)),
+    "api2/openapi.yaml": Route("public", (get("/api2/openapi.yaml", anyone(shows("openapi: 3"))),)),
+    "api2/docs/": Route("public", (get("/api2/docs/", anyone(shows("swagger-ui", "/api2/openapi.json"))),)),
+    "api2/redoc/": Route("public", (get("/api2/redoc/", anyone(shows("redoc", "/api2/openapi.json"))),)),
+    API + "version": api(get("/api2/json/version", anyone(data_is(
+        lambda ctx, data: same("release", data["release"], "9.1"))))),
+    API + "access/ticket": Route("public", (
+        get("/api2/json/access/ticket", anyone()),
+        post("/api2/json/access/ticket", lambda s: Outcome(UNAUTHORIZED, reason="authentication failure",
+                                                           audit=(("login", "failed"),)),
+             username="mxnobody@pam", password="wrong"))),
+    API + "access/domains": Route("public", (get("/api2/json/access/domains", anyone(data_is(
+        lambda ctx, data: same("realms", [d["realm"] for d in data], ["pam", "pve"])))),)),
+    API + "access/users": api(get("/api2/json/access/users", anyone()),
+                              post("/api2/json/access/users", bad_parameter, userid="not a user id")),
+    API + "access/users/<str:userid>": api(*[case(m, NOBODY, missing("no such user"))
+                                             for m in ("get", "put", "delete")]),
+    API + "access/users/<str:userid>/token": api(get(f"{NOBODY}/token", missing("no such user"))),
+    API + "access/users/<str:userid>/token/<str:tokenid>": api(*[
+        case(m, f"{NOBODY}/token/mxt", missing("no such user")) for m in ("get", "post", "put", "delete")]),
+    API + "access/groups": api(get("/api2/json/access/groups", anyone()),
+                               post("/api2/json/access/groups", bad_parameter, groupid="not a group!")),
+    API + "access/groups/<str:groupid>": api(*[
+        case(m, "/api2/json/access/groups/mxnogroup", missing("group 'mxnogroup' does not exist"))
+        for m in ("get", "delete")]),
+    API + "access/roles": api(get("/api2/json/access/roles", anyone()),
+                              post("/api2/json/access/roles", bad_parameter, roleid="9role")),
+    API + "access/roles/<str:roleid>": api(
+        get("/api2/json/access/roles/PVEAuditor", anyone(data_is(
+            lambda ctx, data: same("privileges", sorted(data), sorted(["Datastore.Audit", "Mapping.Audit",
+                                                                      "Pool.Audit", "SDN.Audit", "Sys.Audit",
+                                                                      "VM.Audit", "VM.GuestAgent.Audit"]))))),
+        *[case(m, "/api2/json/access/roles/MxNoRole", missing("role 'MxNoRole' does not exist"))
+          for m in ("put", "delete")]),
+    API + "access/acl": api(get("/api2/json/access/acl", anyone()),
+                            case("put", "/api2/json/access/acl", bad_parameter)),
+    API + "access/permissions": api(get("/api2/json/access/permissions", anyone())),
+    API + "pools": api(get("/api2/json/pools", pools_listed), post("/api2/json/pools", bad_parameter, poolid="../x"),
+                       case("put", "/api2/json/pools", bad_parameter),
+                       case("delete", "/api2/json/pools", bad_parameter)),
+    API + "pools/<str:poolid>": api(*[case(m, "/api2/json/pools/mxnopool", missing("pool 'mxnopool' does not exist"))
+                                      for m in ("get", "put", "delete")]),
+    API + "cluster/status": api(get("/api2/json/cluster/status", cluster_status)),
+    API + "cluster/nextid": api(get("/api2/json/cluster/nextid", anyone(data_is(
+        lambda ctx, data: same("nextid", data, "100"))))),
+    API + "cluster/tasks": api(get("/api2/json/cluster/tasks", cluster_tasks)),
+    API + "storage": api(get("/api2/json/storage", storages)),
+    API + "storage/<str:storage>": api(get("/api2/json/storage/nfs", missing(NFS))),
+    API + "nodes/<str:node>": api(get(f"/api2/json/nodes/{A}", on_visible_node(A, anyone()))),
+    API + "nodes/<str:node>/storage": api(get(f"/api2/json/nodes/{A}/storage", on_visible_node(A, storages))),
+    **{API + f"nodes/<str:node>/storage/<str:storage>{tail}": api(get(f"/api2/json/nodes/{A}/storage/nfs{tail}",
+                                                                      on_visible_node(A, missing(NFS))))
+       for tail in ("", "/status", "/content")},
+    API + "nodes/<str:node>/storage/<str:storage>/upload": api(post(f"/api2/json/nodes/{A}/storage/local/upload",
+                                                                     on_visible_node(A, bad_parameter))),
+}
 ROUTES: dict[str, Route] = {
     "": page(get("/", datacenter)),
     "status": Route("public", (get("/status", lambda s: ok(shows("Nodes online", "2 of 2"))),)),
@@ -992,7 +1149,9 @@ ROUTES: dict[str, Route] = {
              memory_mib=64),
         guard=create_guard),
     "guests/<vmid:vmid>/": page(*[get(f"/guests/{g.vmid}/", guest_page(g)) for g in GUESTS]),
-    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS]),
+    "guests/<vmid:vmid>/tab/<slug:tab>/": page(*[get(f"/guests/{g.vmid}/tab/tasks/", guest_page(g)) for g in GUESTS],
+                                               *[get(f"/guests/{g.vmid}/tab/hardware/", config_tab(g)) for g in GUESTS],
+                                               get(f"/guests/{T}/tab/options/", config_tab(TARGET))),
     "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),
@@ -1000,6 +1159,16 @@ ROUTES: dict[str, Route] = {
     "guests/<vmid:vmid>/pool/": page(post(f"/guests/{T}/pool/", move_to_pool(TARGET, POOL2), pool=POOL2),
                                      post(f"/guests/{T}/pool/", move_to_pool(TARGET, None), pool=""),
                                      post(f"/guests/{L}/pool/", move_to_pool(LOOSE, POOL), pool=POOL)),
+    "guests/<vmid:vmid>/hardware/": page(
+        post(f"/guests/{T}/hardware/", config_page_change(TARGET, "VM.Config.Memory", task=True, back="tab/hardware/"),
+             memory=96, cores=1)),
+    "guests/<vmid:vmid>/options/": page(
+        post(f"/guests/{T}/options/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-options"),
+                                                         back="tab/options/"),
+             name=TARGET.name, onboot="on", description="mx-options")),
+    "guests/<vmid:vmid>/notes/": page(
+        post(f"/guests/{T}/notes/", config_page_change(TARGET, "VM.Config.Options", notes_are("mx-notes")),
+             description="mx-notes")),
     "guests/<vmid:vmid>/<str:action>/": page(
         get(f"/guests/{T}/start/", guest_action(TARGET, "start", "get")),
         post(f"/guests/{T}/start/", guest_action(TARGET, "start")),
@@ -1015,7 +1184,7 @@ ROUTES: dict[str, Route] = {
     API + "nodes": api(get("/api2/json/nodes", lambda s: ok(data_is(
         lambda ctx, data: same("nodes", sorted(n["node"] for n in data), visible_nodes(s)))))),
     API + "cluster/resources": api(get("/api2/json/cluster/resources", lambda s: ok(data_is(
-        lambda ctx, data: same("resources", {r["id"] for r in data}, resource_ids(s)))))),
+        lambda ctx, data: same("resources", {r["id"] for r in data}, api_resource_ids(s)))))),
     API + "nodes/<str:node>/status": api(get(f"/api2/json/nodes/{A}/status", api_node_status(A)),
                                          get(f"/api2/json/nodes/{NODE_B}/status", api_node_status(NODE_B))),
     API + "nodes/<str:node>/rrddata": api(*[get(f"/api2/json/nodes/{n}/rrddata", api_visible(
@@ -1026,6 +1195,7 @@ ROUTES: dict[str, Route] = {
     API + "nodes/<str:node>/tasks": api(get(f"/api2/json/nodes/{A}/tasks", api_task_list(A)),
                                         get(f"/api2/json/nodes/{NODE_B}/tasks", api_task_list(NODE_B))),
     API + "nodes/<str:node>/tasks/<str:upid>": api(
+        get(f"/api2/json/nodes/{A}/tasks/{{t_nodea}}", api_visible(lambda s: sees_task(s, TASK["t_nodea"]), "Task")),
         Case("delete", f"/api2/json/nodes/{A}/tasks/{{t_nodea}}", cancel("t_nodea", api=True)),
         Case("delete", f"/api2/json/nodes/{A}/tasks/{{t_target}}", cancel("t_target", api=True))),
     API + "nodes/<str:node>/tasks/<str:upid>/status": api(*[
@@ -1066,6 +1236,7 @@ ROUTES: dict[str, Route] = {
             api_visible(lambda s, g=g: sees_guest(s, g), "Guest", data_is(
                 lambda ctx, data, g=g: same("status", (data["vmid"], data["status"]), (g.vmid, "stopped")))))
         for g in GUESTS]),
+    **API_ROUTES,
     "login/": Route("public", (
         get("/login/", lambda s: ok(shows('name="username"'))),
         post("/login/", lambda s: ok(shows("Please enter a correct"), audit=(("login", "failed"),)),

@@ -96,3 +96,19 @@ def test_a_pve_realm_user_without_rights_gets_403(proxmox, root, node) -> None:
     grant(bob, "PVEAuditor", "/")  # the server reads the access version again within a second
     assert [n["node"] for n in wait_until(api.nodes.get, 10, "the grant to reach the server")] == [node.name]
     assert {e["type"] for e in api.cluster.status.get()} == {"cluster", "node"}
+
+
+def test_ticket_logins_are_throttled_and_audited(client, settings, db) -> None:
+    from access.models import AuditEntry
+
+    settings.PANEL_LOGIN_DELAY = 60
+    UserFactory(username="frank")
+    for _ in range(settings.PANEL_LOGIN_FREE_TRIES):
+        response = client.post("/api2/json/access/ticket", {"username": "frank@pam", "password": "wrong"})
+        assert (response.status_code, response.reason_phrase) == (401, "authentication failure")
+    # The right password, too soon: refused without being checked.
+    response = client.post("/api2/json/access/ticket", {"username": "frank@pam", "password": PASSWORD})
+    assert response.status_code == 401 and "too many failed logins" in response.reason_phrase
+    failed = AuditEntry.objects.filter(action="login", username="frank@pam", result="failed").count()
+    assert failed == settings.PANEL_LOGIN_FREE_TRIES
+    assert AuditEntry.objects.filter(action="login", username="frank@pam", result="denied").exists()

@@ -4,6 +4,8 @@ ACL entries, permissions and tokens; a user without rights gets Proxmox's 403.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.utils import timezone
 from proxmoxer import ResourceException
@@ -15,7 +17,7 @@ from tasks.choices import TaskStatus
 from tasks.models import Task, TaskLogLine
 from tasks.upid import new_upid
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory
-from tests.support import wait_until
+from tests.support import PREFIX, wait_until
 
 
 @pytest.fixture
@@ -206,3 +208,53 @@ def test_storage_of_a_node(proxmox, api, node) -> None:
     UserFactory(username="erin")
     erin = proxmox(user="erin@pam", password=PASSWORD)
     assert erin.storage.get() == []
+
+
+def test_uploads_of_an_iso_and_a_container_template(api, live_node, tmp_path, docker_client) -> None:
+    import io
+    import tarfile
+
+    iso = tmp_path / "tiny.iso"
+    iso.write_bytes(b"\0" * 4096)
+    storage = api.nodes(live_node.name).storage("local")
+    with iso.open("rb") as file:
+        upid = storage.upload.post(content="iso", filename=file)
+    assert Tasks.blocking_status(api, upid, timeout=60, polling_interval=0.2)["exitstatus"] == "OK"
+    assert {"volid": "local:iso/tiny.iso", "size": 4096}.items() <= storage.content.get(content="iso")[0].items()
+    with iso.open("rb") as file:
+        again = refused(storage.upload.post, content="iso", filename=file)
+    assert again.status_code == 409 and "already exists" in again.content
+    # A root file system archive becomes a template image of the node's Docker, offered as vztmpl.
+    archive = tmp_path / f"{PREFIX}rootfs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"#!/bin/sh\nexec sleep 1000\n"
+        info = tarfile.TarInfo("sbin/init")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    with archive.open("rb") as file:
+        upid = storage.upload.post(content="vztmpl", filename=file)
+    name = f"{PREFIX}rootfs"
+    try:
+        assert Tasks.blocking_status(api, upid, timeout=120, polling_interval=0.2)["exitstatus"] == "OK"
+        assert f"local:vztmpl/{name}" in {v["volid"] for v in storage.content.get(content="vztmpl")}
+        assert docker_client.images.list(filters={"label": f"panel.template={name}"})
+    finally:
+        for image in docker_client.images.list(filters={"label": f"panel.template={name}"}):
+            docker_client.images.remove(image.id, force=True)
+    assert not list(live_node.upload_dir.iterdir())  # nothing staged is left behind
+    for bad in (".hidden.iso", "x.exe", "two words.iso"):
+        wrong = refused(storage.upload.post, content="iso", filename=named(bad))
+        assert wrong.status_code == 400 and "not an ISO image's name" in wrong.content, bad
+    assert refused(storage.upload.post, content="backup", filename=named("x.iso")).status_code == 400
+    # A path in the name never reaches a file system path (the client and Django keep its last part only)..
+    upid = storage.upload.post(content="iso", filename=named("../../../etc/trick.iso"))
+    assert Tasks.blocking_status(api, upid, timeout=60, polling_interval=0.2)["exitstatus"] == "OK"
+    assert (live_node.iso_dir / "trick.iso").read_bytes() == b"x" and not Path("/etc/trick.iso").exists()
+
+
+def named(name: str):
+    import io
+
+    file = io.BytesIO(b"x")
+    file.name = name
+    return file

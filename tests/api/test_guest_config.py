@@ -100,3 +100,28 @@ def test_changes_need_their_privilege(proxmox, admin_user, live_node, https_serv
     other = UserFactory(username="cfg-nobody")
     assert refused(lambda: token_client(proxmox, other).nodes(live_node.name).lxc(guest.vmid).config.get()
                    ).status_code == 404
+
+
+@pytest.mark.django_db
+def test_odd_bodies_are_400s_never_500s(admin_client, node) -> None:
+    from tests.factories import GuestFactory
+
+    guest = GuestFactory(node=node, kind="ct", state="stopped")
+    base = f"/api2/json/nodes/{node.name}/lxc"
+    requests = [
+        ("put", f"{base}/{guest.vmid}/config", [1, 2]), ("put", f"{base}/{guest.vmid}/config", {"digest": 5}),
+        ("put", f"{base}/{guest.vmid}/config", {"memory": {"a": 1}}),
+        ("put", f"{base}/{guest.vmid}/config", {"delete": ["description"], "description": "x"}),
+        ("put", f"{base}/{guest.vmid}/config", {"description": "\x00"}),
+        ("post", base, ["hostname"]), ("post", base, {"hostname": 5, "ostemplate": ["x"]}),
+        ("put", f"{base}/{guest.vmid}/resize", {"disk": "rootfs", "size": "+1G"}),
+        ("put", f"{base}/{guest.vmid}/resize", "text"), ("post", f"{base}/{guest.vmid}/migrate", [{}]),
+        ("post", f"{base}/{guest.vmid}/migrate", {"target": ""}),
+        ("post", f"{base}/{guest.vmid}/status/shutdown", ["timeout"]),
+    ]
+    for method, url, data in requests:
+        response = getattr(admin_client, method)(url, data, content_type="application/json")
+        assert response.status_code == 400, (method, url, data, response.status_code, response.content[:300])
+        assert response.json()["data"] is None and response.json()["errors"], (url, data)
+    assert admin_client.get(f"{base}/{guest.vmid}/status/nothing").status_code == 404
+    assert admin_client.get(f"/api2/json/nodes/{node.name}/lxc/{guest.vmid}/pending").json()["data"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -14,9 +15,15 @@ from guests.models import Guest
 from guests.services import CreateRequest, request_create
 from tasks.models import Task
 from tests.factories import UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, assert_ok, wait_for_task
+from tests.support import CT_TEMPLATE, PREFIX, assert_ok, removing_new_containers, wait_for_task
 
 pytestmark = pytest.mark.engines
+
+
+@pytest.fixture(autouse=True)
+def remove_new_containers(docker_client) -> Iterator[None]:
+    with removing_new_containers(docker_client):
+        yield
 
 
 def exec_in(client: docker.DockerClient, vmid: int, command: str) -> str:

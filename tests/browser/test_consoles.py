@@ -35,8 +35,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def container_guest(transactional_db: None, docker_client):
-    with running_container(docker_client, "xterm") as (guest, _container):
-        yield guest
+    with running_container(docker_client, "xterm") as made:
+        yield made
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def stty_size(page: Page, mark: str) -> tuple[int, int]:
 
 def test_the_container_shell_in_xterm_runs_a_command_and_follows_the_window(page, container_guest) -> None:
     page, errors = page
-    guest = container_guest
+    guest, container = container_guest
     page.goto(guest.get_absolute_url())
     page.click("[data-console-link=console]")
     expect(page).to_have_url(re.compile(rf"/guests/{guest.vmid}/console/$"))
@@ -108,6 +108,11 @@ def test_the_container_shell_in_xterm_runs_a_command_and_follows_the_window(page
 
     page.keyboard.type("exit\n")
     expect(box).to_have_attribute("data-state", "session ended")
+
+    container.stop(timeout=1)
+    page.reload()
+    expect(box).to_have_attribute("data-state", "not running")
+    expect(page.locator(".xterm-rows")).to_contain_text(f"container {guest.name} is not running")
     assert errors == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -11,11 +12,17 @@ from playwright.sync_api import Page, expect
 
 from guests.models import Guest
 from guests.services import CreateRequest, request_create
-from tests.support import CT_TEMPLATE, LOGS, PREFIX, assert_ok, wait_for_task
+from tests.support import CT_TEMPLATE, LOGS, PREFIX, assert_ok, removing_new_containers, wait_for_task
 
 from .test_pages import browser, page, wait_for_task_ok  # noqa: F401 (the browser and a logged-in page)
 
 pytestmark = pytest.mark.engines
+
+
+@pytest.fixture(autouse=True)
+def remove_new_containers(docker_client) -> Iterator[None]:
+    with removing_new_containers(docker_client):
+        yield
 
 
 def exec_in(client: docker.DockerClient, guest: Guest, command: str) -> str:

@@ -9,13 +9,15 @@ import contextlib
 import json
 import re
 
+import psutil
 import pytest
 import websockets
 from channels.db import database_sync_to_async
 from websockets.exceptions import ConnectionClosed
 
 from access.models import AuditEntry
-from tests.factories import AdminFactory, NodeFactory, UserFactory, grant
+from guests.services import move_to_pool
+from tests.factories import AdminFactory, NodeFactory, PoolFactory, UserFactory, grant
 from tests.support import session_cookie, wait_until
 
 from .guests import running_container
@@ -85,6 +87,10 @@ def test_a_container_shell_runs_what_is_typed_and_follows_a_resize(asgi_server: 
             await read_until(socket, rb"\n45 123\r?\n")
             await socket.send("printf 'out-\\303\\251-'; printf 'é' | od -An -tx1\n".encode())  # bytes both ways
             await read_until(socket, rb"out-\xc3\xa9-(?s:.)*c3 a9")
+            # A flood comes whole and in order: 2 MB of output, then the mark.
+            await socket.send(b"head -c 2000000 /dev/zero | tr '\\000' x; echo; echo flood-$((1+1))-end\n")
+            flood = await read_until(socket, rb"[\r\n]flood-2-end", timeout=120)
+            assert re.search(rb"[\r\n]x{2000000}\r\n", flood)
             await socket.send(b"exit\n")
             assert (await refused(socket))[0] == 1000  # the shell ended: so does the socket
 
@@ -148,6 +154,26 @@ def test_withdrawing_vm_console_hangs_up_an_open_shell(asgi_server: str, contain
     wait_until(lambda: not execs_running(docker_client, container), 20, "the hung-up shell to end")
 
 
+def test_moving_the_guest_out_of_the_users_pool_hangs_up_its_shell(asgi_server: str, container_guest) -> None:
+    """The right follows the guest's pool: the socket reads the guest again when access changes."""
+    guest, _container = container_guest
+    pool = PoolFactory(name="con-pool")
+    type(guest).objects.filter(pk=guest.pk).update(pool=pool)
+    user, root = UserFactory(username="con-pooluser"), AdminFactory(username="root")
+    grant(user, "PVEVMUser", pool.path)
+    cookie = session_cookie(asgi_server, user.username)
+
+    async def scenario() -> None:
+        async with connect(asgi_server, f"/ws/guests/{guest.vmid}/console/", cookie) as socket:
+            await socket.send(b"echo pool-$((3*3))\n")
+            await read_until(socket, rb"[\r\n]pool-9")
+            current = await database_sync_to_async(type(guest).objects.select_related("node", "pool").get)(pk=guest.pk)
+            await database_sync_to_async(move_to_pool)(root, current, None)
+            assert (await refused(socket))[0] == 4403
+
+    asyncio.run(scenario())
+
+
 def test_a_node_shell_needs_sys_console(asgi_server: str) -> None:
     node = NodeFactory()
     auditor = UserFactory(username="shell-auditor")
@@ -176,8 +202,15 @@ def test_root_gets_a_login_shell_on_the_node_that_follows_a_resize(asgi_server: 
             await read_until(socket, rb"[\r\n]me-root-42\r?\n27 91\r?\n")
             await socket.send(b"exit\n")
             assert (await refused(socket))[0] == 1000
+        # A page closed with the shell running a command: both end.
+        async with connect(asgi_server, f"/ws/nodes/{node.name}/shell/", cookie) as socket:
+            await socket.send(b"sleep 600 & echo pids-$$-$!-end\n")
+            found = re.search(rb"[\r\n]pids-(\d+)-(\d+)-end", await read_until(socket, rb"[\r\n]pids-\d+-\d+-end"))
+            pids.extend(int(pid) for pid in found.groups())
 
+    pids: list[int] = []
     asyncio.run(scenario())
+    wait_until(lambda: not any(psutil.pid_exists(pid) for pid in pids), 20, f"the shell and its job {pids} to end")
 
 
 def test_who_is_not_root_gets_a_login_prompt_and_loses_it_with_sys_console(asgi_server: str) -> None:
@@ -227,3 +260,25 @@ def test_a_node_elsewhere_has_its_shell_served_there(asgi_server: str) -> None:
             assert json.loads(frames[0])["error"] == "the shell of node shell-far is served by the panel on that node"
 
     asyncio.run(scenario())
+
+
+BAD_CONTROLS = ['{"resize": [0, 24]}', '{"resize": [80, 1001]}', '{"resize": [80]}', '{"resize": [80.5, 24]}',
+                '{"resize": [true, 24]}', '{"size": [80, 24]}', '[80, 24]', 'not json']
+
+
+def test_a_bad_control_message_closes_the_shell_with_the_reason(asgi_server: str, container_guest,
+                                                                docker_client) -> None:
+    guest, container = container_guest
+    cookie = session_cookie(asgi_server, AdminFactory(username="root").username)
+
+    async def scenario(control: str) -> None:
+        async with connect(asgi_server, f"/ws/guests/{guest.vmid}/console/", cookie) as socket:
+            await socket.send(control)
+            code, frames = await refused(socket)
+            assert code == 4400, control
+            error = json.loads(next(f for f in frames if isinstance(f, str)))["error"]
+            assert "columns" in error and "rows" in error
+
+    for control in BAD_CONTROLS:
+        asyncio.run(scenario(control))
+    wait_until(lambda: not execs_running(docker_client, container), 20, "the shells to be hung up")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -17,9 +18,24 @@ from guests.services import request_action
 from panel.errors import Conflict, Forbidden, InvalidRequest
 from tasks.models import Task
 from tests.factories import UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE, act, assert_ok, create, wait_for_task
+from tests.support import (
+    CT_TEMPLATE,
+    PREFIX,
+    VM_TEMPLATE,
+    act,
+    assert_ok,
+    create,
+    removing_new_containers,
+    wait_for_task,
+)
 
 pytestmark = pytest.mark.engines
+
+
+@pytest.fixture(autouse=True)
+def remove_new_containers(docker_client) -> Iterator[None]:
+    with removing_new_containers(docker_client):
+        yield
 
 
 def exec_in(client: docker.DockerClient, guest: Guest, command: str) -> str:

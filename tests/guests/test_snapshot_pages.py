@@ -4,6 +4,7 @@ out, bad names refused beside the form."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -13,9 +14,15 @@ from django.urls import reverse
 from guests.models import Guest, Snapshot
 from tasks.models import Task
 from tests.factories import PASSWORD, UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, assert_ok, create, wait_for_task
+from tests.support import CT_TEMPLATE, PREFIX, assert_ok, create, removing_new_containers, wait_for_task
 
 pytestmark = pytest.mark.engines
+
+
+@pytest.fixture(autouse=True)
+def remove_new_containers(docker_client) -> Iterator[None]:
+    with removing_new_containers(docker_client):
+        yield
 
 
 def latest_task(guest: Guest) -> Task:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -15,9 +16,24 @@ from guests.services import request_migrate
 from panel.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from tasks.models import Task
 from tests.factories import UserFactory, grant
-from tests.support import CT_TEMPLATE, PREFIX, VM_TEMPLATE, act, assert_ok, create, wait_for_task
+from tests.support import (
+    CT_TEMPLATE,
+    PREFIX,
+    VM_TEMPLATE,
+    act,
+    assert_ok,
+    create,
+    removing_new_containers,
+    wait_for_task,
+)
 
 pytestmark = pytest.mark.engines
+
+
+@pytest.fixture(autouse=True)
+def remove_new_containers(docker_client) -> Iterator[None]:
+    with removing_new_containers(docker_client):
+        yield
 
 
 def run(client: docker.DockerClient, guest: Guest, command: str) -> str:

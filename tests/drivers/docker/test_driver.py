@@ -18,7 +18,7 @@ from drivers.errors import (
     OperationTimeout,
     TemplateNotFound,
 )
-from drivers.types import GuestKind, GuestSpec, PowerState
+from drivers.types import ConfigChange, GuestKind, GuestSpec, PowerState
 from tests.support import PREFIX
 
 DOCKER_URL = "unix:///var/run/docker.sock"
@@ -166,3 +166,23 @@ def test_engine_down_is_a_clear_error(tmp_path) -> None:
     down = DockerDriver(f"unix://{tmp_path}/no-docker.sock")
     with pytest.raises(EngineUnavailable, match="Docker engine at unix://.*no-docker.sock is not reachable"):
         down.list_guests()
+
+
+def test_update_config_changes_a_running_container(driver: DockerDriver, docker_client: docker.DockerClient,
+                                                   name: str) -> None:
+    info = driver.create(spec(name, memory_mib=32))
+    try:
+        driver.start(info.backend_id)
+        # Beyond the swap limit the engine set at creation (twice the memory): the swap follows.
+        assert driver.update_config(info.backend_id, ConfigChange(memory_mib=100, vcpus=2,
+                                                                  name=f"{name}-b")) == set()
+        container = docker_client.containers.get(info.backend_id)
+        host = container.attrs["HostConfig"]
+        assert (host["Memory"], host["NanoCpus"], container.name) == (100 * 1024**2, 2 * 10**9, f"{name}-b")
+        assert host["MemorySwap"] > host["Memory"] and container.status == "running"
+        with pytest.raises(InvalidSpec):
+            driver.update_config(info.backend_id, ConfigChange(memory_mib=1))
+        with pytest.raises(InvalidSpec):
+            driver.resize_disk(info.backend_id, 0, 10 * 1024**3)
+    finally:
+        docker_client.containers.get(info.backend_id).remove(force=True)

@@ -29,7 +29,7 @@ from drivers.errors import (
 )
 from drivers.libvirt import LibvirtDriver, vm_files
 from drivers.libvirt.host import Host
-from drivers.types import GuestKind, GuestSpec, PowerState
+from drivers.types import ConfigChange, GuestKind, GuestSpec, PowerState
 
 TEST_URI = "test:///default"
 
@@ -387,3 +387,31 @@ def test_error_translation(code: int, domain: int, expected: type) -> None:
     assert "boom" in str(error) or "web1" in str(error)
     if expected is EngineUnavailable:
         assert "qemu:///system" in str(error)
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+def test_a_stopped_vm_takes_every_change_into_its_definition(driver: LibvirtDriver) -> None:
+    info = driver.create(spec(vmid=120, name="cfg1", vcpus=1, memory_mib=128))
+    left = driver.update_config(info.backend_id, ConfigChange(name="cfg1-renamed", memory_mib=96, vcpus=2))
+    assert left == set()
+    after = driver.get_guest(info.backend_id)
+    assert (after.name, after.memory_mib, after.vcpus) == ("cfg1-renamed", 96, 2)
+    driver.update_config(info.backend_id, ConfigChange(memory_mib=256, vcpus=1))  # up beyond the old maximum
+    after = driver.get_guest(info.backend_id)
+    assert (after.memory_mib, after.vcpus) == (256, 1)
+    with pytest.raises(InvalidSpec):
+        driver.update_config(info.backend_id, ConfigChange(name="no spaces allowed"))
+    other = driver.create(spec(vmid=121, name="cfg2"))
+    with pytest.raises(GuestAlreadyExists):
+        driver.update_config(other.backend_id, ConfigChange(name="cfg1-renamed"))
+
+
+def test_a_running_vm_leaves_its_name_for_the_next_start(driver: LibvirtDriver) -> None:
+    info = driver.create(spec(vmid=122, name="cfg3", vcpus=1, memory_mib=128))
+    driver.start(info.backend_id)
+    left = driver.update_config(info.backend_id, ConfigChange(name="cfg3-next", memory_mib=64))
+    assert "name" in left and driver.get_guest(info.backend_id).name == "cfg3"
+    driver.stop(info.backend_id)
+    assert driver.update_config(info.backend_id, ConfigChange(name="cfg3-next")) == set()
+    assert driver.get_guest(info.backend_id).name == "cfg3-next"
