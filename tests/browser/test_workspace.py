@@ -220,6 +220,7 @@ def test_a_selection_of_three_containers_starts_them_with_a_progress_bar(session
     expect(chosen).to_have_count(3)
     for guest in containers:
         expect(page.locator("ul.chosen")).to_contain_text(guest.name)
+    screenshot(page, "selection-confirm")
     page.click("text=Start 3 guests")
     expect(page).to_have_url(re.compile(r"/tasks/UPID:"), timeout=30_000)
     progress = page.locator("[data-task-progress] .bar em")
@@ -227,6 +228,7 @@ def test_a_selection_of_three_containers_starts_them_with_a_progress_bar(session
     expect(page.locator("#task-status")).to_have_text("OK", timeout=90_000)
     steps = page.locator("table[data-task-table] tbody tr[data-upid]")
     expect(steps).to_have_count(3)
+    screenshot(page, "bulk-task")
     for guest in containers:
         expect(tree_item(page, guest)).to_have_attribute("title", f"{guest.vmid} ({guest.name}) (running)",
                                                          timeout=BOUND)
