@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from access import services as access_services
+from guests.bulk import may_act_on_node
+from nodes.choices import NodeStatus
 from panel.tabs import Tab, TabSet
 from tasks.models import RECENT_TASKS, Task
 
@@ -28,7 +30,10 @@ def summary(request: HttpRequest, _obj: None) -> dict:
     user = request.user
     data = datacenter_summary(user)
     tasks = Task.objects.select_related("node", "user").visible_to(user)
-    return {"summary": data, "nodes": data["nodes"], "tasks": tasks[:RECENT_TASKS]}
+    online = [node for node in data["nodes"] if node.status == NodeStatus.ONLINE]
+    # The datacenter's start-all and stop-all act on every online node: offered to who may on each of them.
+    can_power_all = bool(online) and all(may_act_on_node(user, node, "startall") for node in online)
+    return {"summary": data, "nodes": data["nodes"], "tasks": tasks[:RECENT_TASKS], "can_power_all": can_power_all}
 
 
 def search(request: HttpRequest, _obj: None) -> dict:

@@ -44,6 +44,19 @@
       shown = timeframe;
     }
 
+    // Loading, empty or failed: one line above the charts.
+    function status(text, kind) {
+      let line = root.querySelector(".rrd-status");
+      if (!line) {
+        line = document.createElement("p");
+        root.prepend(line);
+      }
+      line.className = `rrd-status ${kind}`;
+      line.textContent = text;
+      line.hidden = !text;
+    }
+    status("Loading…", "loading");
+
     function columns(graph, points) {
       return [points.map((p) => p.time), ...graph.series.map(([field]) => points.map((p) => p[field] ?? null))];
     }
@@ -54,12 +67,14 @@
         b.classList.toggle("active", b.dataset.timeframe === timeframe);
       });
       fetch(`${root.dataset.rrdUrl}?timeframe=${timeframe}`, {credentials: "same-origin"})
-        .then((r) => r.json())
+        .then((r) => { if (!r.ok) throw new Error(`the history answered ${r.status}`); return r.json(); })
         .then((answer) => {
           const points = answer.data || [];
+          status(points.length ? "" : "No history yet: it comes with the node's polls.", "empty");
           if (shown === timeframe) charts.forEach((chart, i) => chart.setData(columns(GRAPHS[i], points)));
           else make(points, timeframe);
-        });
+        })
+        .catch((error) => status(`The history could not be read (${error.message}).`, "msg error"));
     }
 
     return {spans, load, current: () => shown};

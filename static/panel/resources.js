@@ -51,6 +51,22 @@ const PanelResources = (function () {
     });
   }
 
+  // A guest deleted under the eyes of its page: said so, and nothing left to act on.
+  function markGone(vmids) {
+    for (const vmid of vmids) {
+      for (const type of Object.keys(GUEST_TYPES)) {
+        document.querySelectorAll(`[data-resource="${type}/${vmid}"]`).forEach((element) => {
+          element.querySelectorAll('[data-field="status"] .badge').forEach((badge) => {
+            badge.textContent = "deleted";
+            badge.className = "badge muted";
+          });
+          element.querySelectorAll('[data-field="actions"] [data-states]').forEach((action) => { action.hidden = true; });
+          element.classList.add("gone");
+        });
+      }
+    }
+  }
+
   function paintMarked() {
     document.querySelectorAll("[data-resource]").forEach((element) => {
       const resource = store.get(element.dataset.resource);
@@ -310,6 +326,7 @@ const PanelResources = (function () {
 
   function apply(message) {
     if (message.type === "guests") {
+      markGone(message.gone);
       const changed = new Set([...message.gone, ...message.data.map((r) => r.vmid)]);
       for (const [id, r] of store) if (GUEST_TYPES[r.type] && changed.has(r.vmid)) store.delete(id);
       message = {...message, node: null};  // a guest may have changed node: draw every node again

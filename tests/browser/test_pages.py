@@ -41,7 +41,7 @@ def wait_for_task_ok(page: Page) -> None:
 
 def test_create_power_and_delete_a_container(page: Page, live_node) -> None:
     expect(page.locator("table").first).to_contain_text(live_node.name)
-    expect(page.locator("table").first).to_contain_text("online")
+    expect(page.locator("table").first).to_contain_text(re.compile("online", re.IGNORECASE))
 
     page.click("text=Create CT")
     page.fill("#id_name", "bad name!")

@@ -69,6 +69,16 @@ def test_tree_search_dock_and_screenshots(session: Session, admin_user, live_nod
     expect(tree.locator(".tree-folder", has_text="Virtual Machines (1)")).to_be_visible()
     page.select_option("[data-tree-view]", "server")
 
+    # The keyboard: the skip link comes first, Alt+T goes to the tree, arrows move in it.
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Alt+t")
+    expect(tree.locator(".tree-item.current")).to_be_focused()  # the datacenter, this page
+    page.keyboard.press("ArrowDown")
+    expect(tree.locator(".tree-item", has_text=live_node.name).first).to_be_focused()
+
     # Search by VMID, then by name, from the keyboard shortcut.
     page.keyboard.press("/")
     expect(page.locator("#global-search")).to_be_focused()
@@ -210,6 +220,7 @@ def test_a_selection_of_three_containers_starts_them_with_a_progress_bar(session
     expect(chosen).to_have_count(3)
     for guest in containers:
         expect(page.locator("ul.chosen")).to_contain_text(guest.name)
+    screenshot(page, "selection-confirm")
     page.click("text=Start 3 guests")
     expect(page).to_have_url(re.compile(r"/tasks/UPID:"), timeout=30_000)
     progress = page.locator("[data-task-progress] .bar em")
@@ -217,6 +228,7 @@ def test_a_selection_of_three_containers_starts_them_with_a_progress_bar(session
     expect(page.locator("#task-status")).to_have_text("OK", timeout=90_000)
     steps = page.locator("table[data-task-table] tbody tr[data-upid]")
     expect(steps).to_have_count(3)
+    screenshot(page, "bulk-task")
     for guest in containers:
         expect(tree_item(page, guest)).to_have_attribute("title", f"{guest.vmid} ({guest.name}) (running)",
                                                          timeout=BOUND)
