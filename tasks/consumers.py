@@ -96,6 +96,7 @@ class TaskLogConsumer(PanelConsumer):
 
     @database_sync_to_async
     def _visible_task(self, upid: str) -> Task | None:
+        self.remember_view()
         queryset = Task.objects.visible_to(self.scope["user"])
         return queryset.filter(upid=upid).first()
 
@@ -123,6 +124,7 @@ class TaskListConsumer(PanelConsumer):
 
     @database_sync_to_async
     def _recent(self) -> list[dict]:
+        self.remember_view()
         queryset = Task.objects.select_related("node", "user", "parent").visible_to(self.scope["user"])
         return [events.task_summary(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
 
