@@ -23,7 +23,7 @@ from .models import Task
 BACKLOG_CHUNK = 500
 # A viewer that asks for the whole log (start=0) of a long task gets its latest lines only, after an "older"
 # message saying how many came before (to load on demand: the task page's ?start=, the API's log?start&limit).
-BACKLOG_CAP = 500
+BACKLOG_CAP = 200
 TASK_LIST_BACKLOG = 50
 
 
