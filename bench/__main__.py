@@ -10,7 +10,7 @@ import sys
 from .harness import asgi_server, setup_django
 
 # Each is a module of this package with ``run()`` (or ``run(server)`` when it needs the ASGI server).
-NAMES = ("metrics", "collector", "startall", "stopall", "vms", "fanout", "loglatency", "memory", "api")
+NAMES = ("metrics", "collector", "startall", "stopall", "vms", "fanout", "loglatency", "tasklog", "memory", "api")
 NEEDS_SERVER = {"loglatency"}
 
 

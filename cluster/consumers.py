@@ -136,4 +136,5 @@ class ResourcesConsumer(PanelConsumer):
 
     @database_sync_to_async
     def _resources(self, node: str | None) -> list[dict]:
+        self.remember_view()
         return cluster_resources(self.scope["user"], node=node)

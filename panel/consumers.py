@@ -110,7 +110,6 @@ class PanelConsumer(AsyncJsonWebsocketConsumer):
             return
         _open[user.pk] += 1
         self.counted = True
-        self.view = await database_sync_to_async(self.signature)()
         await self.follow(ACCESS_GROUP)
         await self.start()
 
@@ -179,16 +178,20 @@ class PanelConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.scope["user"] = user
-        self.view = await database_sync_to_async(self.signature)()
         await self.access_checked()
 
     def _current_user(self):
         return get_user_model().objects.filter(pk=self.scope["user"].pk, is_active=True).first()
 
     def signature(self) -> Hashable:
-        """What the user may see, as a key: users with the same grants share their results. Kept as ``view``
-        from connect on, and read again at each access change (every socket is told of one)."""
+        """What the user may see, as a key: users with the same grants share their results."""
         return permissions.signature(self.scope["user"])
+
+    def remember_view(self) -> None:
+        """Keep the signature as ``view``, for event handlers to use without a thread hop: called (in Django's
+        thread) by the first database call of ``start`` and of ``access_checked``; every socket is told of an
+        access change, so it stays current."""
+        self.view = self.signature()
 
     async def start(self) -> None:
         raise NotImplementedError

@@ -9,6 +9,7 @@ repeats a line.
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
+from django.db.models import Max
 
 from access import permissions
 from access.identity import userid
@@ -20,11 +21,16 @@ from .choices import ACTIVE_STATUSES
 from .models import Task
 
 BACKLOG_CHUNK = 500
+# A viewer that asks for the whole log (start=0) of a long task gets its latest lines only, after an "older"
+# message saying how many came before (to load on demand: the task page's ?start=, the API's log?start&limit).
+BACKLOG_CAP = 200
 TASK_LIST_BACKLOG = 50
 
 
 class TaskLogConsumer(PanelConsumer):
-    """``ws/tasks/<upid>/log/?start=N``: lines after N (0: all), then live lines, then the final status."""
+    """``ws/tasks/<upid>/log/?start=N``: lines after N, then live lines, then the final status. With start=0 (the
+    default) a long log starts at its last BACKLOG_CAP lines, announced by ``{"type": "older", "lines": K}``
+    (lines 1 to K were left out)."""
 
     async def start(self) -> None:
         self.task = await self._visible_task(self.scope["url_route"]["kwargs"]["upid"])
@@ -32,9 +38,13 @@ class TaskLogConsumer(PanelConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.last_sent = self._start_from_query()
+        if self.last_sent == 0 and self._last_number > BACKLOG_CAP:
+            self.last_sent = self._last_number - BACKLOG_CAP
+            self.older = self.last_sent
         summary = await self._summary()
         if summary["status"] not in ACTIVE_STATUSES:  # it has ended: its whole log is stored
             await self.accept()
+            await self._send_older()
             await self._send_lines_up_to(None)
             await self._finish(summary)
             return
@@ -42,11 +52,16 @@ class TaskLogConsumer(PanelConsumer):
         # Join first, read the backlog second: a line written in between comes both ways and is sent once.
         await self.follow(self.group)
         await self.accept()
+        await self._send_older()
         await self._send_lines_up_to(None)
         summary = await self._summary()
         if summary["status"] not in ACTIVE_STATUSES:  # it ended before we joined: nobody sent us its end
             await self._send_lines_up_to(None)
             await self._finish(summary)
+
+    async def _send_older(self) -> None:
+        if getattr(self, "older", 0):
+            await self.send_json({"type": "older", "lines": self.older})
 
     async def access_checked(self) -> None:
         if await self._visible_task(self.task.upid) is None:
@@ -96,8 +111,11 @@ class TaskLogConsumer(PanelConsumer):
 
     @database_sync_to_async
     def _visible_task(self, upid: str) -> Task | None:
+        self.remember_view()
         queryset = Task.objects.visible_to(self.scope["user"])
-        return queryset.filter(upid=upid).first()
+        task = queryset.filter(upid=upid).first()
+        self._last_number = (task.log_lines.aggregate(n=Max("number"))["n"] or 0) if task is not None else 0
+        return task
 
     @database_sync_to_async
     def _summary(self) -> dict:
@@ -123,6 +141,7 @@ class TaskListConsumer(PanelConsumer):
 
     @database_sync_to_async
     def _recent(self) -> list[dict]:
+        self.remember_view()
         queryset = Task.objects.select_related("node", "user", "parent").visible_to(self.scope["user"])
         return [events.task_row(task) for task in queryset.filter(parent=None)[:TASK_LIST_BACKLOG]]
 

@@ -112,6 +112,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+# Connections are kept between requests and socket events (a new PostgreSQL connection costs milliseconds, tens
+# on a busy host: the web's database thread paid one per socket event) and checked before reuse, so that a
+# restarted database costs one failed check, not an error. Task threads of a worker close theirs at each end.
+PANEL_DB_CONN_MAX_AGE = env.int("PANEL_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = PANEL_DB_CONN_MAX_AGE
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

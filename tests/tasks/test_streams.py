@@ -187,3 +187,31 @@ def test_fifty_viewers_on_a_real_server_get_every_line_in_order(asgi_server: str
     expected = list(range(1, 10 + LINES + 1))
     for numbers in asyncio.run(scenario()):
         assert numbers == expected
+
+
+def test_a_late_viewer_of_a_long_log_gets_its_latest_lines_and_how_many_came_before() -> None:
+    from tasks.consumers import BACKLOG_CAP
+    from tasks.models import TaskLogLine
+
+    admin = AdminFactory()
+    task = running_task(admin)
+    total = BACKLOG_CAP + 30
+    TaskLogLine.objects.bulk_create(TaskLogLine(task=task, number=n, at=timezone.now(), text=f"line {n}")
+                                    for n in range(1, total + 1))
+    context = TaskContext(task)
+
+    async def scenario() -> None:
+        late = await connect(f"/ws/tasks/{task.upid}/log/", admin)
+        assert (await late.connect())[0]
+        assert await late.receive_json_from(timeout=10) == {"type": "older", "lines": 30}
+        assert await receive_lines(late, BACKLOG_CAP) == list(range(31, total + 1))
+        await sync_to_async(context.log)("live")
+        assert await receive_lines(late, 1) == [total + 1]
+
+        resuming = await connect(f"/ws/tasks/{task.upid}/log/?start=10", admin)  # a client that has lines 1-10
+        assert (await resuming.connect())[0]
+        assert await receive_lines(resuming, total + 1 - 10) == list(range(11, total + 2))
+        for communicator in (late, resuming):
+            await communicator.disconnect()
+
+    asyncio.run(scenario())
