@@ -83,6 +83,13 @@ class HardwareForm(ConfigForm):
         else:
             del self.fields["disk_gib"]  # a container's root file system has no size to grow
 
+    def clean(self) -> dict:
+        data = super().clean()
+        if "disk_gib" in self.changed_data and any(f in self.changed_data for f in self.KEYS):
+            # Each is a task of its own, and a guest runs one task at a time.
+            raise forms.ValidationError("grow the disk on its own: apply the other changes first")
+        return data
+
     def clean_cores(self) -> int | None:
         cores = self.cleaned_data.get("cores")
         if cores is None and "cores" in self.changed_data:

@@ -81,3 +81,25 @@ def test_who_may_not_configure_sees_no_form_and_is_refused(client, node) -> None
     client.login(username=outsider.username, password=PASSWORD)
     assert client.get(reverse("guest_tab", args=[guest.vmid, "options"])).status_code == 404
     assert client.get(reverse("guest_options", args=[guest.vmid])).status_code == 405
+
+
+@pytest.mark.engines
+def test_a_stopped_vm_grows_its_disk_and_takes_its_new_cores(admin_client, live_node) -> None:
+    from tests.support import VM_TEMPLATE
+
+    assert_ok(create(admin_client, "vm", {"node": live_node.name, "template": VM_TEMPLATE, "name": f"{PREFIX}tabvm",
+                                          "vcpus": 1, "memory_mib": 128, "disk_gib": 1}))
+    guest = Guest.objects.get(name=f"{PREFIX}tabvm")
+    hardware = reverse("guest_hardware", args=[guest.vmid])
+    both = admin_client.post(hardware, {"memory": 128, "cores": 2, "disk_gib": 2})
+    assert both.status_code == 400 and "grow the disk on its own" in both.content.decode()
+    for data, type_ in (({"memory": 128, "cores": 2, "disk_gib": 1}, "config"),
+                        ({"memory": 128, "cores": 2, "disk_gib": 2}, "resize")):
+        response = admin_client.post(hardware, data)
+        assert response.status_code == 302, response.content.decode()[-2000:]
+        assert_ok(wait_for_task(Task.objects.get(vmid=guest.vmid, type=type_)))
+    guest.refresh_from_db()
+    assert (guest.vcpus, guest.disk_bytes, guest.pending) == (2, 2 * 1024**3, {})  # stopped: nothing waits
+    shrink = admin_client.post(reverse("guest_hardware", args=[guest.vmid]), {"memory": 128, "cores": 2,
+                                                                            "disk_gib": 1})
+    assert shrink.status_code == 400 and "shrinking disks is not supported" in shrink.content.decode()
