@@ -19,7 +19,9 @@ from .services import placeable_nodes
 
 GUEST_TABS = TabSet(
     Tab("summary", "Summary", "guests/tabs/summary.html", context="guests.tabs.summary"),
-    # Console (consoles), Hardware and Options (guestcfg), Snapshots (snapshots): their lines go here.
+    Tab("console", "Console", "guests/tabs/console.html", context="consoles.tabs.guest_console",
+        visible="consoles.tabs.may_use_guest_console"),
+    # Hardware and Options (guestcfg), Snapshots (snapshots): their lines go here.
     Tab("tasks", "Task History", "guests/tabs/tasks.html", context="guests.tabs.task_history"),
     Tab("permissions", "Permissions", "guests/tabs/permissions.html", context="guests.tabs.acl",
         visible="guests.tabs.may_see_permissions"),
