@@ -19,7 +19,8 @@ from .services import placeable_nodes
 
 GUEST_TABS = TabSet(
     Tab("summary", "Summary", "guests/tabs/summary.html", context="guests.tabs.summary"),
-    # Console (consoles): its line goes here.
+    Tab("console", "Console", "guests/tabs/console.html", context="consoles.tabs.guest_console",
+        visible="consoles.tabs.may_use_guest_console"),
     Tab("hardware", "Hardware", "guests/tabs/hardware.html", context="guests.views_config.hardware_tab"),
     Tab("options", "Options", "guests/tabs/options.html", context="guests.views_config.options_tab"),
     Tab("tasks", "Task History", "guests/tabs/tasks.html", context="guests.tabs.task_history"),

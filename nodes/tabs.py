@@ -16,7 +16,8 @@ from .models import Node
 
 NODE_TABS = TabSet(
     Tab("summary", "Summary", "nodes/tabs/summary.html", context="nodes.tabs.summary"),
-    # Shell (consoles): its line goes here.
+    Tab("shell", "Shell", "nodes/tabs/shell.html", context="consoles.tabs.node_shell",
+        visible="consoles.tabs.may_use_node_shell"),
     Tab("guests", "Guests", "nodes/tabs/guests.html", context="nodes.tabs.guests"),
     Tab("storage", "Storage", "nodes/tabs/storage.html"),
     Tab("network", "Network", "nodes/tabs/network.html"),

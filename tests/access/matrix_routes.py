@@ -254,6 +254,18 @@ def console_page(guest: GuestSpec):
     return expect
 
 
+def console_tab(guest: GuestSpec):
+    """The guest's Console tab: absent without VM.Console; a VM's shows its display, a container's its shell."""
+    def expect(s: Subject) -> Outcome:
+        if not sees_guest(s, guest):
+            return not_found("Guest")
+        if not sees_guest(s, guest, "VM.Console"):
+            return Outcome(NOT_FOUND, reason="no tab 'console' here")
+        socket = "vnc" if guest.kind == "vm" else "console"
+        return ok(shows(guest.name, f'data-socket="/ws/guests/{guest.vmid}/{socket}/"'))
+    return expect
+
+
 def display_page(guest: GuestSpec):
     """A VM's display (noVNC): VM.Console as for its console; a container has none."""
     console = console_page(guest)
@@ -312,6 +324,17 @@ def create(pool: str | None):
         def check(ctx: Context) -> list[str]:
             return new_tasks("create")(ctx) + created(ctx)
         return ok(check, audit=(("guest.create", "ok"),))
+    return expect
+
+
+def shell_tab(node: str):
+    """The node's Shell tab: absent without Sys.Console."""
+    def expect(s: Subject) -> Outcome:
+        if not on_node(s, "Sys.Audit", node):
+            return not_found("Node")
+        if not on_node(s, "Sys.Console", node):
+            return Outcome(NOT_FOUND, reason="no tab 'shell' here")
+        return ok(shows(node, f'data-socket="/ws/nodes/{node}/shell/"'))
     return expect
 
 
@@ -1124,7 +1147,8 @@ ROUTES: dict[str, Route] = {
     "nodes/<str:name>/tab/<slug:tab>/": page(
         get(f"/nodes/{A}/tab/guests/", node_page(A, guests=True, tasks=False)),
         get(f"/nodes/{NODE_B}/tab/guests/", node_page(NODE_B, guests=True, tasks=False)),
-        get(f"/nodes/{A}/tab/tasks/", node_page(A))),
+        get(f"/nodes/{A}/tab/tasks/", node_page(A)),
+        get(f"/nodes/{A}/tab/shell/", shell_tab(A))),
     "nodes/<str:name>/shell/": page(get(f"/nodes/{A}/shell/", shell_page(A)),
                                     get(f"/nodes/{NODE_B}/shell/", shell_page(NODE_B))),
     "nodes/<str:name>/migrateall/": page(get(f"/nodes/{A}/migrateall/", migrate_all_page),
@@ -1152,7 +1176,8 @@ ROUTES: dict[str, Route] = {
                                                *[get(f"/guests/{g.vmid}/tab/hardware/", config_tab(g)) for g in GUESTS],
                                                get(f"/guests/{T}/tab/options/", config_tab(TARGET)),
                                                *[get(f"/guests/{g.vmid}/tab/snapshots/", snapshots_tab(g))
-                                                 for g in GUESTS]),
+                                                 for g in GUESTS],
+                                               *[get(f"/guests/{g.vmid}/tab/console/", console_tab(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),

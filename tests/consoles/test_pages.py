@@ -72,3 +72,25 @@ def test_a_vms_display_page_holds_novnc_and_a_container_has_none(client) -> None
     refused = client.get(reverse("guest_display", args=[ct.vmid]))
     assert refused.status_code == 409 and "has no display" in refused.content.decode()
     assert 'data-console-link="display"' not in client.get(ct.get_absolute_url()).content.decode()
+
+
+def test_the_console_tab_is_there_for_who_may_use_it_only(client) -> None:
+    node = NodeFactory()
+    vm, ct = GuestFactory(node=node, kind="vm", state="running"), GuestFactory(node=node, kind="ct")
+    auditor = UserFactory()
+    grant(auditor, "PVEAuditor", "/")
+    logged_in(client, auditor)
+    assert 'data-tab="console"' not in client.get(ct.get_absolute_url()).content.decode()
+    assert client.get(reverse("guest_tab", args=[ct.vmid, "console"])).status_code == 404
+    assert 'data-tab="shell"' not in client.get(node.get_absolute_url()).content.decode()
+    assert client.get(reverse("node_tab", args=[node.name, "shell"])).status_code == 404
+    logged_in(client, AdminFactory())
+    shell = client.get(reverse("guest_tab", args=[ct.vmid, "console"])).content.decode()
+    assert f'data-socket="/ws/guests/{ct.vmid}/console/"' in shell and "data-lazy" not in shell
+    display = client.get(reverse("guest_tab", args=[vm.vmid, "console"])).content.decode()
+    assert f'data-socket="/ws/guests/{vm.vmid}/vnc/"' in display
+    serial = client.get(reverse("guest_tab", args=[vm.vmid, "console"]) + "?view=serial").content.decode()
+    assert f'data-socket="/ws/guests/{vm.vmid}/console/"' in serial
+    node_shell = client.get(reverse("node_tab", args=[node.name, "shell"])).content.decode()
+    assert f'data-socket="/ws/nodes/{node.name}/shell/"' in node_shell
+    assert AuditEntry.objects.filter(action__in=["guest.console", "guest.vnc", "node.shell"]).count() == 0
