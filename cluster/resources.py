@@ -68,13 +68,15 @@ def _storage_resource(node: Node) -> dict:
 
 
 def cluster_resources(user, kind: str | None = None, node: str | None = None,
-                      vmids: list[int] | None = None) -> list[dict]:
-    """Every node, guest and storage ``user`` may see (of ``node`` only, of the guests ``vmids`` only, if given),
-    in a constant number of queries."""
+                      vmids: list[int] | None = None, nodes: list[str] | None = None) -> list[dict]:
+    """Every node, guest and storage ``user`` may see (of ``node`` or ``nodes`` only, of the guests ``vmids`` only,
+    if given), in a constant number of queries."""
     resources = []
     node_rows, guest_rows = Node.objects.all(), Guest.objects.all()
     if node is not None:
         node_rows, guest_rows = node_rows.filter(name=node), guest_rows.filter(node__name=node)
+    if nodes is not None:
+        node_rows, guest_rows = node_rows.filter(name__in=nodes), guest_rows.filter(node__name__in=nodes)
     if vmids is not None:
         guest_rows = guest_rows.filter(vmid__in=vmids)
     nodes = list(node_rows.visible_to(user)) if kind in (None, "node", "storage") else []
@@ -92,3 +94,18 @@ def cluster_resources(user, kind: str | None = None, node: str | None = None,
     ):
         resources += [_storage_resource(n) for n in nodes]
     return resources
+
+
+def first_visible(user, fold_at: int) -> tuple[list[dict], dict[str, int]]:
+    """What a page shows first: every node and storage ``user`` may see, and the guests of each node holding at
+    most ``fold_at`` of them that the user may see; the other nodes by name with their guest counts (folded).
+    A constant number of queries; the guests read are at most ``fold_at`` per node."""
+    from django.db.models import Count
+
+    counts = dict(Guest.objects.visible_to(user).values_list("node__name").order_by().annotate(n=Count("pk")))
+    folded = {name: n for name, n in counts.items() if n > fold_at}
+    resources = cluster_resources(user, kind="node") + cluster_resources(user, kind="storage")
+    shown = [name for name in counts if name not in folded]
+    if shown:
+        resources += cluster_resources(user, kind="vm", nodes=shown)
+    return resources, folded
