@@ -99,14 +99,17 @@ def _counters(vmids: list[int] | None) -> dict[str, dict]:
 
 
 def cluster_resources(user, kind: str | None = None, node: str | None = None,
-                      vmids: list[int] | None = None, pools: bool = False) -> list[dict]:
-    """Every node, guest and storage ``user`` may see (of ``node`` only, of the guests ``vmids`` only, if given),
-    in a constant number of queries; the pools the user may audit too with ``kind="pool"``, or ``pools`` (the
-    API's unfiltered list: the live pages have no use for them)."""
+                      vmids: list[int] | None = None, pools: bool = False,
+                      nodes: list[str] | None = None) -> list[dict]:
+    """Every node, guest and storage ``user`` may see (of ``node`` or ``nodes`` only, of the guests ``vmids`` only,
+    if given), in a constant number of queries; the pools the user may audit too with ``kind="pool"``, or
+    ``pools`` (the API's unfiltered list: the live pages have no use for them)."""
     resources = []
     node_rows, guest_rows = Node.objects.all(), Guest.objects.all()
     if node is not None:
         node_rows, guest_rows = node_rows.filter(name=node), guest_rows.filter(node__name=node)
+    if nodes is not None:
+        node_rows, guest_rows = node_rows.filter(name__in=nodes), guest_rows.filter(node__name__in=nodes)
     if vmids is not None:
         guest_rows = guest_rows.filter(vmid__in=vmids)
     nodes = list(node_rows.visible_to(user)) if kind in (None, "node", "storage") else []
@@ -144,3 +147,18 @@ def _locks(vmids: list[int] | None) -> dict[int, str]:
 
 def _counter_fields(row: dict | None) -> dict:
     return {name: row[name] for name in COUNTER_FIELDS} if row else NO_COUNTERS
+
+
+def first_visible(user, fold_at: int) -> tuple[list[dict], dict[str, int]]:
+    """What a page shows first: every node and storage ``user`` may see, and the guests of each node holding at
+    most ``fold_at`` of them that the user may see; the other nodes by name with their guest counts (folded).
+    A constant number of queries; the guests read are at most ``fold_at`` per node."""
+    from django.db.models import Count
+
+    counts = dict(Guest.objects.visible_to(user).values_list("node__name").order_by().annotate(n=Count("pk")))
+    folded = {name: n for name, n in counts.items() if n > fold_at}
+    resources = cluster_resources(user, kind="node") + cluster_resources(user, kind="storage")
+    shown = [name for name in counts if name not in folded]
+    if shown:
+        resources += cluster_resources(user, kind="vm", nodes=shown)
+    return resources, folded

@@ -121,7 +121,7 @@ def run_secrets_script(etc: Path) -> subprocess.CompletedProcess:
 def process_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a process started by a test: this run's settings, on the test database."""
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "panel.settings.test", "DATABASE_URL": database_url,
-            "PANEL_TEST_RUN": RUN, **extra}
+            "PANEL_TEST_RUN": RUN, "PANEL_DB_CONN_MAX_AGE": "60", **extra}
 
 
 def start_process(args: list[str], env: dict, log: str) -> subprocess.Popen:

@@ -1177,7 +1177,8 @@ ROUTES: dict[str, Route] = {
                                                get(f"/guests/{T}/tab/options/", config_tab(TARGET)),
                                                *[get(f"/guests/{g.vmid}/tab/snapshots/", snapshots_tab(g))
                                                  for g in GUESTS],
-                                               *[get(f"/guests/{g.vmid}/tab/console/", console_tab(g)) for g in GUESTS]),
+                                               *[get(f"/guests/{g.vmid}/tab/console/", console_tab(g))
+                                                 for g in GUESTS]),
     "guests/<vmid:vmid>/console/": page(*[get(f"/guests/{g.vmid}/console/", console_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/vnc/": page(*[get(f"/guests/{g.vmid}/vnc/", display_page(g)) for g in GUESTS]),
     "guests/<vmid:vmid>/migrate/": page(post(f"/guests/{T}/migrate/", migrate(TARGET), target=NODE_B),

@@ -14,7 +14,7 @@ from guests.models import Guest
 from guests.services import CreateRequest, request_create
 from tests.support import CT_TEMPLATE, LOGS, PREFIX, assert_ok, removing_new_containers, wait_for_task
 
-from .test_pages import browser, page, wait_for_task_ok  # noqa: F401 (the browser and a logged-in page)
+from .test_pages import page, wait_for_task_ok  # noqa: F401 (a logged-in page; the browser is in conftest.py)
 
 pytestmark = pytest.mark.engines
 

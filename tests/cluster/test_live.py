@@ -140,3 +140,30 @@ def test_a_task_pushes_the_guest_it_changed_without_waiting_for_a_poll(admin_cli
         await other.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_a_first_visible_socket_sends_folded_nodes_guests_when_asked() -> None:
+    from cluster.consumers import FOLD_AT
+
+    small = NodeFactory(name="fv-small", last_seen=timezone.now())
+    big = NodeFactory(name="fv-big", last_seen=timezone.now())
+    few = [GuestFactory(node=small, state="running") for _ in range(2)]
+    many = [GuestFactory(node=big, state="stopped") for _ in range(FOLD_AT + 1)]
+    admin = AdminFactory()
+
+    async def scenario() -> None:
+        socket = WebsocketCommunicator(router, "/ws/cluster/resources/?first=visible")
+        socket.scope["user"] = admin
+        assert (await socket.connect())[0]
+        first = await socket.receive_json_from(timeout=10)
+        ids = {r["id"] for r in first["data"]}
+        assert {"node/fv-small", "node/fv-big", *(f"lxc/{g.vmid}" for g in few)} <= ids
+        assert not ids & {f"lxc/{g.vmid}" for g in many}  # folded: not sent
+        assert first["folded"] == {"fv-big": FOLD_AT + 1}
+        await socket.send_json_to({"type": "node", "node": "fv-big"})
+        opened = await socket.receive_json_from(timeout=10)
+        assert opened["node"] == "fv-big"
+        assert {r["id"] for r in opened["data"]} >= {f"lxc/{g.vmid}" for g in many}
+        await socket.disconnect()
+
+    asyncio.run(scenario())
