@@ -50,6 +50,15 @@ def migrated_images(client) -> list:
             if any(t.startswith(f"panel-migrated/{PREFIX}") for t in i.tags)]
 
 
+def exec_in(client, guest, command: str) -> str:
+    """The output of ``sh -c command`` in the guest's container (read afresh: a rollback or clone makes a new
+    one); fails the test if it fails."""
+    guest.refresh_from_db()
+    result = client.containers.get(guest.backend_id).exec_run(["sh", "-c", command])
+    assert result.exit_code == 0, result.output
+    return result.output.decode()
+
+
 def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
     """``condition()``'s first true value; fails the test, saying ``what`` was awaited, after ``timeout`` s."""
     deadline = time.monotonic() + timeout

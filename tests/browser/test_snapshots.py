@@ -6,13 +6,12 @@ import re
 import uuid
 from collections.abc import Iterator
 
-import docker
 import pytest
 from playwright.sync_api import Page, expect
 
 from guests.models import Guest
 from guests.services import CreateRequest, request_create
-from tests.support import CT_TEMPLATE, LOGS, PREFIX, assert_ok, removing_new_containers, wait_for_task
+from tests.support import CT_TEMPLATE, LOGS, PREFIX, assert_ok, exec_in, removing_new_containers, wait_for_task
 
 from .test_pages import page, wait_for_task_ok  # noqa: F401 (a logged-in page; the browser is in conftest.py)
 
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.engines
 def remove_new_containers(docker_client) -> Iterator[None]:
     with removing_new_containers(docker_client):
         yield
-
-
-def exec_in(client: docker.DockerClient, guest: Guest, command: str) -> str:
-    guest.refresh_from_db()
-    result = client.containers.get(guest.backend_id).exec_run(["sh", "-c", command])
-    assert result.exit_code == 0, result.output
-    return result.output.decode()
 
 
 def test_snapshot_change_rollback(page: Page, live_node, admin_user, docker_client) -> None:  # noqa: F811

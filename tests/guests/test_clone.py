@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import docker
 import pytest
 
 from cluster.resources import cluster_resources
@@ -25,6 +24,7 @@ from tests.support import (
     act,
     assert_ok,
     create,
+    exec_in,
     removing_new_containers,
     wait_for_task,
 )
@@ -36,13 +36,6 @@ pytestmark = pytest.mark.engines
 def remove_new_containers(docker_client) -> Iterator[None]:
     with removing_new_containers(docker_client):
         yield
-
-
-def exec_in(client: docker.DockerClient, guest: Guest, command: str) -> str:
-    guest.refresh_from_db()
-    result = client.containers.get(guest.backend_id).exec_run(["sh", "-c", command])
-    assert result.exit_code == 0, result.output
-    return result.output.decode()
 
 
 def made(admin_client, live_node, kind: str, **extra: object) -> Guest:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import docker
 import pytest
 
 from guests import snapshots
@@ -23,6 +22,7 @@ from tests.support import (
     act,
     assert_ok,
     create,
+    exec_in,
     removing_new_containers,
     wait_for_task,
 )
@@ -34,13 +34,6 @@ pytestmark = pytest.mark.engines
 def remove_new_containers(docker_client) -> Iterator[None]:
     with removing_new_containers(docker_client):
         yield
-
-
-def run(client: docker.DockerClient, guest: Guest, command: str) -> str:
-    guest.refresh_from_db()
-    result = client.containers.get(guest.backend_id).exec_run(["sh", "-c", command])
-    assert result.exit_code == 0, result.output
-    return result.output.decode()
 
 
 def tree(guest: Guest) -> list[tuple[str, str | None, bool]]:
@@ -61,13 +54,13 @@ def container(admin_client, live_node) -> Guest:
 
 
 def test_container_snapshot_rollback_and_delete(admin_user, container: Guest, docker_client) -> None:
-    run(docker_client, container, "echo before > /root/note")
+    exec_in(docker_client, container, "echo before > /root/note")
     task = wait_for_task(snapshots.request_snapshot(admin_user, container, "before", "a note"))
     assert_ok(task)
     assert task.upid.split(":")[5] == "vzsnapshot"
     assert tree(container) == [("before", None, True)]
 
-    run(docker_client, container, "echo after > /root/note")
+    exec_in(docker_client, container, "echo after > /root/note")
     assert_ok(wait_for_task(snapshots.request_snapshot(admin_user, container, "after")))
     assert tree(container) == [("before", None, False), ("after", "before", True)]
     old_backend = container.backend_id
@@ -78,7 +71,7 @@ def test_container_snapshot_rollback_and_delete(admin_user, container: Guest, do
     container.refresh_from_db()
     assert container.backend_id != old_backend and container.state == GuestState.RUNNING
     assert docker_client.containers.get(container.backend_id).labels["panel.vmid"] == str(container.vmid)
-    assert run(docker_client, container, "cat /root/note") == "before\n"
+    assert exec_in(docker_client, container, "cat /root/note") == "before\n"
     assert tree(container) == [("before", None, True), ("after", "before", False)]
 
     # A snapshot taken now hangs under "before", beside "after".
@@ -89,7 +82,7 @@ def test_container_snapshot_rollback_and_delete(admin_user, container: Guest, do
     assert_ok(task)
     assert task.upid.split(":")[5] == "vzdelsnapshot"
     assert tree(container) == [("after", None, False), ("branch", None, True)]
-    assert run(docker_client, container, "cat /root/note") == "before\n"  # still running on its image
+    assert exec_in(docker_client, container, "cat /root/note") == "before\n"  # still running on its image
 
     snapshots.update_description(admin_user, container, "after", "kept for later")
     assert Snapshot.objects.get(guest=container, name="after").description == "kept for later"
