@@ -22,6 +22,7 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 
 RENEW_EVERY = 3600.0  # s between two renewals of the process's group membership (the layer's expiry: a day)
+LEAVE_TIMEOUT = 2.0  # s given to leaving the group when the last local member has gone
 
 
 class Member(Protocol):
@@ -67,6 +68,8 @@ class Hub:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    if asyncio.current_task().cancelling():  # a cancel the layer turned into another error
+                        raise
                     logger.warning("the hub of %s could not receive; trying again", self.group, exc_info=True)
                     await asyncio.sleep(1)
                     continue
@@ -74,8 +77,10 @@ class Hub:
                     member.deliver(message)
         finally:
             renew.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(layer.group_discard(self.group, channel))
+            # Bounded: when the loop is closing, the layer's connections may never answer; a membership left
+            # behind only costs writes to a channel nobody reads until the group expires.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(layer.group_discard(self.group, channel), LEAVE_TIMEOUT)
 
     async def _renew(self, layer, channel: str) -> None:  # noqa: ANN001
         while True:

@@ -136,13 +136,17 @@ def this_run() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def fresh_channel_layer() -> Iterator[None]:
-    """Each test's event loops get a channel layer of their own: one made under another loop (a previous
-    test's, or async_to_sync's) holds locks bound to it."""
+    """Each test's event loops get a channel layer and group hubs of their own: ones made under another loop
+    (a previous test's, or async_to_sync's) hold locks and tasks bound to it."""
     from channels.layers import channel_layers
 
+    from panel.hub import _hubs
+
     channel_layers.backends.clear()
+    _hubs.clear()
     yield
     channel_layers.backends.clear()
+    _hubs.clear()
 
 
 @pytest.fixture(scope="session")
