@@ -60,8 +60,9 @@ def swept(name: str) -> bool:
     return bool(match) and (match.group(1) in (None, RUN) or not run_alive(match.group(1)))
 
 
-def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None:
-    """Remove this run's guests, disks and volumes from one node's engines, and those of dead runs."""
+def remove_guests(docker_url: str, libvirt_uri: str, storage_dir: Path | None = None) -> None:
+    """Remove this run's (and dead runs') containers, volumes and VMs from one node's engines, and with
+    ``storage_dir`` (this run's directory of that node) the VMs' files in it."""
     client = docker.DockerClient(base_url=docker_url)
     try:
         for container in client.containers.list(all=True):
@@ -70,6 +71,30 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
         for volume in client.volumes.list():
             if swept(volume.name):
                 volume.remove(force=True)
+    finally:
+        client.close()
+    conn = libvirt.open(libvirt_uri)
+    try:
+        for domain in conn.listAllDomains():
+            if swept(domain.name()):
+                if domain.isActive():
+                    domain.destroy()
+                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+    finally:
+        conn.close()
+    if storage_dir is not None and storage_dir.is_dir():
+        for entry in storage_dir.iterdir():  # the directory itself stays, with its owner
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None:
+    """Remove this run's guests, disks and volumes from one node's engines, and those of dead runs."""
+    remove_guests(docker_url, libvirt_uri)
+    client = docker.DockerClient(base_url=docker_url)
+    try:
         for image in client.images.list(filters={"label": "panel.migrated-from"}):
             if any(swept(tag.split("/", 1)[-1]) for tag in image.tags):
                 client.images.remove(image.id, force=True)
@@ -83,15 +108,6 @@ def sweep_engines(docker_url: str, libvirt_uri: str, storage_root: Path) -> None
                     continue
     finally:
         client.close()
-    conn = libvirt.open(libvirt_uri)
-    try:
-        for domain in conn.listAllDomains():
-            if swept(domain.name()):
-                if domain.isActive():
-                    domain.destroy()
-                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
-    finally:
-        conn.close()
     for directory in storage_root.glob("*"):
         if directory.is_dir() and (directory.name == RUN or not run_alive(directory.name)):
             shutil.rmtree(directory, ignore_errors=True)
@@ -222,11 +238,13 @@ def node(db: None, storage_dir: Path):
 
 @pytest.fixture
 def live_node(transactional_db: None, storage_dir: Path, worker_process: subprocess.Popen):
-    """The local node with its real worker running; data is committed so the worker sees it."""
+    """The local node with its real worker running; data is committed so the worker sees it. What the test left
+    on the engines goes with it: the worker's next poll would make guests of it for the tests after."""
     node = NodeFactory()
     poll_node(node.name)
     node.refresh_from_db()
-    return node
+    yield node
+    remove_guests(settings.PANEL_DOCKER_URL, settings.PANEL_LIBVIRT_URI, storage_dir)
 
 
 @pytest.fixture(scope="session")
@@ -263,7 +281,8 @@ def live_node2(live_node, second_node_worker: subprocess.Popen, second_node_uri:
     )
     collect(node)
     node.refresh_from_db()
-    return node
+    yield node
+    remove_guests(NODE2_DOCKER_URL, second_node_uri, NODE2_STORAGE_DIR)
 
 
 @pytest.fixture

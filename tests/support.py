@@ -59,6 +59,11 @@ def exec_in(client, guest, command: str) -> str:
     return result.output.decode()
 
 
+def log_text(task: Task) -> str:
+    """A task's log as one text."""
+    return "\n".join(task.log_lines.values_list("text", flat=True))
+
+
 def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
     """``condition()``'s first true value; fails the test, saying ``what`` was awaited, after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ from guests.models import Guest
 from nodes.poll import poll_node
 from tasks.choices import TaskStatus
 from tasks.models import Task
-from tests.support import CT_TEMPLATE, PREFIX, wait_for_line, wait_for_task, wait_until
+from tests.support import CT_TEMPLATE, PREFIX, log_text, wait_for_line, wait_for_task, wait_until
 
 pytestmark = pytest.mark.engines
 
@@ -48,10 +48,6 @@ def step_order(task: Task) -> list[str]:
     """Guest names in the order their child tasks started."""
     return [child.guest.name if child.guest else str(child.vmid)
             for child in task.children.select_related("guest").order_by("started_at", "pk")]
-
-
-def log_text(task: Task) -> str:
-    return "\n".join(task.log_lines.values_list("text", flat=True))
 
 
 def test_start_all_and_stop_all_follow_startup_order(admin_client, live_node, make_ct, docker_client) -> None:

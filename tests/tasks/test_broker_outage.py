@@ -30,6 +30,7 @@ from tests.support import (
     LOGS,
     PREFIX,
     RUN,
+    log_text,
     process_env,
     serve_asgi,
     start_process,
@@ -101,10 +102,6 @@ def start_through_the_page(server: str, guest: Guest) -> requests.Response:
     return session.post(f"{server}{reverse('guest_action', args=[guest.vmid, 'start'])}",
                         data={"csrfmiddlewaretoken": session.cookies["csrftoken"]}, headers={"Referer": page},
                         allow_redirects=False, timeout=30)
-
-
-def log_text(task: Task) -> str:
-    return "\n".join(task.log_lines.values_list("text", flat=True))
 
 
 def test_submissions_while_the_broker_is_down_run_once_it_is_back_or_fail_and_free_their_guest(

@@ -36,6 +36,7 @@ from tests.support import (
     LOGS,
     PREFIX,
     RUN,
+    log_text,
     process_env,
     process_tree,
     start_process,
@@ -132,10 +133,6 @@ def status(task: Task) -> str:
 def wait_running(*tasks: Task) -> None:
     wait_until(lambda: all(status(t) == TaskStatus.RUNNING for t in tasks), 30,
                f"{len(tasks)} tasks to run (see {LOGS}/worker-recovery-*.log)")
-
-
-def log_text(task: Task) -> str:
-    return "\n".join(task.log_lines.values_list("text", flat=True))
 
 
 def cancel(client, task: Task) -> None:
