@@ -209,6 +209,7 @@ def parse_change(guest: Guest, values: dict[str, str], delete: str = "", revert:
     kind = GuestKind(guest.kind)
     errors: dict[str, str] = {}
     values = _sockets_as_cores(guest, kind, dict(values), errors)
+    _same_nic(guest, values, errors)
     if given_digest and not DIGEST.fullmatch(given_digest):
         errors["digest"] = "a SHA1 digest of the configuration (40 hex digits) is needed"
     change = Change()
@@ -259,6 +260,16 @@ def _sockets_as_cores(guest: Guest, kind: GuestKind, values: dict[str, str], err
         cores = values.get("cores", str(int(guest.pending.get("cores") or guest.vcpus or 1)))
         values["cores"] = str(int(cores) * sockets) if str(cores).isdigit() else str(cores)
     return values
+
+
+def _same_nic(guest: Guest, values: dict[str, str], errors: dict[str, str]) -> None:
+    """``net0`` as the config reads it is taken (clients send back what they read) and changes nothing; any other
+    is refused by name: a guest's NIC is its node's network (a VM's bridge, Docker's for a container)."""
+    if "net0" not in values:
+        return
+    given, present = str(values.pop("net0")).strip(), str(current_config(guest)["net0"])
+    if given != present:
+        errors["net0"] = f"a guest's network is its node's and cannot be changed here; it is '{present}'"
 
 
 def _parse_value(guest: Guest, kind: GuestKind, key: str, raw: str) -> object:

@@ -50,6 +50,17 @@ def test_changes_are_checked_and_named(node) -> None:
         parse_change(vm, {})
 
 
+def test_the_nic_read_from_the_config_is_taken_back_and_no_other(node) -> None:
+    """Clients send back the config they read, net0 with it: that one changes nothing, another is named."""
+    for kind in ("vm", "ct"):
+        guest = GuestFactory(node=node, kind=kind, vcpus=1, memory_mib=128, name=f"rules-nic-{kind}")
+        present = guest_config(guest)["net0"]
+        assert parse_change(guest, {"net0": present, "tags": "a"}).values == {"tags": "a"}
+        with pytest.raises(ParameterErrors) as caught:
+            parse_change(guest, {"net0": "virtio,bridge=elsewhere", "tags": "a"})
+        assert set(caught.value.errors) == {"net0"} and present in caught.value.errors["net0"]
+
+
 def test_pending_values_show_in_the_config_and_change_its_digest(node) -> None:
     vm = GuestFactory(node=node, kind="vm", vcpus=1, memory_mib=128, name="rules-pending")
     before = digest(vm)
