@@ -64,6 +64,36 @@ class TemplateInfo:
 
 
 @dataclass(frozen=True)
+class PortMapping:
+    """A container port published on the host (``docker run -p [address:]host:container/protocol``)."""
+
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"  # or "udp"
+    address: str = ""  # the host address to listen on; empty: all of them
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """A named volume of the engine mounted in a container (never a host path)."""
+
+    volume: str
+    path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerOptions:
+    """What a container runs and with what, beyond its template: Docker's own settings of a container."""
+
+    command: tuple[str, ...] = ()  # the arguments run instead of the image's command; empty: the image's own
+    environment: tuple[tuple[str, str], ...] = ()
+    ports: tuple[PortMapping, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    restart: str = "no"  # Docker's restart policy: no, on-failure, always, unless-stopped
+
+
+@dataclass(frozen=True)
 class GuestSpec:
     """A request to create a guest; validated by the panel before it gets here."""
 
@@ -74,6 +104,7 @@ class GuestSpec:
     memory_mib: int
     disk_gib: int = 0
     accelerator: str = "kvm"  # VMs only: libvirt domain type, 'kvm' or 'qemu'
+    container: ContainerOptions = field(default_factory=ContainerOptions)  # containers only
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,26 @@ from django.conf import settings
 
 from access.models import Pool
 from drivers.limits import MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
+from drivers.types import ContainerOptions
 from nodes.models import Node
 from nodes.validators import validate_guest_name
+from panel.errors import InvalidRequest
 from tasks.choices import MAX_TIMEOUT
 
 from .choices import VMID_MAX, VMID_MIN, GuestKind
 from .config import memory_problem, name_problem, vcpus_problem
+from .container_options import (
+    RESTART_POLICIES,
+    parse_command,
+    parse_environment,
+    parse_ports,
+    parse_restart,
+    parse_volumes,
+)
 from .models import Guest, GuestTemplate
 
+CONTAINER_FIELDS = {"command": parse_command, "environment": parse_environment, "ports": parse_ports,
+                    "volumes": parse_volumes, "restart": parse_restart}
 MAX_STARTUP_ORDER = 999_999  # within the column, and more groups than any cluster has
 DEFAULT_MEMORY_MIB = {GuestKind.VM: 256, GuestKind.CT: 128}
 
@@ -35,6 +47,20 @@ class GuestCreateForm(forms.Form):
     startup_order = forms.IntegerField(label="Startup order", required=False, min_value=0,
                                        max_value=MAX_STARTUP_ORDER)
     start = forms.BooleanField(label="Start after created", required=False)
+    # A container's own settings (guests/container_options.py reads each one).
+    command = forms.CharField(required=False, help_text="Run instead of the template's command, e.g. "
+                              "sleep 3600 (split as a shell would, run without one).")
+    environment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                  help_text="One NAME=value per line.")
+    ports = forms.CharField(label="Published ports", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                            help_text="One [address:]host-port:container-port[/udp] per line, "
+                                      "e.g. 127.0.0.1:8080:80.")
+    volumes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                              help_text="One volume-name:/path/in/container[:ro] per line (named volumes, "
+                                        "made if missing).")
+    restart = forms.ChoiceField(label="Restart policy", choices=list(RESTART_POLICIES.items()), initial="no",
+                                required=False,
+                                help_text="What the engine does when the container's process ends.")
 
     def __init__(self, *args: object, kind: str, nodes, pools: list | None = None, pool_required: bool = False,
                  **kwargs: object) -> None:
@@ -51,6 +77,9 @@ class GuestCreateForm(forms.Form):
         self.fields["memory_mib"].initial = DEFAULT_MEMORY_MIB[self.kind]
         if self.kind is GuestKind.CT:
             del self.fields["disk_gib"]  # a container's root file system lives on the engine's storage
+        else:
+            for name in CONTAINER_FIELDS:
+                del self.fields[name]
         templates = GuestTemplate.objects.filter(kind=self.kind, node__in=nodes).order_by("name")
         names = sorted({t.name for t in templates})
         self.fields["template"].widget = forms.Select(choices=[(n, n) for n in names])
@@ -65,6 +94,8 @@ class GuestCreateForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        if self.kind is GuestKind.CT:
+            data["container"] = self._container_options(data)
         node: Node | None = data.get("node")
         if node is None:
             return data
@@ -87,6 +118,19 @@ class GuestCreateForm(forms.Form):
         if vmid and Guest.objects.filter(vmid=vmid).exists():
             self.add_error("vmid", f"VMID {vmid} is already in use")
         return data
+
+
+    def _container_options(self, data: dict) -> ContainerOptions:
+        """The container's own settings, each field's problem named on that field."""
+        values = {}
+        for name, parse in CONTAINER_FIELDS.items():
+            if name not in data:  # already refused by its field
+                continue
+            try:
+                values[name] = parse(data[name])
+            except InvalidRequest as exc:
+                self.add_error(name, exc.message)
+        return ContainerOptions(**values)
 
 
 class MigrateForm(forms.Form):

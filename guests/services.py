@@ -13,6 +13,7 @@ from access.audit import audited
 from access.events import access_changed
 from access.models import Pool
 from cluster.events import publish_guest_changed
+from drivers.types import ContainerOptions
 from drivers.types import GuestKind as DriverGuestKind
 from nodes.choices import NodeStatus
 from nodes.models import LOCAL_STORAGE, Node
@@ -21,6 +22,7 @@ from tasks.models import Task
 from tasks.services import check_timeout, submit
 
 from .choices import ALLOWED_STATES, VM_ONLY_ACTIONS, GuestAction, GuestKind, GuestState
+from .container_options import as_params
 from .inventory import next_vmid
 from .models import Guest
 
@@ -113,6 +115,7 @@ class CreateRequest:
     startup_down: int | None = None
     description: str = ""
     tags: str = ""
+    container: ContainerOptions | None = None  # a container's command, environment, ports, volumes, restart
 
 
 def may_place_on(user: AbstractBaseUser, node: Node) -> bool:
@@ -199,6 +202,7 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
                         "memory_mib": request.memory_mib,
                         "disk_gib": request.disk_gib,
                         "start": request.start,
+                        **({"container": as_params(request.container)} if request.container else {}),
                     },
                 )
         except IntegrityError:

@@ -133,6 +133,7 @@ WIZARD_STEPS = [
     ("General", ["node", "vmid", "name", "pool"]),
     ("Template", ["template"]),
     ("Resources", ["vcpus", "memory_mib", "disk_gib"]),
+    ("Container", ["command", "environment", "ports", "volumes", "restart"]),
     ("Start", ["onboot", "startup_order", "start"]),
 ]
 
@@ -194,6 +195,7 @@ class GuestCreateView(PanelPageMixin, FormView):
             startup_order=data.get("startup_order"),
             start=data["start"],
             pool=data.get("pool"),
+            container=data.get("container"),
         )
         try:
             task = request_create(self.request.user, create)

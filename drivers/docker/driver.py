@@ -17,6 +17,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 from docker.models.images import Image
+from docker.types import Mount
 
 from ..base import GuestDriver, Interrupt, Progress, no_progress
 from ..errors import (
@@ -35,6 +36,7 @@ from ..terminal import Terminal
 from ..types import (
     CloneSpec,
     ConfigChange,
+    ContainerOptions,
     EngineInfo,
     GuestInfo,
     GuestKind,
@@ -214,6 +216,7 @@ class DockerDriver(GuestDriver):
                     mem_limit=spec.memory_mib * 1024 * 1024,
                     nano_cpus=spec.vcpus * 1_000_000_000,
                     detach=True,
+                    **_container_options(spec.container),
                 )
                 return self._info(container, with_usage=False)
         except GuestAlreadyExists as exc:
@@ -443,3 +446,24 @@ def _uptime(attrs: dict) -> int:
         return max(int((datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()), 0)
     except ValueError:
         return 0
+
+
+def _container_options(options: ContainerOptions) -> dict:
+    """docker-py's arguments of create for what the user asked beyond the template (each one only when asked,
+    so that the image's own command and environment stay otherwise)."""
+    arguments: dict = {}
+    if options.command:
+        arguments["command"] = list(options.command)  # a list: run as arguments, never through a shell
+    if options.environment:
+        arguments["environment"] = dict(options.environment)
+    if options.ports:
+        arguments["ports"] = {}
+        for port in options.ports:
+            published = (port.address, port.host_port) if port.address else port.host_port
+            arguments["ports"].setdefault(f"{port.container_port}/{port.protocol}", []).append(published)
+    if options.volumes:
+        arguments["mounts"] = [Mount(target=v.path, source=v.volume, type="volume", read_only=v.read_only)
+                               for v in options.volumes]  # the engine makes a missing volume
+    if options.restart != "no":
+        arguments["restart_policy"] = {"Name": options.restart}
+    return arguments

@@ -6,6 +6,7 @@ from drivers.types import GuestSpec
 from tasks.context import TaskContext
 from tasks.registry import register
 
+from ..container_options import from_params
 from ..inventory import refresh_guest
 from ..purge import purge
 from .common import refresh, target
@@ -23,6 +24,7 @@ def create(context: TaskContext) -> str:
         memory_mib=int(params["memory_mib"]),
         disk_gib=int(params.get("disk_gib") or 0),
         accelerator=context.node.accelerator,
+        container=from_params(params.get("container")),
     )
     context.log(f"creating {guest} from template {spec.template}: {spec.vcpus} vCPU, {spec.memory_mib} MiB"
                 + (f", {spec.disk_gib} GiB disk" if spec.disk_gib else ""))

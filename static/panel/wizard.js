@@ -20,7 +20,7 @@
   }
   tabs.forEach((tab, i) => tab.addEventListener("click", () => show(i)));
   back.addEventListener("click", () => show(step - 1));
-  next.addEventListener("click", () => { show(step + 1); panels[step].querySelector("input, select")?.focus(); });
+  next.addEventListener("click", () => { show(step + 1); panels[step].querySelector("input, select, textarea")?.focus(); });
 
   const touched = new Set();
   let errors = {};

@@ -49,7 +49,7 @@ def test_create_power_and_delete_a_container(page: Page, live_node) -> None:
     expect(page.locator(".field-error[data-error-for=name]")).to_contain_text("is not a valid guest name")
 
     page.fill("#id_name", f"{PREFIX}browser")
-    page.click("[data-step='3']")
+    page.click("[role=tab]:has-text('Start')")
     page.check("#id_start")
     page.click("form.form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/tasks/UPID:"), timeout=30_000)

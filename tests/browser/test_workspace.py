@@ -168,7 +168,7 @@ def test_pool_user_sees_only_their_pool_and_no_control_they_may_not_use(session:
 
 
 def test_wizard_refuses_bad_input_field_by_field_then_creates_a_running_container(session: Session, admin_user,
-                                                                                   live_node) -> None:
+                                                                                   live_node, docker_client) -> None:
     page = session.login(admin_user.username)
     page.click("header >> text=Create CT")
     name, vmid = page.locator("#id_name"), page.locator("#id_vmid")
@@ -194,6 +194,14 @@ def test_wizard_refuses_bad_input_field_by_field_then_creates_a_running_containe
     expect(memory).to_be_focused()
     memory.fill("64")
     expect(page.locator("[data-error-for=memory_mib]")).to_have_text("")
+    page.click("[data-wizard-next]")  # the container's own settings
+    ports = page.locator("#id_ports")
+    ports.fill("8080:99999")
+    expect(page.locator("[data-error-for=ports]")).to_have_text("port 99999 is not within 1 and 65535")
+    ports.fill("")
+    expect(page.locator("[data-error-for=ports]")).to_have_text("")
+    page.fill("#id_command", "sleep 3600")
+    page.fill("#id_environment", "MODE=wizard")
     page.click("[data-wizard-next]")
     page.check("#id_start")
     page.click("form[data-wizard] button[type=submit]")
@@ -201,6 +209,8 @@ def test_wizard_refuses_bad_input_field_by_field_then_creates_a_running_containe
     expect(page.locator("#task-status")).to_have_text("OK", timeout=90_000)
     expect(page.locator("#task-ended")).not_to_have_text("—")  # the task page's end, pushed
     guest = Guest.objects.get(name=f"{PREFIX}wizard")
+    config = docker_client.containers.get(guest.backend_id).attrs["Config"]
+    assert config["Cmd"] == ["sleep", "3600"] and "MODE=wizard" in config["Env"]
     # The state the worker read back at the task's end, pushed: no poll has run since.
     expect(tree_item(page, guest)).to_have_attribute("title", f"{guest.vmid} ({guest.name}) (running)",
                                                      timeout=BOUND)

@@ -92,6 +92,13 @@ def engine_guests(docker_client: docker.DockerClient) -> tuple[set[str], set[str
         ("vm", {"disk_gib": 100000}, "disk_gib", "less than or equal to 4096"),
         ("ct", {"vmid": 99}, "vmid", "greater than or equal to 100"),
         ("ct", {"vmid": "abc"}, "vmid", "Enter a whole number"),
+        ("ct", {"command": "sh -c 'unclosed"}, "command", "the command cannot be read"),
+        ("ct", {"environment": "1X=y"}, "environment", "is not NAME=value"),
+        ("ct", {"ports": "8080:99999"}, "ports", "port 99999 is not within 1 and 65535"),
+        ("ct", {"ports": "8080:80\n8080:81"}, "ports", "host port 8080/tcp is published twice"),
+        ("ct", {"volumes": "/etc:/host-etc"}, "volumes", "only named volumes, never a path of the node"),
+        ("ct", {"volumes": "data:../up"}, "volumes", "is not an absolute path in the container"),
+        ("ct", {"restart": "sometimes"}, "restart", "Select a valid choice"),
     ],
 )
 def test_bad_create_input_is_refused_with_a_message(
