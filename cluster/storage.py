@@ -9,14 +9,10 @@ volumes are those of the guests the user may see.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from django.conf import settings
 
 from access import permissions
 from guests.models import Guest, GuestTemplate
-from guests.uploads import ISO_NAME
 from nodes.choices import NodeStatus
 from nodes.models import LOCAL_STORAGE, STORAGE_CONTENT, Node
 from panel.errors import Forbidden, NotFound
@@ -50,21 +46,12 @@ def status(node: Node) -> dict:
             "used_fraction": used / total if total else 0.0}
 
 
-def iso_dir(node: Node) -> Path | None:
-    """Where the node keeps ISO images, when that node is the one this process runs on."""
-    return node.iso_dir if node.name == settings.PANEL_NODE_NAME else None
-
-
 def _isos(node: Node) -> list[dict]:
-    directory = iso_dir(node)
-    if directory is None or not directory.is_dir():
-        return []
     volumes = []
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if entry.is_file(follow_symlinks=False) and ISO_NAME.match(entry.name):
-            info = entry.stat(follow_symlinks=False)
-            volumes.append({"volid": f"{LOCAL_STORAGE}:iso/{entry.name}", "content": "iso", "format": "iso",
-                            "size": info.st_size, "ctime": int(info.st_mtime)})
+    for entry in node.iso_images():
+        info = entry.stat(follow_symlinks=False)
+        volumes.append({"volid": f"{LOCAL_STORAGE}:iso/{entry.name}", "content": "iso", "format": "iso",
+                        "size": info.st_size, "ctime": int(info.st_mtime)})
     return volumes
 
 

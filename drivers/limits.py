@@ -18,6 +18,10 @@ DOCKER_MIN_MEMORY_MIB = 6  # the Docker engine refuses a memory limit below 6 Mi
 # final newline.
 BRIDGE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
 
+# An ISO image in a node's storage, in ISO_DIR under its storage directory (Proxmox's template/iso of "local").
+ISO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(iso|img)\Z")
+ISO_DIR = "template/iso"
+
 # A guest name: a host name of '.'-separated labels (letters, digits, inner '-'), at most 63 characters in all.
 # Docker's container names ([a-zA-Z0-9][a-zA-Z0-9_.-]*) and libvirt's domain names (any text) both take it, and the
 # guest can use its name as its host name.

@@ -105,6 +105,7 @@ class GuestSpec:
     disk_gib: int = 0
     accelerator: str = "kvm"  # VMs only: libvirt domain type, 'kvm' or 'qemu'
     container: ContainerOptions = field(default_factory=ContainerOptions)  # containers only
+    iso: str = ""  # VMs only: an ISO image of the node's storage to boot from, with an empty disk (no template)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ class GuestCreateForm(forms.Form):
     """Create a VM or a container from one of a node's templates."""
 
     node = forms.ModelChoiceField(queryset=Node.objects.all(), to_field_name="name")
-    template = forms.CharField(max_length=128)
+    template = forms.CharField(max_length=128, required=False)
+    iso = forms.CharField(label="ISO image", max_length=256, required=False,
+                          help_text="Or boot from an ISO image of the node's storage, onto an empty disk.")
     # No max_length: a browser cuts a longer name silently at the input's maxlength; the rule refuses it instead.
     name = forms.CharField(validators=[validate_guest_name], help_text="At most 63 characters.")
     vmid = forms.IntegerField(
@@ -82,9 +84,17 @@ class GuestCreateForm(forms.Form):
                 del self.fields[name]
         templates = GuestTemplate.objects.filter(kind=self.kind, node__in=nodes).order_by("name")
         names = sorted({t.name for t in templates})
-        self.fields["template"].widget = forms.Select(choices=[(n, n) for n in names])
-        if len(names) == 1:
-            self.fields["template"].initial = names[0]
+        isos = sorted({e.name for node in nodes for e in node.iso_images()}) if self.kind is GuestKind.VM else []
+        if isos:
+            self.fields["iso"].widget = forms.Select(choices=[("", "none: from the template"),
+                                                             *((n, n) for n in isos)])
+            names.insert(0, "")  # an ISO's VM has no template
+        else:  # a container has no ISO; a VM has one only when the node holds some
+            del self.fields["iso"]
+        self.fields["template"].widget = forms.Select(
+            choices=[(n, n or "none: from the ISO image") for n in names])
+        if len([n for n in names if n]) == 1:
+            self.fields["template"].initial = next(n for n in names if n)
         # Preselect the node this panel runs on, or the only one there is.
         node_names = list(self.fields["node"].queryset.values_list("name", flat=True))
         if settings.PANEL_NODE_NAME in node_names:
@@ -99,10 +109,16 @@ class GuestCreateForm(forms.Form):
         node: Node | None = data.get("node")
         if node is None:
             return data
-        template_name = data.get("template")
+        template_name, iso = data.get("template"), data.get("iso")
         template = GuestTemplate.objects.filter(node=node, kind=self.kind, name=template_name).first()
         if template_name and template is None:
             self.add_error("template", f"template '{template_name}' does not exist on node {node.name}")
+        if iso and template_name:
+            self.add_error("iso", "a VM boots either a template or an ISO image, not both")
+        elif iso and iso not in {e.name for e in node.iso_images()}:
+            self.add_error("iso", f"ISO image '{iso}' is not in the storage of node {node.name}")
+        elif not iso and not template_name and "template" not in self.errors:
+            self.add_error("template", "choose a template" + (" or an ISO image" if "iso" in self.fields else ""))
         # The rules every creation and change of a guest follows (guests/config.py).
         memory = data.get("memory_mib")
         problem = memory is not None and memory_problem(node, self.kind, template.name if template else "", memory)

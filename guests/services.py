@@ -116,6 +116,7 @@ class CreateRequest:
     description: str = ""
     tags: str = ""
     container: ContainerOptions | None = None  # a container's command, environment, ports, volumes, restart
+    iso: str = ""  # a VM's ISO image to boot from, instead of a template
 
 
 def may_place_on(user: AbstractBaseUser, node: Node) -> bool:
@@ -203,6 +204,7 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
                         "disk_gib": request.disk_gib,
                         "start": request.start,
                         **({"container": as_params(request.container)} if request.container else {}),
+                        **({"iso": request.iso} if request.iso else {}),
                     },
                 )
         except IntegrityError:

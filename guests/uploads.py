@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from access import permissions
 from access.audit import audited
+from drivers.limits import ISO_NAME
 from nodes.choices import NodeStatus
 from nodes.models import LOCAL_STORAGE, Node
 from panel.errors import Conflict, Forbidden, InvalidRequest, NodeUnavailable
@@ -26,7 +27,6 @@ from tasks.services import submit
 
 from .models import GuestTemplate
 
-ISO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(iso|img)$")
 # A container template archive; the template is named by what comes before the archive's extension.
 TEMPLATE_ARCHIVE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,62}?)\.(tar|tar\.gz|tgz|tar\.xz)$")
 CONTENTS = ("iso", "vztmpl")

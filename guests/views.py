@@ -131,7 +131,7 @@ class GuestActionView(PanelPageMixin, View):
 # The create wizard's steps, as Proxmox's: the fields of GuestCreateForm on each.
 WIZARD_STEPS = [
     ("General", ["node", "vmid", "name", "pool"]),
-    ("Template", ["template"]),
+    ("Template", ["template", "iso"]),
     ("Resources", ["vcpus", "memory_mib", "disk_gib"]),
     ("Container", ["command", "environment", "ports", "volumes", "restart"]),
     ("Start", ["onboot", "startup_order", "start"]),
@@ -196,6 +196,7 @@ class GuestCreateView(PanelPageMixin, FormView):
             start=data["start"],
             pool=data.get("pool"),
             container=data.get("container"),
+            iso=data.get("iso") or "",
         )
         try:
             task = request_create(self.request.user, create)

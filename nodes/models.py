@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from access import permissions
 from access.querysets import RestrictedQuerySet
+from drivers.limits import ISO_DIR, ISO_NAME
 from drivers.registry import NodeEndpoints
 from panel.celery import node_queue
 
@@ -96,7 +98,17 @@ class Node(models.Model):
     @property
     def iso_dir(self) -> Path:
         """Where the node's storage ``local`` keeps ISO images (Proxmox's template/iso)."""
-        return Path(self.storage_dir) / "template" / "iso"
+        return Path(self.storage_dir) / ISO_DIR
+
+    def iso_images(self) -> list[os.DirEntry]:
+        """The ISO images of the node's storage, by name, when this process runs on that node (its files are not
+        this process's to read otherwise: empty)."""
+        directory = self.iso_dir
+        if self.name != settings.PANEL_NODE_NAME or not directory.is_dir():
+            return []
+        return sorted((entry for entry in os.scandir(directory)
+                       if entry.is_file(follow_symlinks=False) and ISO_NAME.match(entry.name)),
+                      key=lambda entry: entry.name)
 
     @property
     def upload_dir(self) -> Path:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.models import Pool
-from drivers.limits import MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
+from drivers.limits import ISO_NAME, MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
 from guests.choices import VMID_MAX, VMID_MIN, GuestAction, GuestKind
 from guests.config import (
     MIN_MEMORY_MIB,
@@ -37,7 +38,7 @@ VM_DISKS = ("scsi0", "virtio0", "sata0", "ide0")
 # Options Proxmox clients send that mean nothing to these engines and change nothing: accepted, not kept.
 IGNORED = {GuestKind.CT: {"arch", "ostype", "unprivileged", "swap", "cmode", "console", "tty", "features"},
            GuestKind.VM: {"ostype", "sockets", "scsihw", "agent", "boot", "bootdisk", "cpu", "numa", "kvm", "acpi",
-                          "ide2", "cdrom", "vga", "serial0", "balloon", "bios"}}
+                          "vga", "serial0", "balloon", "bios"}}
 ARCHIVE = re.compile(r"\.(tar\.(gz|xz|zst)|tgz)\Z")
 # storage:size, Proxmox's way of asking for a new volume (size in GiB), with options after a comma.
 NEW_VOLUME = re.compile(r"(?P<storage>[a-z][a-z0-9._-]*):(?P<size>[0-9]{1,6}(\.[0-9]{1,3})?)(,.*)?\Z",
@@ -86,7 +87,7 @@ def create_request(values: dict, node: Node, kind: GuestKind) -> CreateRequest:
     name_key = "name" if kind is GuestKind.VM else "hostname"
     disk_keys = VM_DISKS if kind is GuestKind.VM else ("rootfs",)
     known = {"vmid", name_key, "memory", "cores", "net0", "onboot", "startup", "pool", "start", "description",
-             "tags", *disk_keys, *IGNORED[kind]} | ({"ostemplate"} if kind is GuestKind.CT else set())
+             "tags", *disk_keys, *IGNORED[kind]} | ({"ostemplate"} if kind is GuestKind.CT else {"ide2", "cdrom"})
     for key in values:
         if key not in known:
             errors[key] = UNKNOWN
@@ -105,10 +106,12 @@ def create_request(values: dict, node: Node, kind: GuestKind) -> CreateRequest:
     vmid = read("vmid", lambda v: decimal(v, "vmid", minimum=VMID_MIN, maximum=VMID_MAX))
     if vmid is not None and Guest.objects.filter(vmid=vmid).exists():
         errors["vmid"] = f"VM {vmid} already exists"
-    template = read("ostemplate", _ostemplate) if kind is GuestKind.CT else _vm_template(node)
+    cdrom = [key for key in ("ide2", "cdrom") if kind is GuestKind.VM and key in values]
+    iso = read(cdrom[0], lambda v: _iso(v, node), "") if cdrom else ""
+    template = read("ostemplate", _ostemplate) if kind is GuestKind.CT else ("" if iso else _vm_template(node))
     if kind is GuestKind.CT and "ostemplate" not in values:
         errors["ostemplate"] = "property is missing and it is not optional"
-    if kind is GuestKind.VM and not template:
+    if kind is GuestKind.VM and not template and not iso and not cdrom:
         errors["node"] = f"node {node.name} has no VM template to make a VM from"
     if template and not GuestTemplate.objects.filter(node=node, kind=kind, name=template).exists():
         errors["ostemplate" if kind is GuestKind.CT else "template"] = (
@@ -152,12 +155,10 @@ def create_request(values: dict, node: Node, kind: GuestKind) -> CreateRequest:
     return CreateRequest(node=node, kind=kind, name=name, template=template, vcpus=cores, memory_mib=memory,
                          disk_gib=disk_gib, vmid=vmid, onboot=onboot, startup_order=spec.get("order"), start=start,
                          pool=pool, startup_up=spec.get("up"), startup_down=spec.get("down"),
-                         description=description, tags=tags)
+                         description=description, tags=tags, iso=iso)
 
 
 def _default_name(kind: GuestKind) -> str:
-    from django.conf import settings
-
     return f"{settings.PANEL_GUEST_NAME_PREFIX}{'vm' if kind is GuestKind.VM else 'ct'}"
 
 
@@ -169,6 +170,24 @@ def _ostemplate(value: str) -> str:
         raise InvalidRequest(f"a container template of storage '{LOCAL_STORAGE}' is needed, such as "
                              f"{LOCAL_STORAGE}:vztmpl/busybox, not {value[:60]!r}")
     return ARCHIVE.sub("", name)
+
+
+def _iso(value: str, node: Node) -> str:
+    """``local:iso/NAME.iso[,media=cdrom]``: the VM boots that image of the node's storage onto its empty disk
+    (no CD, ``none`` or ``cdrom``, is no image: the VM is made from the node's template)."""
+    volume, _, options = value.strip().partition(",")
+    if options and options != "media=cdrom":
+        raise InvalidRequest(f"only media=cdrom is taken with a CD image, not {options[:40]!r}")
+    if volume in ("none", "cdrom"):
+        return ""
+    storage, _, path = volume.partition(":")
+    content, _, name = path.partition("/")
+    if storage != LOCAL_STORAGE or content != "iso" or not ISO_NAME.match(name):
+        raise InvalidRequest(f"an ISO image of storage '{LOCAL_STORAGE}' is needed, such as "
+                             f"{LOCAL_STORAGE}:iso/NAME.iso,media=cdrom, not {value[:60]!r}")
+    if node.name == settings.PANEL_NODE_NAME and name not in {e.name for e in node.iso_images()}:
+        raise InvalidRequest(f"volume '{volume}' does not exist")
+    return name
 
 
 def _vm_template(node: Node) -> str:

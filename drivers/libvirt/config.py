@@ -115,6 +115,8 @@ class GuestDisk(ConfigObject):
         _sub(root, "driver", name="qemu", type=self.format)
         _sub(root, "source", **{"file" if self.type == "file" else "dev": self.source})
         _sub(root, "target", dev=self.target, bus=self.bus)
+        if self.device == "cdrom":
+            _sub(root, "readonly")
         return root
 
     @classmethod
@@ -296,6 +298,7 @@ class GuestConfig(ConfigObject):
     initrd: str | None = None
     cmdline: str | None = None
     nvram: str | None = None  # UEFI variable store: undefine must be told to remove it
+    boot: list[str] = field(default_factory=list)  # the firmware's boot order (hd, cdrom...); empty: libvirt's
     features: list[str] = field(default_factory=lambda: ["acpi"])
     on_poweroff: str = "destroy"
     on_reboot: str = "restart"
@@ -305,7 +308,12 @@ class GuestConfig(ConfigObject):
 
     @property
     def disks(self) -> list[GuestDisk]:
-        return [d for d in self.devices if isinstance(d, GuestDisk)]
+        """The VM's own disks; CD/DVD drives are not among them (their images are shared, never the VM's)."""
+        return [d for d in self.devices if isinstance(d, GuestDisk) and d.device != "cdrom"]
+
+    @property
+    def cdroms(self) -> list[GuestDisk]:
+        return [d for d in self.devices if isinstance(d, GuestDisk) and d.device == "cdrom"]
 
     @property
     def serials(self) -> list[GuestSerial]:
@@ -322,6 +330,8 @@ class GuestConfig(ConfigObject):
         _sub(root, "vcpu", str(self.vcpus))
         os_element = _sub(root, "os")
         _sub(os_element, "type", self.os_type, arch=self.arch, machine=self.machine)
+        for device in self.boot:
+            _sub(os_element, "boot", dev=device)
         for tag in ("nvram", "kernel", "initrd", "cmdline"):
             if getattr(self, tag) is not None:
                 _sub(os_element, tag, getattr(self, tag))
@@ -359,6 +369,7 @@ class GuestConfig(ConfigObject):
             initrd=element.findtext("os/initrd"),
             cmdline=element.findtext("os/cmdline"),
             nvram=element.findtext("os/nvram"),
+            boot=[b.get("dev", "") for b in element.iterfind("os/boot")],
             features=[_localname(f) for f in features if _localname(f)] if features is not None else [],
             on_poweroff=element.findtext("on_poweroff", ""),
             on_reboot=element.findtext("on_reboot", ""),

@@ -27,6 +27,8 @@ from ..errors import (
 )
 from ..limits import (
     ACCELERATORS,
+    ISO_DIR,
+    ISO_NAME,
     MAX_DISK_GIB,
     check_bridge_name,
     check_guest_name,
@@ -155,7 +157,8 @@ class LibvirtDriver(GuestDriver):
 
     # -- create and delete -------------------------------------------------------------------
 
-    def _validate(self, spec: GuestSpec) -> templates.VmTemplate:
+    def _validate(self, spec: GuestSpec) -> templates.VmTemplate | None:
+        """The template of ``spec`` (None: it boots an ISO image)."""
         check_guest_name(spec.name, "VM")
         if spec.vmid < 1:
             raise InvalidSpec(f"vmid must be a positive integer, not {spec.vmid}")
@@ -165,12 +168,30 @@ class LibvirtDriver(GuestDriver):
             raise InvalidSpec("a VM needs at least 1 vCPU")
         if not 1 <= spec.disk_gib <= MAX_DISK_GIB:
             raise InvalidSpec(f"disk size must be between 1 and {MAX_DISK_GIB} GiB, not {spec.disk_gib}")
+        if spec.iso:
+            self.iso_path(spec.iso)
+            return None
         template = templates.load_template(self.template_dir, spec.template)
         if spec.memory_mib < template.min_memory_mib:
             raise InvalidSpec(f"memory must be at least {template.min_memory_mib} MiB for template '{template.name}'")
         return template
 
-    def _guest_config(self, spec: GuestSpec, template: templates.VmTemplate, disk: str) -> GuestConfig:
+    def iso_path(self, name: str) -> str:
+        """The file of ISO image ``name`` in this node's storage; refuses a name that is no plain file name there."""
+        if not ISO_NAME.match(name):
+            raise InvalidSpec(f"'{name[:60]}' is not the name of an ISO image (NAME.iso or NAME.img)")
+        path = os.path.join(self.storage_dir, ISO_DIR, name)
+        if not os.path.isfile(path):
+            raise InvalidSpec(f"ISO image '{name}' does not exist in this node's storage")
+        return path
+
+    def _guest_config(self, spec: GuestSpec, template: templates.VmTemplate | None, disk: str) -> GuestConfig:
+        """A template's VM boots its kernel directly from a blank disk; an ISO's boots the CD first, then the disk
+        it installs on."""
+        devices: list = [GuestDisk(source=disk, target="vda", bus="virtio", format="qcow2")]
+        if template is None:
+            devices.append(GuestDisk(source=self.iso_path(spec.iso), target="hdc", bus="ide", format="raw",
+                                     device="cdrom"))
         return GuestConfig(
             virt_type=spec.accelerator,
             name=spec.name,
@@ -178,22 +199,23 @@ class LibvirtDriver(GuestDriver):
             vcpus=spec.vcpus,
             arch="x86_64",
             machine="pc",
-            kernel=template.kernel,
-            initrd=template.initrd,
-            cmdline=template.cmdline,
+            kernel=template.kernel if template else None,
+            initrd=template.initrd if template else None,
+            cmdline=template.cmdline if template else None,
+            boot=[] if template else ["cdrom", "hd"],
             features=["acpi"],  # shutdown and reboot press the ACPI power button
             on_poweroff="destroy",
             on_reboot="restart",
             on_crash="destroy",
             devices=[
-                GuestDisk(source=disk, target="vda", bus="virtio", format="qcow2"),
+                *devices,
                 GuestInterface.on(self.bridge),
                 GuestSerial(log_file=vm_files.console_log_path(self.storage_dir, spec.vmid), log_append=False),
                 GuestConsole(),
                 GuestGraphics(type="vnc", listen="127.0.0.1", autoport=True),
                 GuestMemballoon(model="virtio", stats_period=10),
             ],
-            metadata=GuestMetadata(vmid=spec.vmid, template=template.name),
+            metadata=GuestMetadata(vmid=spec.vmid, template=template.name if template else ""),
         )
 
     def create(self, spec: GuestSpec) -> GuestInfo:

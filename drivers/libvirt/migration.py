@@ -126,8 +126,11 @@ class VmMigration(MigrationSteps):
 
     def check(self) -> None:
         reasons = sorted({why for path, why in HOST_DEVICES if self.domain.find(path) is not None})
+        for cdrom in self.config.cdroms:
+            if cdrom.source:  # as Proxmox: the image is the node's, the target may not have it
+                reasons.append(f"a local CD/DVD image is attached ({os.path.basename(cdrom.source)})")
         for disk in self.config.disks:
-            if disk.type != "file" and not (disk.device == "cdrom" and not disk.source):
+            if disk.type != "file":
                 reasons.append(f"disk {disk.source or disk.target} is not a file ({disk.type})")
             elif disk.source and not vm_files.is_under(disk.source, self.source.storage_dir):
                 reasons.append(f"disk {disk.source} is outside the node's storage {self.source.storage_dir} "

@@ -25,8 +25,10 @@ def create(context: TaskContext) -> str:
         disk_gib=int(params.get("disk_gib") or 0),
         accelerator=context.node.accelerator,
         container=from_params(params.get("container")),
+        iso=params.get("iso") or "",
     )
-    context.log(f"creating {guest} from template {spec.template}: {spec.vcpus} vCPU, {spec.memory_mib} MiB"
+    origin = f"ISO image {spec.iso}" if spec.iso else f"template {spec.template}"
+    context.log(f"creating {guest} from {origin}: {spec.vcpus} vCPU, {spec.memory_mib} MiB"
                 + (f", {spec.disk_gib} GiB disk" if spec.disk_gib else ""))
     try:
         info = driver.create(spec)

@@ -10,6 +10,8 @@ PACKAGES=(
     python3-venv python3-dev gcc pkg-config libvirt-dev libpq-dev
     # guest templates: busybox for the container image and the VM's initramfs, kernel module tools
     busybox-static cpio gzip xz-utils kmod
+    # the tiny-linux ISO image (GRUB for BIOS on a CD), to try a VM booted from an ISO
+    grub-pc-bin grub-common xorriso mtools
     # the set-up scripts themselves (ps, and openssl for the secret key and certificates; minimal images lack them)
     procps openssl
     # browser tests, network namespaces for multi-node tests

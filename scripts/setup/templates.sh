@@ -2,11 +2,13 @@
 # Build the local guest templates without any registry; skip those that exist.
 #   container: Docker image panel-templates/busybox:latest (docker import of a busybox root file system)
 #   VM:        /var/lib/panel/templates/vm/tiny-linux/ (Debian cloud kernel + busybox initramfs)
+#   ISO:       /var/lib/panel/templates/iso/tiny-linux.iso (the same on a bootable CD), offered in local storage
 set -euo pipefail
 
 TEMPLATE_DIR=${PANEL_TEMPLATE_DIR:-/var/lib/panel/templates}
 IMAGE=panel-templates/busybox:latest
 VM_DIR=$TEMPLATE_DIR/vm/tiny-linux
+ISO_DIR=$TEMPLATE_DIR/iso
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Guest drivers that the Debian cloud kernel builds as modules (=m in its /boot/config-*):
 # ACPI power button and its input events (shutdown, reboot), virtio PCI transport, disks, network.
@@ -140,5 +142,39 @@ JSON
     echo "$stamp" >"$VM_DIR/.build"
 }
 
+build_vm_iso() {
+    # The VM template's kernel and initramfs on a bootable CD (GRUB, BIOS), as an image of the local storage:
+    # a VM made from it boots the CD onto an empty disk, like an installer. Rebuilt with the VM template.
+    local iso=$ISO_DIR/tiny-linux.iso stamp root=$WORK/iso
+    stamp=$(cat "$VM_DIR/.build")
+    if [ ! -f "$iso" ] || [ "$(cat "$ISO_DIR/.tiny-linux.build" 2>/dev/null)" != "$stamp" ]; then
+        echo "building ISO image $iso"
+        mkdir -p "$root/boot/grub" "$ISO_DIR"
+        cp "$VM_DIR/vmlinuz" "$VM_DIR/initrd.img" "$root/boot/"
+        cat >"$root/boot/grub/grub.cfg" <<'GRUB'
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=0
+menuentry "tiny-linux" {
+  linux /boot/vmlinuz console=ttyS0 panic=-1 quiet
+  initrd /boot/initrd.img
+}
+GRUB
+        grub-mkrescue -o "$iso.new" "$root" >/dev/null 2>&1
+        chmod 0644 "$iso.new"
+        mv -f "$iso.new" "$iso"
+        echo "$stamp" >"$ISO_DIR/.tiny-linux.build"
+    fi
+    # Offered in the local storage of this node (Proxmox's template/iso) unless the admin removed or replaced it.
+    local storage_iso=${PANEL_STORAGE_DIR:-/var/lib/panel/images}/template/iso
+    if [ ! -e "$storage_iso/tiny-linux.iso" ] && [ ! -e "$storage_iso/.tiny-linux.offered" ]; then
+        install -d "$storage_iso"
+        install -m 0644 "$iso" "$storage_iso/tiny-linux.iso"
+        touch "$storage_iso/.tiny-linux.offered"
+    fi
+}
+
 build_container_template
 build_vm_template
+build_vm_iso

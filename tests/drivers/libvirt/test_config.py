@@ -83,6 +83,18 @@ def test_round_trip() -> None:
     assert GuestConfig.parse_str(config.to_xml()) == config
 
 
+def test_a_cd_image_is_read_only_apart_from_the_disks_and_first_in_the_boot_order() -> None:
+    disk = GuestDisk(source="/srv/vm-1-disk-0.qcow2")
+    cdrom = GuestDisk(source="/srv/template/iso/a.iso", target="hdc", bus="ide", format="raw", device="cdrom")
+    config = make_config(kernel=None, initrd=None, cmdline=None, boot=["cdrom", "hd"], devices=[disk, cdrom])
+    root = parse_xml(config.to_xml())
+    assert [b.get("dev") for b in root.iterfind("os/boot")] == ["cdrom", "hd"]
+    assert root.find("devices/disk[@device='cdrom']/readonly") is not None
+    assert root.find("devices/disk[@device='disk']/readonly") is None
+    parsed = GuestConfig.parse_str(config.to_xml())
+    assert parsed == config and parsed.disks == [disk] and parsed.cdroms == [cdrom]
+
+
 def test_bridged_nic_and_user_networking() -> None:
     bridged = GuestInterface.on("panelbr0", mac="52:54:00:12:34:56")
     root = parse_xml(make_config(devices=[bridged]).to_xml())

@@ -163,6 +163,10 @@ def test_offline_refuses_devices_of_this_host_and_touches_nothing(
                                         "<target dir='share'/></filesystem>"))
         devices.append(etree.fromstring("<disk type='block' device='disk'><source dev='/dev/null'/>"
                                         "<target dev='vdb' bus='virtio'/></disk>"))
+        cdrom = etree.SubElement(devices, "disk", type="file", device="cdrom")  # as Proxmox: the node's image
+        etree.SubElement(cdrom, "source", file=str(storage_dir / "template" / "iso" / "setup.iso"))
+        etree.SubElement(cdrom, "target", dev="hdc", bus="ide")
+        etree.SubElement(cdrom, "readonly")
 
     edit(URI, vm_name, add_host_devices)
     before = etree.tostring(definition(URI, info.backend_id))
@@ -171,6 +175,7 @@ def test_offline_refuses_devices_of_this_host_and_touches_nothing(
         with pytest.raises(MigrationUnsupported) as refused:
             source.migrate(info.backend_id, target)
         assert str(refused.value) == (f"VM {vm_name} cannot be migrated: a host directory shared with the guest; "
+                                      "a local CD/DVD image is attached (setup.iso); "
                                       "disk /dev/null is not a file (block). Nothing was changed")
         assert etree.tostring(definition(URI, info.backend_id)) == before
         assert sorted(storage_dir.iterdir()) == files
