@@ -22,6 +22,9 @@ BRIDGE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
 ISO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(iso|img)\Z")
 ISO_DIR = "template/iso"
 
+# A VM's network: the node's (its bridge when it has one, else QEMU's user networking), NAT, or none.
+VM_NETWORKS = {"": "the node's network", "user": "NAT (QEMU user networking)", "none": "no network device"}
+
 # A guest name: a host name of '.'-separated labels (letters, digits, inner '-'), at most 63 characters in all.
 # Docker's container names ([a-zA-Z0-9][a-zA-Z0-9_.-]*) and libvirt's domain names (any text) both take it, and the
 # guest can use its name as its host name.

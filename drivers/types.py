@@ -106,6 +106,7 @@ class GuestSpec:
     accelerator: str = "kvm"  # VMs only: libvirt domain type, 'kvm' or 'qemu'
     container: ContainerOptions = field(default_factory=ContainerOptions)  # containers only
     iso: str = ""  # VMs only: an ISO image of the node's storage to boot from, with an empty disk (no template)
+    network: str = ""  # VMs only: "" the node's (its bridge, or NAT without one), "user" NAT, "none" no NIC
 
 
 @dataclass(frozen=True)

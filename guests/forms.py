@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 
 from access.models import Pool
-from drivers.limits import MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
+from drivers.limits import MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS, VM_NETWORKS
 from drivers.types import ContainerOptions
 from nodes.models import Node
 from nodes.validators import validate_guest_name
@@ -49,6 +49,8 @@ class GuestCreateForm(forms.Form):
     startup_order = forms.IntegerField(label="Startup order", required=False, min_value=0,
                                        max_value=MAX_STARTUP_ORDER)
     start = forms.BooleanField(label="Start after created", required=False)
+    network = forms.ChoiceField(label="Network", choices=list(VM_NETWORKS.items()), required=False, initial="",
+                                help_text="The node's network is its bridge, or NAT when it has none.")
     # A container's own settings (guests/container_options.py reads each one).
     command = forms.CharField(required=False, help_text="Run instead of the template's command, e.g. "
                               "sleep 3600 (split as a shell would, run without one).")
@@ -79,6 +81,7 @@ class GuestCreateForm(forms.Form):
         self.fields["memory_mib"].initial = DEFAULT_MEMORY_MIB[self.kind]
         if self.kind is GuestKind.CT:
             del self.fields["disk_gib"]  # a container's root file system lives on the engine's storage
+            del self.fields["network"]  # a container is on its engine's network
         else:
             for name in CONTAINER_FIELDS:
                 del self.fields[name]

@@ -117,6 +117,7 @@ class CreateRequest:
     tags: str = ""
     container: ContainerOptions | None = None  # a container's command, environment, ports, volumes, restart
     iso: str = ""  # a VM's ISO image to boot from, instead of a template
+    network: str = ""  # a VM's network (drivers.limits.VM_NETWORKS): "" the node's
 
 
 def may_place_on(user: AbstractBaseUser, node: Node) -> bool:
@@ -205,6 +206,7 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
                         "start": request.start,
                         **({"container": as_params(request.container)} if request.container else {}),
                         **({"iso": request.iso} if request.iso else {}),
+                        **({"network": request.network} if request.network else {}),
                     },
                 )
         except IntegrityError:

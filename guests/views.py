@@ -133,6 +133,7 @@ WIZARD_STEPS = [
     ("General", ["node", "vmid", "name", "pool"]),
     ("Template", ["template", "iso"]),
     ("Resources", ["vcpus", "memory_mib", "disk_gib"]),
+    ("Network", ["network"]),
     ("Container", ["command", "environment", "ports", "volumes", "restart"]),
     ("Start", ["onboot", "startup_order", "start"]),
 ]
@@ -197,6 +198,7 @@ class GuestCreateView(PanelPageMixin, FormView):
             pool=data.get("pool"),
             container=data.get("container"),
             iso=data.get("iso") or "",
+            network=data.get("network") or "",
         )
         try:
             task = request_create(self.request.user, create)

@@ -30,6 +30,7 @@ from ..limits import (
     ISO_DIR,
     ISO_NAME,
     MAX_DISK_GIB,
+    VM_NETWORKS,
     check_bridge_name,
     check_guest_name,
     check_snapshot_description,
@@ -168,6 +169,9 @@ class LibvirtDriver(GuestDriver):
             raise InvalidSpec("a VM needs at least 1 vCPU")
         if not 1 <= spec.disk_gib <= MAX_DISK_GIB:
             raise InvalidSpec(f"disk size must be between 1 and {MAX_DISK_GIB} GiB, not {spec.disk_gib}")
+        if spec.network not in VM_NETWORKS:
+            raise InvalidSpec(f"a VM's network is one of {', '.join(repr(n) for n in VM_NETWORKS)}, "
+                              f"not '{spec.network[:20]}'")
         if spec.iso:
             self.iso_path(spec.iso)
             return None
@@ -192,6 +196,8 @@ class LibvirtDriver(GuestDriver):
         if template is None:
             devices.append(GuestDisk(source=self.iso_path(spec.iso), target="hdc", bus="ide", format="raw",
                                      device="cdrom"))
+        if spec.network != "none":
+            devices.append(GuestInterface.on("" if spec.network == "user" else self.bridge))
         return GuestConfig(
             virt_type=spec.accelerator,
             name=spec.name,
@@ -209,7 +215,6 @@ class LibvirtDriver(GuestDriver):
             on_crash="destroy",
             devices=[
                 *devices,
-                GuestInterface.on(self.bridge),
                 GuestSerial(log_file=vm_files.console_log_path(self.storage_dir, spec.vmid), log_append=False),
                 GuestConsole(),
                 GuestGraphics(type="vnc", listen="127.0.0.1", autoport=True),

@@ -26,6 +26,7 @@ def create(context: TaskContext) -> str:
         accelerator=context.node.accelerator,
         container=from_params(params.get("container")),
         iso=params.get("iso") or "",
+        network=params.get("network") or "",
     )
     origin = f"ISO image {spec.iso}" if spec.iso else f"template {spec.template}"
     context.log(f"creating {guest} from {origin}: {spec.vcpus} vCPU, {spec.memory_mib} MiB"

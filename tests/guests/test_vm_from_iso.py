@@ -52,7 +52,8 @@ def test_the_wizard_offers_the_nodes_iso_images_and_refuses_both_or_neither(admi
 def test_a_vm_boots_its_iso_onto_an_empty_disk_and_its_deletion_keeps_the_image(admin_client, live_node,
                                                                               iso_in_storage) -> None:
     task = create(admin_client, "vm", {"node": live_node.name, "template": "", "iso": ISO, "name": f"{PREFIX}iso",
-                                       "vcpus": 1, "memory_mib": 128, "disk_gib": 1, "start": "on"})
+                                       "vcpus": 1, "memory_mib": 128, "disk_gib": 1, "network": "none",
+                                       "start": "on"})
     assert_ok(task)
     assert f"from ISO image {ISO}" in log_text(task)
     guest = Guest.objects.get(name=f"{PREFIX}iso")
@@ -64,6 +65,7 @@ def test_a_vm_boots_its_iso_onto_an_empty_disk_and_its_deletion_keeps_the_image(
         connection.close()
     assert [b.get("dev") for b in domain.iterfind("os/boot")] == ["cdrom", "hd"]
     assert domain.find("os/kernel") is None  # the firmware boots the CD: no kernel handed over
+    assert domain.find("devices/interface") is None  # the wizard's "no network device"
     cdrom = domain.find("devices/disk[@device='cdrom']")
     assert cdrom.find("source").get("file") == str(iso_in_storage) and cdrom.find("readonly") is not None
     # SeaBIOS, then GRUB from the CD, then the kernel: the guest's own line on its serial console.

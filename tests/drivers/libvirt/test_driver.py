@@ -28,6 +28,7 @@ from drivers.errors import (
     TemplateNotFound,
 )
 from drivers.libvirt import LibvirtDriver, vm_files
+from drivers.libvirt.config import GuestInterface
 from drivers.libvirt.host import Host
 from drivers.types import ConfigChange, GuestKind, GuestSpec, PowerState
 
@@ -157,6 +158,21 @@ def test_create_defines_a_stopped_vm_with_a_disk(driver: LibvirtDriver, storage_
     assert config.kernel and config.kernel.endswith("/vm/fake/vmlinuz")
     assert config.cmdline == "console=ttyS0 panic=-1"
     assert driver.get_guest(info.backend_id) == info
+
+
+def test_a_vms_network_is_the_nodes_nat_or_none(storage_dir: Path, template_dir: Path) -> None:
+    driver = LibvirtDriver(TEST_URI, str(storage_dir), str(template_dir), bridge="panelbr0")
+    try:
+        for vmid, network, nics in ((101, "", [("bridge", "panelbr0")]), (102, "user", [("user", None)]),
+                                    (103, "none", [])):
+            info = driver.create(spec(vmid=vmid, name=f"net{vmid}", network=network))
+            config = driver._host.get_guest(info.backend_id).get_config()
+            assert [(d.type, d.source_bridge) for d in config.devices if isinstance(d, GuestInterface)] == nics
+            driver._host.get_guest(info.backend_id).undefine()
+        with pytest.raises(InvalidSpec, match="a VM's network is one of"):
+            driver.create(spec(vmid=104, name="net104", network="bridge=evil"))
+    finally:
+        driver.close()
 
 
 @pytest.mark.parametrize("name", ["a", "web-1", "A1", "db.example.org", "a" * 63, "x-" * 31 + "y"])
