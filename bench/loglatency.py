@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import subprocess
+import sys
 import time
 
-from .harness import NODE, login, ratio_line
+from .harness import NODE, ROOT, login, ratio_line
 
 LINES = 300
 INTERVAL = 0.01
 VIEWERS = (1, 50)
 P95_TARGET_MS = 15
+VIEWER_PROCESSES = 2  # as many as the machine has cores: the viewers' own work is not the server's delay
 
 
 def _stats(delays: list[float]) -> tuple[float, float]:
@@ -23,8 +26,6 @@ def _stats(delays: list[float]) -> tuple[float, float]:
 
 
 def run(server: str) -> list[str]:
-    import websockets
-    from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
     from django.contrib.auth import get_user_model
     from django.utils import timezone
@@ -43,36 +44,35 @@ def run(server: str) -> list[str]:
     task = Task.objects.select_related("node", "user", "parent").get(pk=task.pk)
     context = TaskContext(task)
 
-    async def panel(viewers: int) -> list[float]:
-        """Every line's delay at every viewer."""
-        delays: list[float] = []
-        written: dict[int, float] = {}
+    def panel(viewers: int) -> list[float]:
+        """Every line's delay at every viewer, the viewers in VIEWER_PROCESSES processes of their own."""
         url = server.replace("http://", "ws://") + f"/ws/tasks/{task.upid}/log/"
-        headers = {"Cookie": cookie, "Origin": server}
-        sockets = [await websockets.connect(url, additional_headers=headers, open_timeout=60)
-                   for _ in range(viewers)]
-
-        async def write() -> None:
-            await asyncio.sleep(0.5)
+        counts = [viewers // VIEWER_PROCESSES + (i < viewers % VIEWER_PROCESSES) for i in range(VIEWER_PROCESSES)]
+        watchers = [subprocess.Popen([sys.executable, "-m", "bench.viewers", url, cookie, server, str(count)],
+                                     cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                    for count in counts if count]
+        try:
+            for watcher in watchers:
+                assert watcher.stdout.readline().strip() == "ready", "a viewer process did not start"
+            first = context._next_line
+            written: dict[int, float] = {}
+            time.sleep(0.5)
             for i in range(LINES):
                 written[first + i] = time.monotonic()
-                await sync_to_async(context.log)(f"line {i}")
-                await asyncio.sleep(INTERVAL)
-            await sync_to_async(finish)(task, "ok", "OK")
-
-        async def view(ws) -> None:  # noqa: ANN001
-            async for raw in ws:
-                message = json.loads(raw)
-                if message["type"] == "line" and message["n"] in written:
-                    delays.append(time.monotonic() - written[message["n"]])
-                elif message["type"] == "status" and message["task"]["status"] == "ok":
-                    break
-
-        first = context._next_line
-        await asyncio.gather(write(), *(view(ws) for ws in sockets))
-        for ws in sockets:
-            await ws.close()
-        return delays
+                context.log(f"line {i}")
+                time.sleep(INTERVAL)
+            finish(task, "ok", "OK")
+            delays = []
+            for watcher in watchers:
+                arrivals = json.loads(watcher.stdout.readline())
+                watcher.wait(timeout=60)
+                for n, times in arrivals.items():
+                    if int(n) in written:
+                        delays += [t - written[int(n)] for t in times]
+            return delays
+        finally:
+            for watcher in watchers:
+                watcher.kill()
 
     async def bare_layer() -> list[float]:
         layer = get_channel_layer()
@@ -91,7 +91,7 @@ def run(server: str) -> list[str]:
     for viewers in VIEWERS:
         Task.objects.filter(pk=task.pk).update(status="running", ended_at=None)
         task.status = "running"
-        results[viewers] = _stats(asyncio.run(panel(viewers)))
+        results[viewers] = _stats(panel(viewers))
     bare_median, bare_p95 = _stats(asyncio.run(bare_layer()))
     Task.objects.filter(pk=task.pk).delete()
     lines = [

@@ -138,7 +138,6 @@ class GuestCreateForm(forms.Form):
             self.add_error("vmid", f"VMID {vmid} is already in use")
         return data
 
-
     def _container_options(self, data: dict) -> ContainerOptions:
         """The container's own settings, each field's problem named on that field."""
         values = {}
