@@ -67,8 +67,8 @@ class GuestDriver(ABC):
         """Create a stopped guest from a template. Leaves nothing behind when it fails."""
 
     @abstractmethod
-    def delete(self, backend_id: str) -> None:
-        """Remove a stopped guest and its disks; raises InvalidGuestState if it runs."""
+    def delete(self, backend_id: str, progress: Progress = no_progress) -> None:
+        """Remove a stopped guest and its disks (volumes), saying what went; raises InvalidGuestState if it runs."""
 
     @abstractmethod
     def start(self, backend_id: str) -> None: ...

@@ -120,6 +120,18 @@ class CreateRequest:
     network: str = ""  # a VM's network (drivers.limits.VM_NETWORKS): "" the node's
 
 
+# The privilege each of a container's own settings needs, as Proxmox asks for the settings it stands for at a
+# create (pve-container's check_ct_modify_config_perm): ports are its network, volumes its disks.
+CONTAINER_OPTION_PRIVILEGES = {"ports": "VM.Config.Network", "volumes": "VM.Config.Disk",
+                               "command": "VM.Config.Options", "environment": "VM.Config.Options"}
+
+
+def check_may_set_container_options(user: AbstractBaseUser, options: ContainerOptions | None, path: str) -> None:
+    for name, privilege in CONTAINER_OPTION_PRIVILEGES.items():
+        if options is not None and getattr(options, name) and not permissions.has_privilege(user, privilege, path):
+            raise Forbidden(f"you may not give a new container {name}: that needs {privilege}")
+
+
 def may_place_on(user: AbstractBaseUser, node: Node) -> bool:
     """Putting a guest on a node (creating, or migrating there) needs to see the node (Sys.Audit) and to use
     its storage (Datastore.AllocateSpace on Proxmox's "local")."""
@@ -166,6 +178,7 @@ def _create(user: AbstractBaseUser, request: CreateRequest) -> Task:
     check_may_place_on(user, request.node)
     if request.start and not permissions.has_privilege(user, "VM.PowerMgmt", pool.path if pool else "/vms"):
         raise Forbidden("you may not start the guests you create")
+    check_may_set_container_options(user, request.container, pool.path if pool else "/vms")
     check_node_ready(request.node, request.kind)
     for _attempt in range(5):
         vmid = request.vmid or next_vmid()

@@ -5,6 +5,7 @@ The engine connection and its error translation are in ``client.py``, the migrat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -205,6 +206,7 @@ class DockerDriver(GuestDriver):
             raise InvalidSpec(f"memory must be at least {minimum} MiB for template '{template.name}'")
         if spec.vcpus < 1:
             raise InvalidSpec("a container needs at least 1 vCPU")
+        made = self._own_volumes(spec)
         try:
             with self.engine.errors(f"container {spec.name}"):
                 # docker create is atomic: it makes the container or nothing, and refuses a name in use (409).
@@ -219,14 +221,45 @@ class DockerDriver(GuestDriver):
                     **_container_options(spec.container),
                 )
                 return self._info(container, with_usage=False)
-        except GuestAlreadyExists as exc:
-            raise GuestAlreadyExists(f"a container named '{spec.name}' already exists on this node") from exc
+        except BaseException as exc:
+            for volume in made:
+                with contextlib.suppress(docker.errors.APIError):
+                    volume.remove()
+            if isinstance(exc, GuestAlreadyExists):
+                raise GuestAlreadyExists(f"a container named '{spec.name}' already exists on this node") from exc
+            raise
+
+    def _own_volumes(self, spec: GuestSpec) -> list:
+        """Make the named volumes ``spec`` mounts, each the new container's own (labelled with its VMID): a name
+        already on the engine is refused, as mounting it would hand over another container's data."""
+        made = []
+        with self.engine.errors(f"the volumes of container {spec.name}"):
+            for mount in spec.container.volumes:
+                try:
+                    self.client.volumes.get(mount.volume)
+                except docker.errors.NotFound:
+                    made.append(self.client.volumes.create(mount.volume, driver="local",
+                                                           labels={labels.VMID: str(spec.vmid)}))
+                    continue
+                for volume in made:
+                    volume.remove()
+                raise InvalidSpec(f"volume '{mount.volume}' already exists on this node: a new container gets "
+                                  "volumes of its own")
+        return made
 
     def delete(self, backend_id: str, progress: Progress = no_progress) -> None:
         container = self.engine.container(backend_id)
         if _fetched_state(container) is not PowerState.STOPPED:
             raise InvalidGuestState(f"container {container.name} is running: stop it before deleting it")
+        vmid = (container.labels or {}).get(labels.VMID)
+        own = [m["Name"] for m in container.attrs.get("Mounts") or [] if m.get("Type") == "volume" and m.get("Name")]
         self.remove_container(container)
+        for name in own:  # the named volumes made with it (labelled with its VMID) go with it, as Proxmox's disks
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                volume = self.client.volumes.get(name)
+                if vmid and (volume.attrs.get("Labels") or {}).get(labels.VMID) == vmid:
+                    volume.remove()
+                    progress(f"removed volume {name}")
         self.snapshots.delete_all(container.name, progress)
 
     def remove_container(self, container: Container) -> None:

@@ -242,16 +242,18 @@ class LibvirtDriver(GuestDriver):
             vm_files.remove_files([disk])
             raise
 
-    def delete(self, backend_id: str) -> None:
+    def delete(self, backend_id: str, progress: Progress = no_progress) -> None:
         guest = self._host.get_guest(backend_id)
         state = guest.power_state()
         if state is not PowerState.STOPPED:
             raise InvalidGuestState(f"{guest.label} is {state.value}: stop the VM first")
         config = guest.get_config()
         guest.undefine(nvram=config.nvram is not None)
-        left = vm_files.remove_files(vm_files.files_in_storage(config, self.storage_dir))
+        files = vm_files.files_in_storage(config, self.storage_dir)
+        left = vm_files.remove_files(files)
         if left:
             raise DriverError(f"{guest.label} was deleted, but these files could not be removed: {', '.join(left)}")
+        progress(f"removed {', '.join(os.path.basename(f) for f in files)}" if files else "no files to remove")
 
     # -- power -------------------------------------------------------------------------------
 

@@ -51,6 +51,6 @@ def create(context: TaskContext) -> str:
 def delete(context: TaskContext) -> str:
     guest, driver = target(context)
     context.log(f"destroying {guest}")
-    driver.delete(guest.backend_id)
+    driver.delete(guest.backend_id, progress=context.log)
     purge(guest)
     return "OK"

@@ -8,6 +8,7 @@ import socket
 
 import docker
 import pytest
+from django.urls import reverse
 
 from drivers.types import PortMapping, VolumeMount
 from guests.container_options import (
@@ -101,7 +102,36 @@ def test_a_container_runs_with_its_command_environment_port_volume_and_restart_p
             return None
 
     assert wait_until(answer, timeout=30, what=f"the published port 127.0.0.1:{port}") == b"pong"
+    # Another container may not mount it: its data is the first one's.
+    refused = create(admin_client, "ct", {"node": live_node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}thief",
+                                          "vcpus": 1, "memory_mib": 64, "volumes": f"{volume}:/stolen"})
+    assert refused.status == TaskStatus.ERROR
+    assert refused.exit_message == f"volume '{volume}' already exists on this node: a new container gets volumes " \
+                                   "of its own"
+    assert not Guest.objects.filter(name=f"{PREFIX}thief").exists()
     assert act(admin_client, guest, "stop").status == TaskStatus.OK
-    assert act(admin_client, guest, "delete").status == TaskStatus.OK
-    # The named volume is the user's, as with docker rm: kept for another container, not the guest's to remove.
-    docker_client.volumes.get(volume).remove()
+    deleted = act(admin_client, guest, "delete")
+    assert deleted.status == TaskStatus.OK and f"removed volume {volume}" in log_text(deleted)
+    with pytest.raises(docker.errors.NotFound):  # its volume went with it, as a Proxmox guest's disks do
+        docker_client.volumes.get(volume)
+
+
+def test_each_setting_needs_the_privilege_proxmox_asks_for_it(client, node) -> None:
+    """A creator without VM.Config.Network publishes no port of the node, without VM.Config.Disk mounts no
+    volume; the same form without them is queued."""
+    from access.models import Role
+    from tests.factories import PASSWORD, UserFactory, grant
+
+    Role.objects.create(name="CtMaker", privileges=["VM.Allocate", "Datastore.AllocateSpace", "Sys.Audit",
+                                                    "VM.Config.Options"])
+    user = UserFactory(username="ct-maker")
+    grant(user, "CtMaker", "/")
+    client.login(username=user.username, password=PASSWORD)
+    form = {"node": node.name, "template": CT_TEMPLATE, "name": f"{PREFIX}opt-priv", "vcpus": 1, "memory_mib": 64,
+            "command": "sleep 60"}
+    for extra, message in (({"ports": "8080:80"}, "that needs VM.Config.Network"),
+                           ({"volumes": "data1:/data"}, "that needs VM.Config.Disk")):
+        response = client.post(reverse("guest_create", args=["ct"]), {**form, **extra})
+        assert response.status_code == 403 and message in response.content.decode()
+    assert not Guest.objects.filter(name=f"{PREFIX}opt-priv").exists()
+    assert client.post(reverse("guest_create", args=["ct"]), form).status_code == 302
