@@ -87,13 +87,18 @@ class ResourcesConsumer(PanelConsumer):
         await self.accept()
         node_status_watch.subscribe()
         self.subscribed = True
-        if b"first=visible" in self.scope.get("query_string", b""):
-            data, folded = await self._first_visible()
-            self.folded = set(folded)
-            self.told = {r["node"] for r in data}
-            await self.send_json({"type": "resources", "node": None, "data": data, "folded": folded})
+        self.first_visible = b"first=visible" in self.scope.get("query_string", b"")
+        await self._send_all()
+
+    async def _send_all(self) -> None:
+        """Everything the user may see; with ``?first=visible``, what a page shows first (the folded nodes named)."""
+        if not self.first_visible:
+            await self._send(None, await self._resources(None))
             return
-        await self._send(None, await self._resources(None))
+        data, folded = await self._first_visible()
+        self.folded = set(folded)
+        self.told = {r["node"] for r in data}
+        await self.send_json({"type": "resources", "node": None, "data": data, "folded": folded})
 
     async def receive_json(self, content: dict, **kwargs: object) -> None:
         """``{"type": "node", "node": NAME}``: the resources of a folded node, now followed like the others."""
@@ -113,7 +118,7 @@ class ResourcesConsumer(PanelConsumer):
             self.subscribed = False
 
     async def access_checked(self) -> None:
-        await self._send(None, await self._resources(None))
+        await self._send_all()
 
     async def node_changed(self, event: dict) -> None:
         node, event_id = event["node"], event.get("id")

@@ -7,12 +7,13 @@ Two runs on one machine never touch each other's guests.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,6 +58,25 @@ def exec_in(client, guest, command: str) -> str:
     result = client.containers.get(guest.backend_id).exec_run(["sh", "-c", command])
     assert result.exit_code == 0, result.output
     return result.output.decode()
+
+
+def run_scenario(scenario: Coroutine, timeout: float = 240) -> object:
+    """``asyncio.run`` for a socket scenario, bounded: the scenario fails with a TimeoutError after ``timeout`` s,
+    and the loop's leftover tasks (a socket's hub or pump, cancelled at the close) get 10 s to end, those that do
+    not being named, instead of asyncio.run waiting for them without end and hiding the scenario's own error."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(asyncio.wait_for(scenario, timeout))
+    finally:
+        left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=10))
+            for task in stuck:
+                print(f"run_scenario: left running at the loop's close: {task!r}", file=sys.stderr)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 def log_text(task: Task) -> str:

@@ -51,10 +51,12 @@ def test_container_lifecycle(admin_client, admin_user, live_node, docker_client:
     assert not Guest.objects.filter(vmid=guest.vmid).exists()
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(guest.backend_id)
-    # The task list shows the whole story, newest first.
+    # The task list shows the whole story.
     page = admin_client.get(reverse("task_list")).content.decode()
-    for action in ("create", "suspend", "resume", "reboot", "shutdown", "start", "stop", "delete"):
-        assert f"{action} {guest.vmid}" in page
+    tasks = Task.objects.filter(vmid=guest.vmid).order_by("-created_at")
+    assert [t.type for t in tasks] == ["delete", "stop", "start", "shutdown", "reboot", "resume", "suspend", "create"]
+    for task in tasks:  # each a row, in Proxmox's words ("CT 100 - Start")
+        assert f'data-upid="{task.upid}"' in page and task.description in page, task.description
 
 
 def test_failed_create_leaves_nothing_behind(admin_client, live_node, docker_client: docker.DockerClient) -> None:
