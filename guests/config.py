@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,7 +23,7 @@ from django.db import transaction
 from access import permissions
 from access.audit import audited
 from cluster.events import publish_guest_changed
-from drivers.limits import DOCKER_MIN_MEMORY_MIB, MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
+from drivers.limits import DOCKER_MIN_MEMORY_MIB, ISO_NAME, MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
 from nodes.models import LOCAL_STORAGE, Node
 from nodes.validators import validate_guest_name
 from panel.errors import Conflict, Forbidden, InvalidRequest
@@ -156,6 +157,16 @@ def pending_entries(guest: Guest) -> list[dict[str, object]]:
 
 
 # -- the rules of values ---------------------------------------------------------------------------------------
+
+def iso_problem(node: Node, name: str) -> str | None:
+    """Why a VM cannot boot ISO image ``name`` of ``node`` (None: it can). The create form and the API ask here;
+    only the node this process runs on has its images read here, a far node's driver checks its own."""
+    if not ISO_NAME.match(name):
+        return f"'{name[:60]}' is not the name of an ISO image (NAME.iso or NAME.img)"
+    if node.name == settings.PANEL_NODE_NAME and name not in {e.name for e in node.iso_images()}:
+        return f"ISO image '{name}' does not exist: it is not in the storage of node {node.name}"
+    return None
+
 
 def memory_problem(node: Node, kind: str, template: str, memory_mib: int) -> str | None:
     """Why ``memory_mib`` does not fit a guest of ``template`` on ``node`` (None: it fits). The create form and

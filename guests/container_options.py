@@ -27,12 +27,16 @@ PORT = re.compile(r"(?:(?P<address>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?P<host>[0-9]{1
                   r"(?:/(?P<protocol>tcp|udp))?\Z")
 
 
-def _lines(text: str, what: str) -> list[str]:
+def _bounded(text: str, what: str) -> str:
     if "\x00" in text:
-        raise InvalidRequest(f"the {what} hold a NUL character")
+        raise InvalidRequest(f"the {what} must come without NUL characters")
     if len(text) > MAX_TEXT:
         raise InvalidRequest(f"at most {MAX_TEXT} characters of {what}, not {len(text)}")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return text
+
+
+def _lines(text: str, what: str) -> list[str]:
+    lines = [line.strip() for line in _bounded(text, what).splitlines() if line.strip()]
     if len(lines) > MAX_LINES:
         raise InvalidRequest(f"at most {MAX_LINES} {what}, not {len(lines)}")
     return lines
@@ -40,10 +44,8 @@ def _lines(text: str, what: str) -> list[str]:
 
 def parse_command(text: str) -> tuple[str, ...]:
     """Arguments split as a shell would split them (quotes kept together), run without a shell."""
-    if "\x00" in text or len(text) > MAX_TEXT:
-        raise InvalidRequest(f"a command of at most {MAX_TEXT} characters, without NUL")
     try:
-        return tuple(shlex.split(text))
+        return tuple(shlex.split(_bounded(text, "command")))
     except ValueError as exc:  # an unclosed quote
         raise InvalidRequest(f"the command cannot be read: {exc}") from exc
 
@@ -87,8 +89,9 @@ def parse_ports(text: str) -> tuple[PortMapping, ...]:
 
 
 def parse_volumes(text: str) -> tuple[VolumeMount, ...]:
-    """One ``volume-name:/path/in/container[:ro]`` per line: a named volume of the engine (made if missing);
-    host paths are refused, as they would hand the container the node's files."""
+    """One ``volume-name:/path/in/container[:ro]`` per line: a named volume, made with the container (the driver
+    refuses a name already on the engine); host paths are refused, as they would hand the container the node's
+    files."""
     volumes: list[VolumeMount] = []
     for line in _lines(text, "volumes"):
         parts = line.split(":")

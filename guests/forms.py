@@ -12,7 +12,7 @@ from panel.errors import InvalidRequest
 from tasks.choices import MAX_TIMEOUT
 
 from .choices import VMID_MAX, VMID_MIN, GuestKind
-from .config import memory_problem, name_problem, vcpus_problem
+from .config import iso_problem, memory_problem, name_problem, vcpus_problem
 from .container_options import (
     RESTART_POLICIES,
     parse_command,
@@ -60,8 +60,8 @@ class GuestCreateForm(forms.Form):
                             help_text="One [address:]host-port:container-port[/udp] per line, "
                                       "e.g. 127.0.0.1:8080:80.")
     volumes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                              help_text="One volume-name:/path/in/container[:ro] per line (named volumes, "
-                                        "made if missing).")
+                              help_text="One volume-name:/path/in/container[:ro] per line: new volumes of "
+                                        "the container's own, removed with it.")
     restart = forms.ChoiceField(label="Restart policy", choices=list(RESTART_POLICIES.items()), initial="no",
                                 required=False,
                                 help_text="What the engine does when the container's process ends.")
@@ -118,8 +118,8 @@ class GuestCreateForm(forms.Form):
             self.add_error("template", f"template '{template_name}' does not exist on node {node.name}")
         if iso and template_name:
             self.add_error("iso", "a VM boots either a template or an ISO image, not both")
-        elif iso and iso not in {e.name for e in node.iso_images()}:
-            self.add_error("iso", f"ISO image '{iso}' is not in the storage of node {node.name}")
+        elif iso and (problem := iso_problem(node, iso)):
+            self.add_error("iso", problem)
         elif not iso and not template_name and "template" not in self.errors:
             self.add_error("template", "choose a template" + (" or an ISO image" if "iso" in self.fields else ""))
         # The rules every creation and change of a guest follows (guests/config.py).

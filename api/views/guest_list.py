@@ -11,12 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.models import Pool
-from drivers.limits import ISO_NAME, MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
+from drivers.limits import MAX_DISK_GIB, MAX_MEMORY_MIB, MAX_VCPUS
 from guests.choices import VMID_MAX, VMID_MIN, GuestAction, GuestKind
 from guests.config import (
     MIN_MEMORY_MIB,
     UNKNOWN,
     ParameterErrors,
+    iso_problem,
     memory_problem,
     name_problem,
     parse_startup,
@@ -182,11 +183,11 @@ def _iso(value: str, node: Node) -> str:
         return ""
     storage, _, path = volume.partition(":")
     content, _, name = path.partition("/")
-    if storage != LOCAL_STORAGE or content != "iso" or not ISO_NAME.match(name):
+    if storage != LOCAL_STORAGE or content != "iso" or not name:
         raise InvalidRequest(f"an ISO image of storage '{LOCAL_STORAGE}' is needed, such as "
                              f"{LOCAL_STORAGE}:iso/NAME.iso,media=cdrom, not {value[:60]!r}")
-    if node.name == settings.PANEL_NODE_NAME and name not in {e.name for e in node.iso_images()}:
-        raise InvalidRequest(f"volume '{volume}' does not exist")
+    if problem := iso_problem(node, name):
+        raise InvalidRequest(problem)
     return name
 
 
