@@ -121,7 +121,7 @@ class Host:
                 try:
                     self._conn = libvirt.open(self.uri)
                 except libvirt.libvirtError as exc:
-                    raise EngineUnavailable(f"cannot connect to libvirt at {self.uri}: {_message(exc)}") from exc
+                    raise EngineUnavailable(f"libvirt at {self.uri} is not reachable: {_message(exc)}") from exc
                 self._pid = os.getpid()
             return self._conn
 
