@@ -45,6 +45,7 @@ test-fast: test
 
 # Speed targets, each printed as a ratio against a baseline measured in the same run (see bench/).
 bench: setup
+	bash scripts/setup/second-node.sh  # migrate-all moves containers to node2's dockerd
 	bash scripts/setup/services.sh postgres-db panel_bench panel panel
 	$(PY) -m bench
 

@@ -10,7 +10,8 @@ import sys
 from .harness import asgi_server, setup_django
 
 # Each is a module of this package with ``run()`` (or ``run(server)`` when it needs the ASGI server).
-NAMES = ("metrics", "collector", "startall", "stopall", "vms", "fanout", "loglatency", "tasklog", "memory", "api")
+NAMES = ("metrics", "collector", "startall", "stopall", "migrateall", "vms", "fanout", "loglatency", "tasklog",
+         "memory", "api")
 NEEDS_SERVER = {"loglatency"}
 
 
